@@ -1,0 +1,4 @@
+//! One module per subcommand; each exposes its clap arguments and a `run` that returns the exit
+//! code, or an error for bad input (exit 2).
+
+pub mod bench;

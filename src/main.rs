@@ -1,0 +1,69 @@
+//! `raftsim`: the command line. Argument parsing and wiring only; every command lives in its own
+//! module under `cmd/` and returns an exit code. Bad input of any kind is one line on stderr and
+//! exit code 2 (BRIEF §2).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Deterministic simulation testbed for Raft.
+#[derive(Debug, Parser)]
+#[command(name = "raftsim", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Throughput benchmarks that print one machine-readable line.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+}
+
+/// Exit code for bad input: unknown flag, malformed file, impossible configuration.
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return report_parse_error(&error),
+    };
+    let result = match cli.command {
+        Command::Bench(command) => cmd::bench::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&format!("{error:#}")));
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Help and version go to stdout with exit 0; every other parse error is one line, exit 2.
+fn report_parse_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            print!("{}", error.render());
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().find(|line| !line.trim().is_empty()).unwrap_or("error");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Collapses a multi-line message into one line.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}

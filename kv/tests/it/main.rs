@@ -1,0 +1,8 @@
+//! Integration tests of the kv crate: operation semantics, sessions and snapshots, encodings,
+//! the clerk's retry protocol and the workload generator, through the public API only.
+
+mod clerk;
+mod encoding;
+mod semantics;
+mod sessions;
+mod workload;

@@ -1,0 +1,330 @@
+//! Everything the simulator owns apart from the node values themselves: time, the event queue,
+//! the network, per-node clocks, timers and disks, the random streams, the trace and the log.
+//! Kept apart from the nodes so a node can act on the world while it is being called.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::NodeId;
+use crate::clock::NodeClock;
+use crate::disk::Disk;
+use crate::log::Log;
+use crate::network::Network;
+use crate::node::TimerId;
+use crate::queue::EventQueue;
+use crate::rng::RngStream;
+use crate::trace::{self, TraceEntry, TraceHash};
+
+/// Bound on timers pending at one node.
+pub const TIMERS_PER_NODE_MAX: usize = 100_000;
+
+pub(crate) enum Event<M> {
+    Start {
+        node: NodeId,
+    },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        digest: u64,
+        message: M,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        clock_epoch: u32,
+        id: u64,
+    },
+    SyncDone {
+        node: NodeId,
+        incarnation: u32,
+        target: u64,
+        token: u64,
+    },
+    Fault {
+        index: usize,
+    },
+}
+
+pub(crate) struct PendingTimer<T> {
+    pub local_deadline_ns: u64,
+    pub timer: T,
+}
+
+pub(crate) struct NodeState<M, T> {
+    pub up: bool,
+    pub paused: bool,
+    /// Bumped by every crash; events of an earlier incarnation are stale.
+    pub incarnation: u32,
+    pub clock: NodeClock,
+    /// Bumped by every clock change, which reschedules the pending timers.
+    pub clock_epoch: u32,
+    pub timers: BTreeMap<u64, PendingTimer<T>>,
+    pub next_timer_id: u64,
+    pub disk: Disk,
+    /// Events held back while the node is paused, replayed in order on resume.
+    pub deferred: Vec<Event<M>>,
+    /// Syncs complete in the order issued.
+    pub last_sync_done_ns: u64,
+}
+
+impl<M, T> NodeState<M, T> {
+    fn new() -> Self {
+        Self {
+            up: true,
+            paused: false,
+            incarnation: 0,
+            clock: NodeClock::default(),
+            clock_epoch: 0,
+            timers: BTreeMap::new(),
+            next_timer_id: 0,
+            disk: Disk::default(),
+            deferred: Vec::new(),
+            last_sync_done_ns: 0,
+        }
+    }
+}
+
+/// Counters of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub events: u64,
+    pub messages_sent: u64,
+    pub messages_delivered: u64,
+    /// Lost to partitions, cuts, link loss, crashed receivers, or dropped by a script.
+    pub messages_dropped: u64,
+    pub messages_duplicated: u64,
+    pub timers_fired: u64,
+    pub syncs: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub writes_lost: u64,
+    pub torn_writes: u64,
+}
+
+/// Disk behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiskConfig {
+    pub sync_latency_ns_min: u64,
+    pub sync_latency_ns_max: u64,
+    /// Probability that a crash tears the last unsynced append.
+    pub torn_write_probability: f64,
+}
+
+impl Default for DiskConfig {
+    fn default() -> Self {
+        Self {
+            sync_latency_ns_min: 100_000,
+            sync_latency_ns_max: 2_000_000,
+            torn_write_probability: 0.0,
+        }
+    }
+}
+
+/// A message a script holds back instead of handing it to the network.
+#[derive(Clone, Debug)]
+pub struct HeldMessage<M> {
+    pub id: u64,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub message: M,
+}
+
+pub(crate) struct World<M, T> {
+    pub now_ns: u64,
+    pub queue: EventQueue<Event<M>>,
+    pub network: Network,
+    pub network_rng: RngStream,
+    pub disk_rng: RngStream,
+    pub node_rng: RngStream,
+    pub nodes: Vec<NodeState<M, T>>,
+    pub disk_config: DiskConfig,
+    pub trace: TraceHash,
+    pub trace_entries: Option<Vec<TraceEntry>>,
+    pub stats: Stats,
+    pub log: Log,
+    pub hold_messages: bool,
+    pub held: Vec<HeldMessage<M>>,
+    pub next_held_id: u64,
+}
+
+impl<M: Clone + std::hash::Hash, T> World<M, T> {
+    pub fn new(
+        node_count: usize,
+        network: Network,
+        disk_config: DiskConfig,
+        root: crate::rng::SeedRng,
+    ) -> Self {
+        Self {
+            now_ns: 0,
+            queue: EventQueue::default(),
+            network,
+            network_rng: root.stream("network"),
+            disk_rng: root.stream("disk"),
+            node_rng: root.stream("nodes"),
+            nodes: (0..node_count).map(|_| NodeState::new()).collect(),
+            disk_config,
+            trace: TraceHash::default(),
+            trace_entries: None,
+            stats: Stats::default(),
+            log: Log::default(),
+            hold_messages: false,
+            held: Vec::new(),
+            next_held_id: 0,
+        }
+    }
+
+    /// Hands a message to the network: loss, latency and duplication are drawn now.
+    #[inline]
+    pub fn send(&mut self, from: NodeId, to: NodeId, message: M) {
+        assert!(
+            (to as usize) < self.nodes.len(),
+            "n{from} sends to n{to}, which does not exist ({} nodes)",
+            self.nodes.len()
+        );
+        self.stats.messages_sent += 1;
+        if self.hold_messages {
+            let id = self.next_held_id;
+            self.next_held_id += 1;
+            self.held.push(HeldMessage {
+                id,
+                from,
+                to,
+                message,
+            });
+            return;
+        }
+        let now = self.now_ns;
+        if !self.network.is_up(from, to) {
+            self.stats.messages_dropped += 1;
+            self.log
+                .record(now, Some(from), "drop", || format!("to n{to}: link down"));
+            return;
+        }
+        let link = *self.network.link(from, to);
+        if self.network_rng.chance(link.drop_probability) {
+            self.stats.messages_dropped += 1;
+            self.log
+                .record(now, Some(from), "drop", || format!("to n{to}: lost"));
+            return;
+        }
+        let digest = trace::digest(&message);
+        if self.network_rng.chance(link.duplicate_probability) {
+            self.stats.messages_duplicated += 1;
+            let latency = self
+                .network_rng
+                .range_inclusive(link.latency_ns_min, link.latency_ns_max);
+            let copy = Event::Deliver {
+                from,
+                to,
+                digest,
+                message: message.clone(),
+            };
+            self.queue.push(now + latency, copy);
+        }
+        let latency = self
+            .network_rng
+            .range_inclusive(link.latency_ns_min, link.latency_ns_max);
+        self.queue.push(
+            now + latency,
+            Event::Deliver {
+                from,
+                to,
+                digest,
+                message,
+            },
+        );
+    }
+
+    pub fn set_timer(&mut self, node: NodeId, delay_ns: u64, timer: T) -> TimerId {
+        let now = self.now_ns;
+        let state = &mut self.nodes[node as usize];
+        assert!(
+            state.timers.len() < TIMERS_PER_NODE_MAX,
+            "n{node} has {} pending timers",
+            state.timers.len()
+        );
+        let id = state.next_timer_id;
+        state.next_timer_id += 1;
+        let local_deadline_ns = state.clock.local_at(now).saturating_add(delay_ns);
+        state.timers.insert(
+            id,
+            PendingTimer {
+                local_deadline_ns,
+                timer,
+            },
+        );
+        let fire_ns = state.clock.global_for_local(now, local_deadline_ns);
+        let (incarnation, clock_epoch) = (state.incarnation, state.clock_epoch);
+        self.queue.push(
+            fire_ns,
+            Event::Timer {
+                node,
+                incarnation,
+                clock_epoch,
+                id,
+            },
+        );
+        TimerId(id)
+    }
+
+    /// After a clock change: every pending timer gets a new firing time on the new clock.
+    pub fn reschedule_timers(&mut self, node: NodeId) {
+        let now = self.now_ns;
+        let state = &mut self.nodes[node as usize];
+        state.clock_epoch += 1;
+        let (incarnation, clock_epoch) = (state.incarnation, state.clock_epoch);
+        for (&id, pending) in &state.timers {
+            let fire_ns = state.clock.global_for_local(now, pending.local_deadline_ns);
+            self.queue.push(
+                fire_ns,
+                Event::Timer {
+                    node,
+                    incarnation,
+                    clock_epoch,
+                    id,
+                },
+            );
+        }
+    }
+
+    pub fn sync(&mut self, node: NodeId, token: u64) {
+        let now = self.now_ns;
+        let latency = self.disk_rng.range_inclusive(
+            self.disk_config.sync_latency_ns_min,
+            self.disk_config.sync_latency_ns_max,
+        );
+        let state = &mut self.nodes[node as usize];
+        let target = state.disk.sync_target();
+        let done_ns = (now + latency).max(state.last_sync_done_ns);
+        state.last_sync_done_ns = done_ns;
+        let incarnation = state.incarnation;
+        self.stats.syncs += 1;
+        self.queue.push(
+            done_ns,
+            Event::SyncDone {
+                node,
+                incarnation,
+                target,
+                token,
+            },
+        );
+    }
+
+    /// Adds one processed event to the trace hash (and the recorded trace, when on).
+    #[inline]
+    pub fn record(&mut self, node: NodeId, kind: trace::EventKind, digest: u64) {
+        self.stats.events += 1;
+        self.trace.record(self.now_ns, node, kind, digest);
+        if let Some(entries) = &mut self.trace_entries {
+            entries.push(TraceEntry {
+                index: entries.len() as u64,
+                time_ns: self.now_ns,
+                node,
+                kind,
+                digest,
+                hash: self.trace.value(),
+            });
+        }
+    }
+}

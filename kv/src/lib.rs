@@ -18,7 +18,9 @@ mod codec;
 pub mod command;
 pub mod history;
 pub mod op;
+pub mod persist;
 pub mod protocol;
+pub mod server;
 pub mod state_machine;
 pub mod workload;
 
@@ -28,5 +30,6 @@ pub use command::Command;
 pub use history::{History, HistoryRecord};
 pub use op::{Op, OpResult};
 pub use protocol::{ClientReply, ClientRequest, ParseReadModeError, ReadMode, ReplyOutcome};
+pub use server::{AckedWrite, AppendedEntry, AppliedEntry, Env, Server, ServerConfig, Wire};
 pub use state_machine::{ApplyOutcome, KvStateMachine, Session, StateMachineConfig};
 pub use workload::{OpMix, Workload, WorkloadConfig, WorkloadError};

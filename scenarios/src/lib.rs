@@ -1,3 +1,15 @@
-//! Wiring a Raft + KV cluster into the simulator (BRIEF §8, §10), to be filled by the KV,
-//! scenario and campaign issues: the cluster harness, online safety oracles, scripted scenarios,
-//! campaigns and shrinking.
+//! Wiring a Raft + KV cluster into the simulator (BRIEF §8, §10).
+//!
+//! - `cluster`: servers and clients as simulator nodes; `SimEnv` adapts `kv::Env` to the
+//!   simulator's context.
+//! - `oracle`: online safety oracles checked after every event.
+//! - `run`: one whole seeded run: drawn faults, safety phase, liveness phase, history check.
+//!
+//! Scripted scenarios, campaigns and shrinking land here in later issues.
+
+pub mod cluster;
+pub mod oracle;
+pub mod run;
+
+pub use oracle::{Property, Violation};
+pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, generate_faults, run, run_with};

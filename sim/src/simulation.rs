@@ -122,6 +122,11 @@ where
         self.nodes[id as usize].as_ref()
     }
 
+    /// The node's current value for inspection that drains observations (oracles).
+    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut N> {
+        self.nodes[id as usize].as_mut()
+    }
+
     pub fn is_up(&self, id: NodeId) -> bool {
         self.world.nodes[id as usize].up
     }

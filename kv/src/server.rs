@@ -1,0 +1,589 @@
+//! The KV server: a Raft node, the KV state machine and the node's durable state, wired
+//! together. It is driven through [`Server::on_start`], [`Server::on_message`],
+//! [`Server::on_tick`] and [`Server::on_sync`], and acts only through an [`Env`], so this crate
+//! stays independent of the simulator that provides one.
+//!
+//! Durability: a `Ready`'s entries, snapshot and hard state are written, then synced, and only
+//! once the sync completes are its `persisted_messages` sent (votes, acknowledgements) and its
+//! committed entries applied. Messages Raft marks as safe to send at once go out immediately.
+//!
+//! Addresses: the server at network address `a` is Raft node `a + 1` (Raft reserves id 0).
+
+use std::collections::BTreeMap;
+
+use raft::{
+    ConfState, Entry, EntryKind, JitterSource, MemStorage, Message, RawNode, Ready, Role, Snapshot,
+    Storage,
+};
+
+use crate::persist::{self, HARDSTATE_FILE, LOG_FILE, SNAPSHOT_FILE};
+use crate::{
+    ApplyOutcome, ClientReply, ClientRequest, Command, KvStateMachine, Op, OpResult, ReadMode,
+    ReplyOutcome, StateMachineConfig,
+};
+
+/// What travels between servers and clerks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Wire {
+    Raft(Message),
+    Request(ClientRequest),
+    Reply(ClientReply),
+}
+
+/// The world as a server sees it: a network, a disk with asynchronous sync, a tick timer and
+/// its own clock.
+pub trait Env {
+    fn send(&mut self, to: u64, wire: Wire);
+    fn append(&mut self, file: &'static str, bytes: Vec<u8>);
+    fn replace(&mut self, file: &'static str, bytes: Vec<u8>);
+    fn truncate(&mut self, file: &'static str, len: u64);
+    fn read(&self, file: &'static str) -> Vec<u8>;
+    /// Starts a sync of every write so far; the driver calls [`Server::on_sync`] with `token`
+    /// once it is durable.
+    fn sync(&mut self, token: u64);
+    /// Arms the tick timer to fire after `delay_ns` of local time.
+    fn set_tick_timer(&mut self, delay_ns: u64);
+    fn local_time_ns(&self) -> u64;
+}
+
+pub fn raft_id(address: u64) -> u64 {
+    address + 1
+}
+
+pub fn address(raft_id: u64) -> u64 {
+    raft_id - 1
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// This server's network address.
+    pub address: u64,
+    /// Addresses of the initial voters.
+    pub voters: Vec<u64>,
+    /// Raft settings; `id` is overwritten with this server's Raft id.
+    pub raft: raft::Config,
+    pub tick_ns: u64,
+    pub read_mode: ReadMode,
+    /// Compact the log once it holds more than this many applied entries.
+    pub snapshot_threshold_entries: u64,
+    /// The `no-dedup` mutant.
+    pub no_dedup: bool,
+}
+
+/// An entry this server applied, for the state-machine-safety oracle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppliedEntry {
+    pub index: u64,
+    pub term: u64,
+    pub digest: u64,
+}
+
+/// An entry this server wrote to its log, for the log-matching oracle: `prev_term` is the term
+/// of the entry before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendedEntry {
+    pub index: u64,
+    pub term: u64,
+    pub prev_term: u64,
+    pub digest: u64,
+}
+
+/// A write this server acknowledged to a client, for the durability oracle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AckedWrite {
+    pub index: u64,
+    pub term: u64,
+    pub client_id: u64,
+    pub seq: u64,
+}
+
+/// A client request waiting for its entry to apply.
+#[derive(Clone, Copy, Debug)]
+struct PendingWrite {
+    seq: u64,
+}
+
+/// A Get waiting for its read point, then for the state machine to reach it.
+#[derive(Clone, Debug)]
+struct PendingRead {
+    client_id: u64,
+    seq: u64,
+    key: String,
+    read_index: Option<u64>,
+}
+
+/// Bound on reads waiting at one server; the oldest are forgotten past it (their clerks retry).
+const PENDING_READS_MAX: usize = 4096;
+
+pub struct Server {
+    config: ServerConfig,
+    node: RawNode<MemStorage>,
+    state_machine: KvStateMachine,
+    /// A `Ready` whose writes are syncing; finished by `on_sync(sync_token)`.
+    syncing: Option<(u64, Ready)>,
+    next_sync_token: u64,
+    /// Byte offset of each record of the log file, and the index of its first entry.
+    log_offsets: Vec<u64>,
+    log_first_index: u64,
+    log_len: u64,
+    pending_writes: BTreeMap<u64, PendingWrite>,
+    pending_reads: BTreeMap<Vec<u8>, PendingRead>,
+    /// Read contexts are unique across restarts: the start's local time, then a counter.
+    read_context_prefix: u64,
+    next_read_context: u64,
+    applied: Vec<AppliedEntry>,
+    appended: Vec<AppendedEntry>,
+    acked: Vec<AckedWrite>,
+    role: Role,
+}
+
+impl Server {
+    /// Restores the server from what survived on its disk (nothing, for a fresh node).
+    pub fn on_start(
+        config: ServerConfig,
+        jitter: JitterSource,
+        env: &mut impl Env,
+    ) -> Result<Server, raft::Error> {
+        let hard_state = persist::decode_hard_state(&env.read(HARDSTATE_FILE));
+        let snapshot = persist::decode_snapshot(&env.read(SNAPSHOT_FILE));
+        let log_bytes = env.read(LOG_FILE);
+        let scan = persist::scan_log(&log_bytes);
+        if scan.valid_len < log_bytes.len() as u64 {
+            env.truncate(LOG_FILE, scan.valid_len);
+        }
+        let voters = ConfState::with_voters(config.voters.iter().map(|&a| raft_id(a)));
+        let mut storage = MemStorage::new_with_conf_state(voters);
+        let sm_config = StateMachineConfig {
+            no_dedup: config.no_dedup,
+        };
+        let mut state_machine = KvStateMachine::with_config(sm_config);
+        let mut snapshot_index = 0;
+        if let Some(snapshot) = snapshot {
+            snapshot_index = snapshot.metadata.index;
+            state_machine = KvStateMachine::restore_with_config(&snapshot.data, sm_config)
+                .expect("a snapshot this server wrote decodes");
+            storage
+                .apply_snapshot(snapshot)
+                .expect("a fresh storage takes any snapshot");
+        }
+        let first_kept = scan
+            .entries
+            .iter()
+            .position(|entry| entry.index > snapshot_index);
+        let kept = first_kept.map_or(&[][..], |position| &scan.entries[position..]);
+        storage.append(kept);
+        storage.set_hard_state(hard_state);
+        let mut raft_config = config.raft.clone();
+        raft_config.id = raft_id(config.address);
+        let node = RawNode::new(raft_config, storage, jitter)?;
+        let mut server = Server {
+            log_offsets: first_kept.map_or(Vec::new(), |p| scan.offsets[p..].to_vec()),
+            log_first_index: kept.first().map_or(snapshot_index + 1, |entry| entry.index),
+            log_len: scan.valid_len,
+            read_context_prefix: env.local_time_ns(),
+            config,
+            node,
+            state_machine,
+            syncing: None,
+            next_sync_token: 0,
+            pending_writes: BTreeMap::new(),
+            pending_reads: BTreeMap::new(),
+            next_read_context: 0,
+            applied: Vec::new(),
+            appended: Vec::new(),
+            acked: Vec::new(),
+            role: Role::Follower,
+        };
+        if first_kept.is_some_and(|position| position > 0) {
+            // Entries the snapshot already covers: rewrite the log without them.
+            server.rewrite_log(env);
+        }
+        env.set_tick_timer(server.config.tick_ns);
+        Ok(server)
+    }
+
+    pub fn raft(&self) -> &RawNode<MemStorage> {
+        &self.node
+    }
+
+    pub fn state_machine(&self) -> &KvStateMachine {
+        &self.state_machine
+    }
+
+    /// Entries applied since the last call.
+    pub fn take_applied(&mut self) -> Vec<AppliedEntry> {
+        std::mem::take(&mut self.applied)
+    }
+
+    /// Entries written to the log since the last call.
+    pub fn take_appended(&mut self) -> Vec<AppendedEntry> {
+        std::mem::take(&mut self.appended)
+    }
+
+    /// Writes acknowledged since the last call.
+    pub fn take_acked(&mut self) -> Vec<AckedWrite> {
+        std::mem::take(&mut self.acked)
+    }
+
+    pub fn on_tick(&mut self, env: &mut impl Env) {
+        self.node.tick();
+        env.set_tick_timer(self.config.tick_ns);
+        self.drive(env);
+    }
+
+    pub fn on_message(&mut self, env: &mut impl Env, from: u64, wire: Wire) {
+        match wire {
+            Wire::Raft(message) => {
+                // Errors here are messages for another node or from an unknown one: drop them.
+                let _ = self.node.step(message);
+            }
+            Wire::Request(request) => self.on_request(env, from, request),
+            Wire::Reply(_) => {}
+        }
+        self.drive(env);
+    }
+
+    pub fn on_sync(&mut self, env: &mut impl Env, token: u64) {
+        let Some((syncing_token, _)) = &self.syncing else {
+            return;
+        };
+        if *syncing_token != token {
+            return;
+        }
+        let (_, ready) = self.syncing.take().expect("checked above");
+        self.finish_ready(env, ready);
+        self.drive(env);
+    }
+
+    fn leader_hint(&self) -> Option<u64> {
+        self.node.leader().map(address)
+    }
+
+    fn reply(&self, env: &mut impl Env, client_id: u64, seq: u64, outcome: ReplyOutcome) {
+        env.send(
+            client_id,
+            Wire::Reply(ClientReply {
+                client_id,
+                seq,
+                outcome,
+            }),
+        );
+    }
+
+    fn wrong_leader(&self, env: &mut impl Env, request: &ClientRequest) {
+        let outcome = ReplyOutcome::WrongLeader {
+            leader_hint: self.leader_hint(),
+        };
+        self.reply(env, request.client_id, request.seq, outcome);
+    }
+
+    fn on_request(&mut self, env: &mut impl Env, _from: u64, request: ClientRequest) {
+        let is_read = matches!(request.op, Op::Get { .. });
+        let read_through_log = self.config.read_mode == ReadMode::Log;
+        if is_read && !read_through_log {
+            return self.start_read(env, request);
+        }
+        if self.node.role() != Role::Leader {
+            return self.wrong_leader(env, &request);
+        }
+        let command = Command {
+            client_id: request.client_id,
+            seq: request.seq,
+            op: request.op.clone(),
+        };
+        match self.node.propose(command.encode()) {
+            Ok(_) => {
+                self.pending_writes
+                    .insert(request.client_id, PendingWrite { seq: request.seq });
+            }
+            Err(_) => self.wrong_leader(env, &request),
+        }
+    }
+
+    fn start_read(&mut self, env: &mut impl Env, request: ClientRequest) {
+        let follower_reads = self.config.read_mode == ReadMode::Follower;
+        if self.node.role() != Role::Leader && !follower_reads {
+            return self.wrong_leader(env, &request);
+        }
+        let Op::Get { key } = request.op.clone() else {
+            unreachable!("start_read takes Gets")
+        };
+        let mut context = self.read_context_prefix.to_le_bytes().to_vec();
+        context.extend_from_slice(&self.next_read_context.to_le_bytes());
+        self.next_read_context += 1;
+        if self.node.read_index(context.clone()).is_err() {
+            return self.wrong_leader(env, &request);
+        }
+        if self.pending_reads.len() >= PENDING_READS_MAX {
+            self.pending_reads.pop_first();
+        }
+        let read = PendingRead {
+            client_id: request.client_id,
+            seq: request.seq,
+            key,
+            read_index: None,
+        };
+        self.pending_reads.insert(context, read);
+    }
+
+    /// Hands every `Ready` to the disk, the network and the state machine, until Raft has
+    /// nothing more or a sync is outstanding.
+    fn drive(&mut self, env: &mut impl Env) {
+        while self.syncing.is_none() && self.node.has_ready() {
+            let ready = self.node.ready();
+            for message in &ready.messages {
+                env.send(address(message.to), Wire::Raft(message.clone()));
+            }
+            if self.persist(env, &ready) {
+                let token = self.next_sync_token;
+                self.next_sync_token += 1;
+                env.sync(token);
+                self.syncing = Some((token, ready));
+            } else {
+                self.finish_ready(env, ready);
+            }
+        }
+    }
+
+    /// Writes what the `Ready` asks to persist; returns whether a sync must complete before
+    /// its persisted messages go out.
+    fn persist(&mut self, env: &mut impl Env, ready: &Ready) -> bool {
+        if let Some(snapshot) = &ready.snapshot {
+            env.replace(SNAPSHOT_FILE, persist::encode_snapshot(snapshot));
+            env.replace(LOG_FILE, Vec::new());
+            self.log_offsets.clear();
+            self.log_len = 0;
+            self.log_first_index = snapshot.metadata.index + 1;
+        }
+        if let Some(first) = ready.entries.first() {
+            self.truncate_log_from(env, first.index);
+            let mut prev_term = self.node.term_at(first.index - 1).unwrap_or(0);
+            for entry in &ready.entries {
+                self.appended.push(AppendedEntry {
+                    index: entry.index,
+                    term: entry.term,
+                    prev_term,
+                    digest: digest_bytes(&entry.data),
+                });
+                prev_term = entry.term;
+                let record = persist::encode_entry(entry);
+                self.log_offsets.push(self.log_len);
+                self.log_len += record.len() as u64;
+                env.append(LOG_FILE, record);
+            }
+        }
+        if let Some(hard_state) = &ready.hard_state {
+            env.replace(HARDSTATE_FILE, persist::encode_hard_state(hard_state));
+        }
+        self.node.storage_mut().persist_ready(ready);
+        ready.must_sync
+    }
+
+    /// Cuts the log file before the record of `index` (a conflicting suffix being replaced).
+    fn truncate_log_from(&mut self, env: &mut impl Env, index: u64) {
+        if self.log_offsets.is_empty() && index != self.log_first_index {
+            // The file is empty: it starts wherever the first entry written to it does.
+            self.log_first_index = index;
+            return;
+        }
+        assert!(
+            index >= self.log_first_index,
+            "n{}: entry {index} precedes the log file's first index {}",
+            self.config.address,
+            self.log_first_index
+        );
+        let position = (index - self.log_first_index) as usize;
+        if position < self.log_offsets.len() {
+            self.log_len = self.log_offsets[position];
+            self.log_offsets.truncate(position);
+            env.truncate(LOG_FILE, self.log_len);
+        }
+    }
+
+    fn finish_ready(&mut self, env: &mut impl Env, ready: Ready) {
+        for message in &ready.persisted_messages {
+            env.send(address(message.to), Wire::Raft(message.clone()));
+        }
+        if let Some(snapshot) = &ready.snapshot {
+            self.restore_snapshot(snapshot);
+        }
+        for entry in &ready.committed_entries {
+            self.apply(env, entry);
+        }
+        for read_state in &ready.read_states {
+            if let Some(read) = self.pending_reads.get_mut(&read_state.request_ctx) {
+                read.read_index = Some(read_state.index);
+            }
+        }
+        self.node.advance();
+        self.serve_reads(env);
+        self.notice_role_change(env);
+        self.maybe_compact(env);
+    }
+
+    fn restore_snapshot(&mut self, snapshot: &Snapshot) {
+        let config = StateMachineConfig {
+            no_dedup: self.config.no_dedup,
+        };
+        self.state_machine = KvStateMachine::restore_with_config(&snapshot.data, config)
+            .expect("snapshots carry state machines this crate encoded");
+    }
+
+    fn apply(&mut self, env: &mut impl Env, entry: &Entry) {
+        if entry.index <= self.state_machine.applied_index() {
+            return; // Covered by a snapshot restored in the same Ready.
+        }
+        self.applied.push(AppliedEntry {
+            index: entry.index,
+            term: entry.term,
+            digest: digest_bytes(&entry.data),
+        });
+        match entry.kind {
+            EntryKind::ConfChange => {
+                if let Some(change) = entry.conf_change() {
+                    let _ = self.node.apply_conf_change(&change);
+                }
+                self.state_machine.apply_empty(entry.index);
+            }
+            EntryKind::Normal if entry.data.is_empty() => {
+                self.state_machine.apply_empty(entry.index)
+            }
+            EntryKind::Normal => {
+                let command = Command::decode(&entry.data)
+                    .expect("entries carry commands this crate encoded");
+                let outcome = self.state_machine.apply(entry.index, &command);
+                self.answer_write(env, entry, &command, outcome);
+            }
+        }
+    }
+
+    fn answer_write(
+        &mut self,
+        env: &mut impl Env,
+        entry: &Entry,
+        command: &Command,
+        outcome: ApplyOutcome,
+    ) {
+        let Some(pending) = self.pending_writes.get(&command.client_id) else {
+            return;
+        };
+        if pending.seq != command.seq {
+            return;
+        }
+        let Some(result) = outcome.result().cloned() else {
+            return;
+        };
+        self.pending_writes.remove(&command.client_id);
+        if !matches!(command.op, Op::Get { .. }) {
+            let ack = AckedWrite {
+                index: entry.index,
+                term: entry.term,
+                client_id: command.client_id,
+                seq: command.seq,
+            };
+            self.acked.push(ack);
+        }
+        self.reply(
+            env,
+            command.client_id,
+            command.seq,
+            ReplyOutcome::Ok(result),
+        );
+    }
+
+    /// Answers every read whose read point the state machine has reached.
+    fn serve_reads(&mut self, env: &mut impl Env) {
+        let applied = self.state_machine.applied_index();
+        let ready: Vec<Vec<u8>> = self
+            .pending_reads
+            .iter()
+            .filter(|(_, read)| read.read_index.is_some_and(|index| index <= applied))
+            .map(|(context, _)| context.clone())
+            .collect();
+        for context in ready {
+            let read = self
+                .pending_reads
+                .remove(&context)
+                .expect("collected above");
+            let value = self.state_machine.get(&read.key).to_string();
+            self.reply(
+                env,
+                read.client_id,
+                read.seq,
+                ReplyOutcome::Ok(OpResult::Value(value)),
+            );
+        }
+    }
+
+    /// A leader that lost its role tells its waiting clients at once, so they retry elsewhere.
+    fn notice_role_change(&mut self, env: &mut impl Env) {
+        let role = self.node.role();
+        if role == self.role {
+            return;
+        }
+        let was_leader = self.role == Role::Leader;
+        self.role = role;
+        if !was_leader {
+            return;
+        }
+        let hint = self.leader_hint();
+        for (client_id, pending) in std::mem::take(&mut self.pending_writes) {
+            self.reply(
+                env,
+                client_id,
+                pending.seq,
+                ReplyOutcome::WrongLeader { leader_hint: hint },
+            );
+        }
+        if self.config.read_mode != ReadMode::Follower {
+            for (_, read) in std::mem::take(&mut self.pending_reads) {
+                self.reply(
+                    env,
+                    read.client_id,
+                    read.seq,
+                    ReplyOutcome::WrongLeader { leader_hint: hint },
+                );
+            }
+        }
+    }
+
+    fn maybe_compact(&mut self, env: &mut impl Env) {
+        let applied = self.state_machine.applied_index();
+        let first = self.node.first_index();
+        if self.syncing.is_some()
+            || applied < first
+            || applied - first < self.config.snapshot_threshold_entries
+        {
+            return;
+        }
+        let Ok(snapshot) = self.node.compact(self.state_machine.snapshot()) else {
+            return;
+        };
+        env.replace(SNAPSHOT_FILE, persist::encode_snapshot(&snapshot));
+        self.rewrite_log(env);
+    }
+
+    /// Replaces the log file with the entries the storage holds after its snapshot.
+    fn rewrite_log(&mut self, env: &mut impl Env) {
+        let storage = self.node.storage();
+        let mut bytes = Vec::new();
+        self.log_offsets.clear();
+        for entry in storage.log_entries() {
+            self.log_offsets.push(bytes.len() as u64);
+            bytes.extend(persist::encode_entry(entry));
+        }
+        self.log_first_index = storage.first_index();
+        self.log_len = bytes.len() as u64;
+        env.replace(LOG_FILE, bytes);
+    }
+}
+
+/// FNV-1a over bytes: the digest the oracles compare applied entries by.
+pub fn digest_bytes(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}

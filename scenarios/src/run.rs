@@ -1,0 +1,695 @@
+//! One whole seeded run (BRIEF §10): a cluster of KV servers and clients under a fault schedule
+//! drawn from the seed (the safety phase), then every fault healed and a bounded wait for a
+//! leader, completed operations and converged logs (the liveness phase), then the
+//! linearizability check of the clients' history. Oracles watch every event throughout.
+
+use std::fmt;
+
+use kv::{ClerkConfig, HistoryRecord, Op, OpResult, ReadMode, ServerConfig, WorkloadConfig};
+use raft::{Mutant, MutantSet, Role};
+use serde::{Deserialize, Serialize};
+use sim::{
+    EventKind, FaultAction, FaultSchedule, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId,
+    RngStream, SeedRng, SimConfig, Simulation, Step,
+};
+
+use crate::cluster::{ClientNode, ClusterNode, ServerNode};
+use crate::oracle::{Oracles, Property, ServerView, Violation};
+
+/// Which kinds of faults a run may draw, and how many.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultMix {
+    pub partitions: bool,
+    pub one_way_cuts: bool,
+    pub crashes: bool,
+    pub pauses: bool,
+    pub clock_drift: bool,
+    pub link_loss: bool,
+    /// Faults drawn for the safety phase (each later undone).
+    pub count: u32,
+}
+
+impl FaultMix {
+    pub fn all(count: u32) -> Self {
+        Self {
+            partitions: true,
+            one_way_cuts: true,
+            crashes: true,
+            pauses: true,
+            clock_drift: true,
+            link_loss: true,
+            count,
+        }
+    }
+
+    pub fn none() -> Self {
+        Self {
+            count: 0,
+            ..Self::all(0)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub servers: usize,
+    pub clients: usize,
+    /// Length of the safety phase; clients start no operation after it.
+    pub duration_ns: u64,
+    /// How long the liveness phase may take after every fault is healed.
+    pub liveness_bound_ns: u64,
+    pub read_mode: ReadMode,
+    pub snapshot_threshold_entries: u64,
+    pub mutants: Vec<Mutant>,
+    pub faults: FaultMix,
+    pub tick_ns: u64,
+    pub election_tick: u64,
+    pub heartbeat_tick: u64,
+    pub keys: usize,
+    /// Relative weights of get, put, append and cas.
+    pub mix: kv::OpMix,
+    pub link: LinkConfig,
+    /// Linearizability-check budget in search steps; over it the verdict is unknown (a failure).
+    pub checker_steps_max: u64,
+}
+
+impl RunConfig {
+    /// BRIEF §12's standard run: 5 servers, 5 clients, 10 simulated seconds, default faults.
+    pub fn standard(seed: u64) -> Self {
+        Self {
+            seed,
+            servers: 5,
+            clients: 5,
+            duration_ns: 10 * NANOS_PER_SEC,
+            liveness_bound_ns: 20 * NANOS_PER_SEC,
+            read_mode: ReadMode::ReadIndex,
+            snapshot_threshold_entries: 200,
+            mutants: Vec::new(),
+            faults: FaultMix::all(8),
+            tick_ns: 10 * NANOS_PER_MILLI,
+            election_tick: 15,
+            heartbeat_tick: 2,
+            keys: 3,
+            mix: kv::OpMix::default(),
+            link: LinkConfig::default(),
+            checker_steps_max: 20_000_000,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=9).contains(&self.servers) {
+            return Err(format!("--nodes {} is outside 1..=9", self.servers));
+        }
+        if !(1..=64).contains(&self.clients) {
+            return Err(format!("--clients {} is outside 1..=64", self.clients));
+        }
+        if self.duration_ns == 0 {
+            return Err("the run's duration must be positive".into());
+        }
+        self.workload_config()
+            .validate()
+            .map_err(|error| error.to_string())?;
+        if self.keys == 0 {
+            return Err("the workload needs at least one key".into());
+        }
+        self.link.validate().map_err(|error| error.to_string())?;
+        self.raft_config(1)
+            .validate()
+            .map_err(|error| format!("raft configuration: {error}"))
+    }
+
+    fn mutant_set(&self) -> MutantSet {
+        let mut set = MutantSet::default();
+        for &mutant in &self.mutants {
+            set.insert(mutant);
+        }
+        set
+    }
+
+    fn raft_config(&self, id: u64) -> raft::Config {
+        let mut config = raft::Config::new(id);
+        config.election_tick = self.election_tick;
+        config.heartbeat_tick = self.heartbeat_tick;
+        config.pre_vote = true;
+        config.check_quorum = true;
+        if self.read_mode == ReadMode::Lease {
+            config.read_only = raft::ReadOnlyOption::LeaseBased;
+        }
+        config.mutants = self.mutant_set();
+        config
+    }
+
+    fn server_config(&self, address: NodeId) -> ServerConfig {
+        ServerConfig {
+            address: u64::from(address),
+            voters: (0..self.servers as u64).collect(),
+            raft: self.raft_config(u64::from(address) + 1),
+            tick_ns: self.tick_ns,
+            read_mode: self.read_mode,
+            snapshot_threshold_entries: self.snapshot_threshold_entries,
+            no_dedup: self.mutants.contains(&Mutant::NoDedup),
+        }
+    }
+
+    fn clerk_config(&self) -> ClerkConfig {
+        let election_ns = self.tick_ns * self.election_tick;
+        ClerkConfig {
+            request_timeout_ns: election_ns,
+            op_deadline_ns: 8 * election_ns,
+            read_mode: self.read_mode,
+            ..ClerkConfig::default()
+        }
+    }
+
+    fn workload_config(&self) -> WorkloadConfig {
+        WorkloadConfig {
+            clients: self.clients,
+            keys: self.keys,
+            mix: self.mix,
+            ..WorkloadConfig::default()
+        }
+    }
+}
+
+impl fmt::Display for RunConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mutants: Vec<&str> = self.mutants.iter().map(|m| m.name()).collect();
+        write!(
+            f,
+            "servers={} clients={} duration={}ms read_mode={} snapshot_threshold={} keys={} mix={} \
+             election={}x{}ms heartbeat={}x{}ms latency={}-{}ms faults={} mutants=[{}]",
+            self.servers,
+            self.clients,
+            self.duration_ns / NANOS_PER_MILLI,
+            self.read_mode,
+            self.snapshot_threshold_entries,
+            self.keys,
+            self.mix,
+            self.election_tick,
+            self.tick_ns / NANOS_PER_MILLI,
+            self.heartbeat_tick,
+            self.tick_ns / NANOS_PER_MILLI,
+            self.link.latency_ns_min / NANOS_PER_MILLI,
+            self.link.latency_ns_max / NANOS_PER_MILLI,
+            self.faults.count,
+            mutants.join(",")
+        )
+    }
+}
+
+/// Draws the safety phase's faults. Every fault is undone after a while, and overlapping
+/// faults are allowed: two crashes, a partition during a pause.
+pub fn generate_faults(config: &RunConfig, rng: &mut RngStream) -> FaultSchedule {
+    let mix = &config.faults;
+    let kinds: Vec<u8> = [
+        (mix.partitions, 0),
+        (mix.one_way_cuts, 1),
+        (mix.crashes, 2),
+        (mix.pauses, 3),
+        (mix.clock_drift, 4),
+        (mix.link_loss, 5),
+    ]
+    .into_iter()
+    .filter_map(|(on, kind)| on.then_some(kind))
+    .collect();
+    let mut schedule = FaultSchedule::default();
+    let servers = config.servers as NodeId;
+    if kinds.is_empty() || config.duration_ns < 4 * NANOS_PER_MILLI * 100 {
+        return schedule;
+    }
+    let latest_start = config.duration_ns - 300 * NANOS_PER_MILLI;
+    for _ in 0..mix.count {
+        let start = rng.range_inclusive(200 * NANOS_PER_MILLI, latest_start);
+        let length = rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
+        let end = (start + length).min(config.duration_ns);
+        let node = rng.below(u64::from(servers)) as NodeId;
+        let (begin, undo) = match *rng.pick(&kinds) {
+            0 if servers > 1 => {
+                let mut order: Vec<NodeId> = (0..servers).collect();
+                rng.shuffle(&mut order);
+                let split = rng.range_inclusive(1, u64::from(servers) - 1) as usize;
+                let groups = vec![order[..split].to_vec(), order[split..].to_vec()];
+                (FaultAction::Partition { groups }, FaultAction::Heal)
+            }
+            1 if servers > 1 => {
+                let other = (node + 1 + rng.below(u64::from(servers) - 1) as NodeId) % servers;
+                (
+                    FaultAction::CutLink {
+                        from: node,
+                        to: other,
+                    },
+                    FaultAction::RestoreLink {
+                        from: node,
+                        to: other,
+                    },
+                )
+            }
+            2 => (FaultAction::Crash { node }, FaultAction::Restart { node }),
+            3 => (FaultAction::Pause { node }, FaultAction::Resume { node }),
+            4 => {
+                let rate = [0.5, 0.7, 1.5, 2.0][rng.below(4) as usize];
+                (
+                    FaultAction::ClockRate { node, rate },
+                    FaultAction::ClockRate { node, rate: 1.0 },
+                )
+            }
+            5 => {
+                let drop_probability = 0.05 + rng.unit_f64() * 0.25;
+                let duplicate_probability = rng.unit_f64() * 0.2;
+                let on = FaultAction::LinkLoss {
+                    from: None,
+                    to: None,
+                    drop_probability,
+                    duplicate_probability,
+                };
+                let off = FaultAction::LinkLoss {
+                    from: None,
+                    to: None,
+                    drop_probability: 0.0,
+                    duplicate_probability: 0.0,
+                };
+                (on, off)
+            }
+            _ => continue,
+        };
+        schedule.push(start, begin);
+        schedule.push(end, undo);
+    }
+    schedule
+}
+
+/// Summary of the linearizability check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSummary {
+    pub verdict: String,
+    pub partitions: usize,
+    pub failing_partitions: Vec<String>,
+    pub steps: u64,
+}
+
+pub struct RunOutcome {
+    pub config: RunConfig,
+    pub faults: FaultSchedule,
+    pub violation: Option<Violation>,
+    pub trace_hash: u64,
+    pub stats: sim::Stats,
+    pub simulated_ns: u64,
+    pub operations_completed: usize,
+    pub operations_indefinite: usize,
+    pub check: Option<CheckSummary>,
+    pub history: Vec<HistoryRecord>,
+    pub log: Vec<sim::LogRecord>,
+    /// Where the liveness phase ended, in words.
+    pub final_state: String,
+    /// (time, term, server) of every election observed.
+    pub leaders: Vec<(u64, u64, NodeId)>,
+}
+
+impl RunOutcome {
+    /// The leader elected most recently before `time_ns`, if any.
+    pub fn leader_at(&self, time_ns: u64) -> Option<NodeId> {
+        self.leaders
+            .iter()
+            .take_while(|(t, _, _)| *t <= time_ns)
+            .last()
+            .map(|&(_, _, node)| node)
+    }
+}
+
+impl RunOutcome {
+    pub fn passed(&self) -> bool {
+        self.violation.is_none()
+    }
+
+    /// The history in the checker's terms.
+    pub fn checker_history(&self) -> checker::History {
+        to_checker_history(&self.history)
+    }
+}
+
+/// Options that do not change what is simulated, only what is kept.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Keep the structured event log (for `--trace`).
+    pub keep_log: bool,
+    /// Record every event for divergence search.
+    pub record_trace: bool,
+}
+
+pub fn run(config: &RunConfig) -> Result<RunOutcome, String> {
+    run_with(config, None, RunOptions::default())
+}
+
+/// Runs `config`, with `faults` instead of the drawn schedule when given (replays, shrinking).
+pub fn run_with(
+    config: &RunConfig,
+    faults: Option<FaultSchedule>,
+    options: RunOptions,
+) -> Result<RunOutcome, String> {
+    config.validate()?;
+    let root = SeedRng::new(config.seed);
+    let faults = faults.unwrap_or_else(|| generate_faults(config, &mut root.stream("faults")));
+    let mut harness = Harness::new(config, root, options)?;
+    harness
+        .sim
+        .schedule_faults(&faults)
+        .map_err(|error| error.to_string())?;
+    let violation = harness.safety_phase().err();
+    let violation = match violation {
+        Some(violation) => Some(violation),
+        None => harness.liveness_phase().err(),
+    };
+    harness.finish(faults, violation)
+}
+
+struct Harness<'a> {
+    config: &'a RunConfig,
+    sim: Simulation<ClusterNode>,
+    oracles: Oracles,
+    servers: NodeId,
+    /// Servers seen crashed, so a restart can be told from other faults.
+    crashed: Vec<bool>,
+}
+
+impl<'a> Harness<'a> {
+    fn new(config: &'a RunConfig, root: SeedRng, options: RunOptions) -> Result<Self, String> {
+        let servers = config.servers as NodeId;
+        let sim_config = SimConfig {
+            link: config.link,
+            ..SimConfig::new(config.servers + config.clients)
+        };
+        let factory_config = config.clone();
+        let mut starts = vec![0u32; config.servers];
+        let server_addresses: Vec<u64> = (0..config.servers as u64).collect();
+        let factory = move |id: NodeId| {
+            if id < servers {
+                let start = &mut starts[id as usize];
+                let jitter = root.stream(&format!("jitter-n{id}-start{start}"));
+                *start += 1;
+                ClusterNode::Server(Box::new(ServerNode::new(
+                    factory_config.server_config(id),
+                    jitter,
+                )))
+            } else {
+                let index = (id - servers) as usize;
+                ClusterNode::Client(Box::new(ClientNode::new(
+                    index,
+                    u64::from(id),
+                    server_addresses.clone(),
+                    factory_config.clerk_config(),
+                    factory_config.workload_config(),
+                    factory_config.duration_ns,
+                    root,
+                )))
+            }
+        };
+        let mut sim =
+            Simulation::new(sim_config, config.seed, factory).map_err(|e| e.to_string())?;
+        sim.set_logging(options.keep_log);
+        if options.record_trace {
+            sim.record_trace();
+        }
+        let crashed = vec![false; config.servers];
+        Ok(Self {
+            config,
+            sim,
+            oracles: Oracles::default(),
+            servers,
+            crashed,
+        })
+    }
+
+    fn step(&mut self) -> Result<(), Violation> {
+        let Some(step) = self.sim.step() else {
+            return Ok(());
+        };
+        self.observe(step)
+    }
+
+    fn observe(&mut self, step: Step) -> Result<(), Violation> {
+        let Some(node) = step.node.filter(|&node| node < self.servers) else {
+            return Ok(());
+        };
+        if step.kind == EventKind::Fault {
+            let up = self.sim.is_up(node);
+            if up == self.crashed[node as usize] {
+                // A crash, or a restart: a new incarnation with its own commit index.
+                self.crashed[node as usize] = !up;
+                self.oracles.node_restarted(node);
+            }
+        }
+        let time_ns = step.time_ns;
+        let Some(server) = self.sim.node_mut(node).and_then(ClusterNode::as_server_mut) else {
+            return Ok(());
+        };
+        let (role, term) = (server.raft().role(), server.raft().term());
+        self.oracles.check_leader(node, role, term, time_ns)?;
+        self.oracles.check(ServerView { node, server }, time_ns)
+    }
+
+    fn safety_phase(&mut self) -> Result<(), Violation> {
+        while self
+            .sim
+            .peek_time_ns()
+            .is_some_and(|t| t <= self.config.duration_ns)
+        {
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    /// Heals everything, then waits (bounded) for a leader, idle clients and converged logs.
+    fn liveness_phase(&mut self) -> Result<(), Violation> {
+        let now = self.config.duration_ns;
+        self.sim.run_until(now);
+        let mut heal = vec![
+            FaultAction::Heal,
+            FaultAction::LinkLoss {
+                from: None,
+                to: None,
+                drop_probability: 0.0,
+                duplicate_probability: 0.0,
+            },
+        ];
+        for node in 0..self.servers {
+            heal.push(FaultAction::Resume { node });
+            heal.push(FaultAction::Restart { node });
+            heal.push(FaultAction::ClockRate { node, rate: 1.0 });
+        }
+        for action in heal {
+            let node = action.node();
+            self.sim
+                .apply_fault(action)
+                .expect("healing actions are valid");
+            if let Some(node) = node {
+                self.observe(Step {
+                    time_ns: now,
+                    node: Some(node),
+                    kind: EventKind::Fault,
+                })?;
+            }
+        }
+        let deadline = now + self.config.liveness_bound_ns;
+        let poll_ns = 10 * NANOS_PER_MILLI;
+        let mut next_poll = now;
+        loop {
+            if self.sim.now_ns() >= next_poll {
+                if self.converged() {
+                    return Ok(());
+                }
+                next_poll = self.sim.now_ns() + poll_ns;
+            }
+            match self.sim.peek_time_ns() {
+                Some(t) if t <= deadline => self.step()?,
+                _ => break,
+            }
+        }
+        Err(Violation {
+            property: Property::Liveness,
+            nodes: (0..self.servers).collect(),
+            term: None,
+            index: None,
+            time_ns: self.sim.now_ns(),
+            message: format!(
+                "no convergence within {}ms after healing: {}",
+                self.config.liveness_bound_ns / NANOS_PER_MILLI,
+                self.describe_state()
+            ),
+        })
+    }
+
+    fn servers(&self) -> impl Iterator<Item = (NodeId, &kv::Server)> {
+        (0..self.servers).filter_map(|id| self.sim.node(id)?.as_server().map(|s| (id, s)))
+    }
+
+    fn converged(&self) -> bool {
+        let clients_idle = (self.servers..self.sim.node_count() as NodeId).all(|id| {
+            self.sim
+                .node(id)
+                .and_then(ClusterNode::as_client)
+                .is_some_and(ClientNode::is_idle)
+        });
+        if !clients_idle {
+            return false;
+        }
+        let max_term = self
+            .servers()
+            .map(|(_, s)| s.raft().term())
+            .max()
+            .unwrap_or(0);
+        let Some((_, leader)) = self
+            .servers()
+            .find(|(_, s)| s.raft().role() == Role::Leader && s.raft().term() == max_term)
+        else {
+            return false;
+        };
+        let target = leader.raft().last_index();
+        leader.raft().commit_index() == target
+            && self.servers().all(|(_, s)| {
+                s.raft().last_index() == target && s.state_machine().applied_index() == target
+            })
+    }
+
+    fn describe_state(&self) -> String {
+        let servers: Vec<String> = self
+            .servers()
+            .map(|(id, s)| {
+                let raft = s.raft();
+                format!(
+                    "n{id} {:?} term={} commit={} last={} applied={}",
+                    raft.role(),
+                    raft.term(),
+                    raft.commit_index(),
+                    raft.last_index(),
+                    s.state_machine().applied_index()
+                )
+            })
+            .collect();
+        let busy = (self.servers..self.sim.node_count() as NodeId)
+            .filter(|&id| {
+                !self
+                    .sim
+                    .node(id)
+                    .and_then(ClusterNode::as_client)
+                    .is_some_and(ClientNode::is_idle)
+            })
+            .count();
+        format!(
+            "{}; {busy} clients with an operation outstanding",
+            servers.join("; ")
+        )
+    }
+
+    fn finish(
+        mut self,
+        faults: FaultSchedule,
+        violation: Option<Violation>,
+    ) -> Result<RunOutcome, String> {
+        let final_state = self.describe_state();
+        let mut history = Vec::new();
+        for id in self.servers..self.sim.node_count() as NodeId {
+            if let Some(client) = self.sim.node_mut(id).and_then(ClusterNode::as_client_mut) {
+                client.finish();
+                history.extend(client.history.iter().cloned());
+            }
+        }
+        history.sort_by_key(|record| (record.call_ns, record.client_id));
+        let operations_indefinite = history.iter().filter(|r| r.is_indefinite()).count();
+        let mut outcome = RunOutcome {
+            config: self.config.clone(),
+            faults,
+            violation,
+            trace_hash: self.sim.trace_hash().value(),
+            stats: self.sim.stats().clone(),
+            simulated_ns: self.sim.now_ns(),
+            operations_completed: history.len() - operations_indefinite,
+            operations_indefinite,
+            check: None,
+            history,
+            log: self.sim.log_mut().take(),
+            final_state,
+            leaders: std::mem::take(&mut self.oracles.leaders),
+        };
+        if outcome.violation.is_none() {
+            check_history(&mut outcome);
+        }
+        Ok(outcome)
+    }
+}
+
+fn check_history(outcome: &mut RunOutcome) {
+    let options = checker::Options {
+        steps_max: outcome.config.checker_steps_max,
+        ..checker::Options::default()
+    };
+    let result = checker::check(&outcome.checker_history(), &options);
+    let failing: Vec<String> = result.failing().map(|p| p.label.clone()).collect();
+    let steps = result.partitions.iter().map(|p| p.steps).sum();
+    outcome.violation = match &result.verdict {
+        checker::Verdict::Ok => None,
+        checker::Verdict::Illegal => Some(Violation {
+            property: Property::Linearizability,
+            nodes: Vec::new(),
+            term: None,
+            index: None,
+            time_ns: outcome.simulated_ns,
+            message: format!(
+                "client history is not linearizable (failing: {})",
+                failing.join(", ")
+            ),
+        }),
+        checker::Verdict::Unknown { reason } => Some(Violation {
+            property: Property::CheckerUnknown,
+            nodes: Vec::new(),
+            term: None,
+            index: None,
+            time_ns: outcome.simulated_ns,
+            message: format!("linearizability unknown: {reason}"),
+        }),
+    };
+    outcome.check = Some(CheckSummary {
+        verdict: result.verdict.name().to_string(),
+        partitions: result.partitions.len(),
+        failing_partitions: failing,
+        steps,
+    });
+}
+
+/// Client records in the checker's terms.
+pub fn to_checker_history(records: &[HistoryRecord]) -> checker::History {
+    use checker::{KvInput, KvOutput, Operation};
+    let operations = records
+        .iter()
+        .map(|record| {
+            let input = match &record.op {
+                Op::Get { key } => KvInput::Get { key: key.clone() },
+                Op::Put { key, value } => KvInput::Put {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+                Op::Append { key, value } => KvInput::Append {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+                Op::Cas { key, expected, new } => KvInput::Cas {
+                    key: key.clone(),
+                    expected: expected.clone(),
+                    new: new.clone(),
+                },
+            };
+            match (&record.result, record.return_ns) {
+                (Some(result), Some(return_ns)) => {
+                    let output = match result {
+                        OpResult::Value(value) => KvOutput::Value(value.clone()),
+                        OpResult::Written => KvOutput::Written,
+                        OpResult::Cas(swapped) => KvOutput::Cas(*swapped),
+                    };
+                    Operation::returned(record.client_id, input, output, record.call_ns, return_ns)
+                }
+                _ => Operation::indefinite(record.client_id, input, record.call_ns),
+            }
+        })
+        .collect();
+    checker::History::Kv(operations)
+}

@@ -1,0 +1,3 @@
+//! Integration tests of whole seeded runs: correct code passes, planted bugs are caught.
+
+mod runs;

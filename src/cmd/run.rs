@@ -1,0 +1,176 @@
+//! `raftsim run --seed S`: one seeded run with online oracles, a liveness phase and the
+//! linearizability check. Exit 0 pass, 1 violation, 2 bad input.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use kv::ReadMode;
+use raft::Mutant;
+use scenarios::{RunConfig, RunOptions, run_with};
+use sim::{FaultSchedule, NANOS_PER_MILLI};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The seed: decides faults, latencies, workload and election jitter.
+    #[arg(long)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Write the client history as JSON (BRIEF §11).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<std::path::PathBuf>,
+    /// Write the structured event log, one line per record.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<std::path::PathBuf>,
+    /// Replay these faults (JSON, as `--save-faults` writes) instead of drawing them.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<std::path::PathBuf>,
+    /// Write the fault schedule as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save_faults: Option<std::path::PathBuf>,
+}
+
+/// The run's shape; defaults are BRIEF §12's standard run.
+#[derive(Debug, Args)]
+pub struct ShapeArgs {
+    /// Raft servers.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// KV clients.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// Length of the safety phase in simulated milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub duration_ms: u64,
+    /// Planted bug to switch on (see `raftsim mutants`); repeatable.
+    #[arg(long = "mutant", value_name = "M")]
+    pub mutants: Vec<Mutant>,
+    /// How clients' Gets are served: log, read-index, lease or follower.
+    #[arg(long, default_value = "read-index")]
+    pub read_mode: ReadMode,
+    /// Faults drawn for the safety phase (0: none).
+    #[arg(long, default_value_t = 8)]
+    pub fault_count: u32,
+}
+
+impl ShapeArgs {
+    pub fn config(&self, seed: u64) -> RunConfig {
+        let mut config = RunConfig::standard(seed);
+        config.servers = self.nodes;
+        config.clients = self.clients;
+        config.duration_ns = self.duration_ms.saturating_mul(NANOS_PER_MILLI);
+        config.mutants = self.mutants.clone();
+        config.read_mode = self.read_mode;
+        config.faults.count = self.fault_count;
+        config
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = args.shape.config(args.seed);
+    config.validate().map_err(anyhow::Error::msg)?;
+    let faults = match &args.faults {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let schedule =
+                FaultSchedule::from_json(&text).with_context(|| format!("{}", path.display()))?;
+            schedule
+                .validate(config.servers)
+                .with_context(|| format!("{}", path.display()))?;
+            Some(schedule)
+        }
+        None => None,
+    };
+    println!("seed={}", config.seed);
+    println!("config: {config}");
+    let options = RunOptions {
+        keep_log: args.trace.is_some(),
+        record_trace: false,
+    };
+    let outcome = run_with(&config, faults, options).map_err(anyhow::Error::msg)?;
+    println!("faults ({}):", outcome.faults.len());
+    print!("{}", outcome.faults);
+    let stats = &outcome.stats;
+    println!(
+        "events={} messages_sent={} delivered={} dropped={} duplicated={} crashes={} restarts={} simulated_ms={}",
+        stats.events,
+        stats.messages_sent,
+        stats.messages_delivered,
+        stats.messages_dropped,
+        stats.messages_duplicated,
+        stats.crashes,
+        stats.restarts,
+        outcome.simulated_ns / NANOS_PER_MILLI
+    );
+    println!(
+        "operations: completed={} indefinite={}",
+        outcome.operations_completed, outcome.operations_indefinite
+    );
+    if let Some(check) = &outcome.check {
+        println!(
+            "linearizability: {} ({} partitions, {} search steps)",
+            check.verdict, check.partitions, check.steps
+        );
+    }
+    println!("final state: {}", outcome.final_state);
+    println!("trace_hash={:016x}", outcome.trace_hash);
+    write_outputs(&args, &outcome)?;
+    match &outcome.violation {
+        None => {
+            println!("verdict: PASS");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(violation) => {
+            println!("verdict: FAIL {violation}");
+            println!("replay: {}", replay_command(&args));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn write_outputs(args: &RunArgs, outcome: &scenarios::RunOutcome) -> anyhow::Result<()> {
+    if let Some(path) = &args.history {
+        let json = checker::json::to_json(&outcome.checker_history());
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.trace {
+        let lines: String = outcome
+            .log
+            .iter()
+            .map(|record| format!("{record}\n"))
+            .collect();
+        std::fs::write(path, lines).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.save_faults {
+        std::fs::write(path, outcome.faults.to_json())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The one-line command that reproduces this run.
+fn replay_command(args: &RunArgs) -> String {
+    let shape = &args.shape;
+    let mut command = format!("raftsim run --seed {}", args.seed);
+    if shape.nodes != 5 {
+        command += &format!(" --nodes {}", shape.nodes);
+    }
+    if shape.clients != 5 {
+        command += &format!(" --clients {}", shape.clients);
+    }
+    if shape.duration_ms != 10_000 {
+        command += &format!(" --duration-ms {}", shape.duration_ms);
+    }
+    for mutant in &shape.mutants {
+        command += &format!(" --mutant {}", mutant.name());
+    }
+    if shape.read_mode != ReadMode::ReadIndex {
+        command += &format!(" --read-mode {}", shape.read_mode);
+    }
+    if shape.fault_count != 8 {
+        command += &format!(" --fault-count {}", shape.fault_count);
+    }
+    command
+}

@@ -330,9 +330,9 @@ impl Server {
     /// nothing more or a sync is outstanding.
     fn drive(&mut self, env: &mut impl Env) {
         while self.syncing.is_none() && self.node.has_ready() {
-            let ready = self.node.ready();
-            for message in &ready.messages {
-                env.send(address(message.to), Wire::Raft(message.clone()));
+            let mut ready = self.node.ready();
+            for message in std::mem::take(&mut ready.messages) {
+                env.send(address(message.to), Wire::Raft(message));
             }
             if self.persist(env, &ready) {
                 let token = self.next_sync_token;
@@ -400,9 +400,9 @@ impl Server {
         }
     }
 
-    fn finish_ready(&mut self, env: &mut impl Env, ready: Ready) {
-        for message in &ready.persisted_messages {
-            env.send(address(message.to), Wire::Raft(message.clone()));
+    fn finish_ready(&mut self, env: &mut impl Env, mut ready: Ready) {
+        for message in std::mem::take(&mut ready.persisted_messages) {
+            env.send(address(message.to), Wire::Raft(message));
         }
         if let Some(snapshot) = &ready.snapshot {
             self.restore_snapshot(snapshot);

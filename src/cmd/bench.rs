@@ -12,6 +12,18 @@ pub enum BenchCommand {
     /// The simulator echo benchmark (BRIEF §12): 5 nodes, each an echo server and a client doing
     /// 20,000 sequential exchanges round-robin with its peers, latency uniform 1-10 ms.
     Echo(EchoArgs),
+    /// The standard full run (BRIEF §12): 5 servers, 5 clients, 10 simulated seconds, default
+    /// faults, oracles and the linearizability check, over consecutive seeds on one core.
+    Run(RunBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunBenchArgs {
+    /// Seeds to run, starting at `--first-seed`.
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -32,7 +44,38 @@ pub struct EchoArgs {
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Echo(args) => echo(&args),
+        BenchCommand::Run(args) => full_runs(&args),
     }
+}
+
+fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.seeds >= 1, "--seeds must be at least 1");
+    let mut walls = Vec::new();
+    let mut simulated_s = 0.0;
+    let mut events = 0;
+    let mut failures = 0;
+    for seed in args.first_seed..args.first_seed + args.seeds {
+        let config = scenarios::RunConfig::standard(seed);
+        #[allow(clippy::disallowed_methods)] // benchmark timing, not a simulated path
+        let started = Instant::now();
+        let outcome = scenarios::run(&config).map_err(anyhow::Error::msg)?;
+        walls.push(started.elapsed().as_secs_f64());
+        simulated_s += outcome.simulated_ns as f64 / 1e9;
+        events += outcome.stats.events;
+        failures += u64::from(!outcome.passed());
+    }
+    let total_wall: f64 = walls.iter().sum();
+    walls.sort_by(f64::total_cmp);
+    let median = walls[walls.len() / 2];
+    println!(
+        "bench run seeds={} failures={failures} median_wall_ms={:.1} total_wall_s={total_wall:.3} \
+         simulated_s={simulated_s:.1} events={events} sim_speedup={:.0}x runs_per_wall_s={:.1}",
+        args.seeds,
+        median * 1e3,
+        simulated_s / total_wall,
+        args.seeds as f64 / total_wall,
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn echo(args: &EchoArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,132 @@
+//! A node's configuration.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+use crate::mutant::MutantSet;
+use crate::types::NodeId;
+
+/// How the leader confirms it is still the leader before answering a ReadIndex.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReadOnlyOption {
+    /// A fresh heartbeat round acknowledged by a quorum, after the request arrived (§6.4).
+    #[default]
+    Safe,
+    /// Answer at once, trusting the CheckQuorum lease: a leader that heard from a quorum within
+    /// the last election timeout assumes no other leader can exist yet.
+    ///
+    /// **Unsafe.** The lease is measured in the leader's own ticks, while the followers that may
+    /// elect a new leader measure the same timeout in theirs. If the leader's clock runs slow, or
+    /// the leader process is paused (GC, VM migration, a stalled disk) between its last quorum
+    /// check and the read, the others can time out, elect a new leader and commit new writes while
+    /// the old leader still believes its lease holds and serves stale reads. Even with perfect
+    /// clocks the lease spans up to two election timeouts on the leader's side versus one on the
+    /// followers' (BRIEF §8 S7). Only use it when bounded clock drift and no pauses can be assumed.
+    LeaseBased,
+}
+
+/// A node's configuration. Ticks are the driver's unit of time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub id: NodeId,
+    /// Followers campaign after `election_tick + jitter` ticks without hearing from a leader,
+    /// where the jitter (in `0..election_tick`) is drawn by the driver.
+    pub election_tick: u64,
+    /// The leader sends heartbeats every `heartbeat_tick` ticks.
+    pub heartbeat_tick: u64,
+    /// Run a PreVote round before incrementing the term (§9.6).
+    pub pre_vote: bool,
+    /// A leader steps down when it has not heard from a quorum within an election timeout, and
+    /// followers that heard from a leader recently refuse to vote.
+    pub check_quorum: bool,
+    pub read_only: ReadOnlyOption,
+    /// Appends in flight per follower while replicating optimistically.
+    pub max_inflight_msgs: usize,
+    /// Entries per append message.
+    pub max_entries_per_msg: usize,
+    /// Planted bugs; empty for the correct protocol.
+    pub mutants: MutantSet,
+}
+
+impl Config {
+    /// Sensible defaults for node `id`.
+    pub fn new(id: NodeId) -> Config {
+        Config {
+            id,
+            election_tick: 10,
+            heartbeat_tick: 1,
+            pre_vote: true,
+            check_quorum: true,
+            read_only: ReadOnlyOption::Safe,
+            max_inflight_msgs: 256,
+            max_entries_per_msg: 1024,
+            mutants: MutantSet::EMPTY,
+        }
+    }
+
+    /// Checks that the values are possible.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.id == 0 {
+            return Err(ConfigError::ZeroId);
+        }
+        if self.heartbeat_tick == 0 {
+            return Err(ConfigError::ZeroHeartbeatTick);
+        }
+        if self.election_tick <= self.heartbeat_tick {
+            return Err(ConfigError::ElectionNotAboveHeartbeat {
+                election_tick: self.election_tick,
+                heartbeat_tick: self.heartbeat_tick,
+            });
+        }
+        if self.max_inflight_msgs == 0 {
+            return Err(ConfigError::ZeroInflight);
+        }
+        if self.max_entries_per_msg == 0 {
+            return Err(ConfigError::ZeroEntriesPerMessage);
+        }
+        if self.read_only == ReadOnlyOption::LeaseBased && !self.check_quorum {
+            return Err(ConfigError::LeaseWithoutCheckQuorum);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_table() {
+        let ok = Config::new(1);
+        assert_eq!(ok.validate(), Ok(()));
+        type Case = (fn(&mut Config), ConfigError);
+        let cases: [Case; 6] = [
+            (|c| c.id = 0, ConfigError::ZeroId),
+            (|c| c.heartbeat_tick = 0, ConfigError::ZeroHeartbeatTick),
+            (
+                |c| c.election_tick = 1,
+                ConfigError::ElectionNotAboveHeartbeat {
+                    election_tick: 1,
+                    heartbeat_tick: 1,
+                },
+            ),
+            (|c| c.max_inflight_msgs = 0, ConfigError::ZeroInflight),
+            (
+                |c| c.max_entries_per_msg = 0,
+                ConfigError::ZeroEntriesPerMessage,
+            ),
+            (
+                |c| {
+                    c.read_only = ReadOnlyOption::LeaseBased;
+                    c.check_quorum = false;
+                },
+                ConfigError::LeaseWithoutCheckQuorum,
+            ),
+        ];
+        for (edit, expected) in cases {
+            let mut config = ok.clone();
+            edit(&mut config);
+            assert_eq!(config.validate(), Err(expected.clone()), "{expected}");
+        }
+    }
+}

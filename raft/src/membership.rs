@@ -1,0 +1,156 @@
+//! Membership changes (§4 single-server changes, §6 joint consensus) and leader transfer
+//! (§3.10 of the dissertation).
+//!
+//! A configuration takes effect when the application applies its entry and calls
+//! [`RawNode::apply_conf_change`]. One change may be pending at a time, and a leader accepts none
+//! before it has committed an entry of its own term.
+
+use crate::error::Error;
+use crate::mutant::Mutant;
+use crate::node::RawNode;
+use crate::storage::Storage;
+use crate::types::{ConfChange, ConfState, Entry, EntryKind, NodeId, Role};
+
+impl<S: Storage> RawNode<S> {
+    /// Proposes a membership change; returns the index of its entry.
+    pub fn propose_conf_change(&mut self, change: ConfChange) -> Result<u64, Error> {
+        self.check_can_propose()?;
+        let mutants = self.config.mutants;
+        if !self.committed_entry_in_current_term()
+            && !mutants.contains(Mutant::ConfChangeBeforeNoop)
+        {
+            // A change appended before the term's first commit can be overwritten by a leader
+            // that never saw it, after committing under a different configuration (the
+            // single-server change bug, BRIEF §8 S5).
+            return Err(Error::ProposalDropped {
+                reason: format!(
+                    "leader of term {} has not committed an entry of its term yet",
+                    self.term
+                ),
+            });
+        }
+        if self.pending_conf_index > self.log.applied {
+            return Err(Error::ProposalDropped {
+                reason: format!(
+                    "configuration change at index {} not applied yet (applied {})",
+                    self.pending_conf_index, self.log.applied
+                ),
+            });
+        }
+        self.tracker
+            .config
+            .apply_change(&change, mutants.contains(Mutant::DirectMultiChange))
+            .map_err(|reason| Error::InvalidConfChange { reason })?;
+        let index = self.append_conf_change_entry(&change);
+        self.broadcast_append();
+        Ok(index)
+    }
+
+    fn append_conf_change_entry(&mut self, change: &ConfChange) -> u64 {
+        let entry = Entry {
+            kind: EntryKind::ConfChange,
+            data: change.encode(),
+            ..Entry::default()
+        };
+        let index = self.append_entries(vec![entry]);
+        self.pending_conf_index = index;
+        index
+    }
+
+    /// Applies a committed configuration change; the application calls this when it applies
+    /// the entry. Returns the configuration now in effect. A change that is invalid against the
+    /// current configuration is an error and changes nothing (every node decides the same way).
+    pub fn apply_conf_change(&mut self, change: &ConfChange) -> Result<ConfState, Error> {
+        let next = self
+            .tracker
+            .config
+            .apply_change(
+                change,
+                self.config.mutants.contains(Mutant::DirectMultiChange),
+            )
+            .map_err(|reason| Error::InvalidConfChange { reason })?;
+        let next_index = self.log.last_index() + 1;
+        self.tracker
+            .set_config(next, next_index, self.config.max_inflight_msgs);
+        if self.role == Role::Leader {
+            self.leader_after_conf_change();
+        }
+        Ok(self.conf_state())
+    }
+
+    fn leader_after_conf_change(&mut self) {
+        if !self.tracker.is_voter(self.id) {
+            // Removed or demoted: a leader that is not a voter cannot stay leader.
+            self.become_follower(self.term, None);
+            return;
+        }
+        if self
+            .lead_transferee
+            .is_some_and(|to| !self.tracker.is_voter(to))
+        {
+            self.lead_transferee = None;
+        }
+        // A smaller quorum may commit more; new members need appends.
+        self.maybe_commit();
+        self.broadcast_append();
+    }
+
+    /// Leaves an automatic joint configuration once its entry is applied (called after
+    /// `advance`).
+    pub(crate) fn maybe_auto_leave(&mut self) {
+        let config = &self.tracker.config;
+        let ready = self.role == Role::Leader
+            && config.voters.is_joint()
+            && config.auto_leave
+            && self.pending_conf_index <= self.log.applied;
+        if ready {
+            self.append_conf_change_entry(&ConfChange::leave_joint());
+            self.broadcast_append();
+        }
+    }
+
+    /// Starts transferring leadership to `to`: the leader catches it up, then tells it to
+    /// campaign at once. Proposals are refused meanwhile; the transfer is abandoned after an
+    /// election timeout.
+    pub fn transfer_leader(&mut self, to: NodeId) -> Result<(), Error> {
+        if self.role != Role::Leader {
+            return Err(Error::NotLeader {
+                leader: self.leader,
+            });
+        }
+        if to == self.id {
+            return Err(Error::InvalidTransfer {
+                to,
+                reason: "already the leader".into(),
+            });
+        }
+        if !self.tracker.is_voter(to) {
+            return Err(Error::InvalidTransfer {
+                to,
+                reason: "not a voter".into(),
+            });
+        }
+        if self.lead_transferee == Some(to) {
+            return Ok(());
+        }
+        self.lead_transferee = Some(to);
+        self.election_elapsed = 0;
+        let caught_up = self
+            .tracker
+            .progress
+            .get(&to)
+            .is_some_and(|p| p.match_index == self.log.last_index());
+        if caught_up {
+            self.send_timeout_now(to);
+        } else {
+            // Probe afresh: appends already in flight to the target may have been lost.
+            if let Some(progress) = self.tracker.progress.get_mut(&to)
+                && progress.state == crate::tracker::ProgressState::Replicate
+            {
+                progress.become_probe();
+            }
+            self.send_append(to);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,184 @@
+//! The output cycle: [`RawNode::ready`] collects what to persist, send and apply;
+//! [`RawNode::advance`] reports that it was persisted (and applied).
+//!
+//! A driver loops:
+//! 1. `if node.has_ready() { let ready = node.ready(); ... }`
+//! 2. send `ready.messages` at once (they depend on nothing unpersisted);
+//! 3. persist `ready.snapshot`, `ready.entries` and `ready.hard_state` (sync if `must_sync`);
+//! 4. once durable: send `ready.persisted_messages`, apply `ready.snapshot` then
+//!    `ready.committed_entries` (calling `apply_conf_change` for conf-change entries) and serve
+//!    `ready.read_states` when their index is applied;
+//! 5. `node.advance()`.
+//!
+//! `tick` and `step` may be called between `ready` and `advance` (while the disk syncs); `ready`
+//! is called again only after `advance`. Meanwhile the node refuses to install a snapshot from
+//! the leader (the application may still be applying the outstanding entries; the leader resends
+//! it), and entries handed out but replaced by a newer leader before `advance` stay unstable and
+//! come again in the next `Ready`.
+//!
+//! Restarting a node is constructing it from a [`crate::Storage`] holding exactly what was made
+//! durable; it comes back as a follower with its term, vote and commit index, the configuration
+//! of its latest snapshot, and `applied` at the snapshot index, so the application re-applies the
+//! committed entries after its snapshot (conf changes included).
+
+use crate::mutant::Mutant;
+use crate::node::RawNode;
+use crate::storage::Storage;
+use crate::types::{Entry, HardState, Message, ReadState, Role, Snapshot, SoftState};
+
+/// Everything a node asks its driver to do. See the module documentation for the order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Leader and role, when they changed since the previous `Ready`.
+    pub soft_state: Option<SoftState>,
+    /// The hard state to persist, when it changed.
+    pub hard_state: Option<HardState>,
+    /// Entries to append to stable storage (replacing any conflicting suffix).
+    pub entries: Vec<Entry>,
+    /// A snapshot to persist and restore the state machine from.
+    pub snapshot: Option<Snapshot>,
+    /// Committed entries to apply, in order (all durable locally).
+    pub committed_entries: Vec<Entry>,
+    /// Confirmed read points.
+    pub read_states: Vec<ReadState>,
+    /// Messages that may be sent at once.
+    pub messages: Vec<Message>,
+    /// Messages that may be sent only after this `Ready`'s hard state, entries and snapshot are
+    /// durable: votes, vote replies and acknowledgements.
+    pub persisted_messages: Vec<Message>,
+    /// Whether the persisted part must be synced before `persisted_messages` go out.
+    pub must_sync: bool,
+}
+
+/// What the last `ready()` handed out, so that `advance()` can acknowledge exactly that.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadyState {
+    /// The hard state as last handed out (unmodified by mutants).
+    pub hard_state: HardState,
+    pub soft_state: SoftState,
+    outstanding: Option<Outstanding>,
+}
+
+#[derive(Clone, Debug)]
+struct Outstanding {
+    last_entry: Option<(u64, u64)>,
+    snapshot_index: Option<u64>,
+    last_committed: Option<u64>,
+}
+
+impl ReadyState {
+    pub(crate) fn new(hard_state: HardState) -> ReadyState {
+        ReadyState {
+            hard_state,
+            soft_state: SoftState::default(),
+            outstanding: None,
+        }
+    }
+
+    pub(crate) fn is_outstanding(&self) -> bool {
+        self.outstanding.is_some()
+    }
+}
+
+impl<S: Storage> RawNode<S> {
+    /// Whether `ready()` has anything to hand out.
+    pub fn has_ready(&self) -> bool {
+        if self.ready_state.outstanding.is_some() {
+            return false;
+        }
+        self.soft_state() != self.ready_state.soft_state
+            || self.hard_state() != self.ready_state.hard_state
+            || !self.log.unstable_entries().is_empty()
+            || self.log.unstable_snapshot().is_some()
+            || self.log.has_next_committed_entries()
+            || !self.read_states.is_empty()
+            || !self.messages.is_empty()
+            || !self.persisted_messages.is_empty()
+    }
+
+    /// Collects the node's output. Must be followed by [`RawNode::advance`] before the next call.
+    pub fn ready(&mut self) -> Ready {
+        assert!(
+            self.ready_state.outstanding.is_none(),
+            "node {}: ready() called again before advance()",
+            self.id
+        );
+        let soft_state = self.soft_state();
+        let soft_state = (soft_state != self.ready_state.soft_state).then(|| {
+            self.ready_state.soft_state = soft_state;
+            soft_state
+        });
+        let hard_state = self.hard_state();
+        let changed_hard_state = hard_state != self.ready_state.hard_state;
+        let vote_changed = hard_state.term != self.ready_state.hard_state.term
+            || hard_state.vote != self.ready_state.hard_state.vote;
+        self.ready_state.hard_state = hard_state;
+        let hard_state = changed_hard_state.then(|| {
+            let mut persisted = hard_state;
+            if self.config.mutants.contains(Mutant::ForgetVoteOnRestart) {
+                // The bug: the vote never reaches the disk.
+                persisted.vote = None;
+            }
+            persisted
+        });
+        let entries = self.log.unstable_entries().to_vec();
+        let snapshot = self.log.unstable_snapshot().cloned();
+        let committed_entries = self.log.next_committed_entries();
+        self.ready_state.outstanding = Some(Outstanding {
+            last_entry: entries.last().map(|entry| (entry.index, entry.term)),
+            snapshot_index: snapshot.as_ref().map(|snapshot| snapshot.metadata.index),
+            last_committed: committed_entries.last().map(|entry| entry.index),
+        });
+        Ready {
+            soft_state,
+            hard_state,
+            must_sync: vote_changed || !entries.is_empty() || snapshot.is_some(),
+            entries,
+            snapshot,
+            committed_entries,
+            read_states: std::mem::take(&mut self.read_states),
+            messages: std::mem::take(&mut self.messages),
+            persisted_messages: std::mem::take(&mut self.persisted_messages),
+        }
+    }
+
+    /// Acknowledges the last `Ready`: its entries, snapshot and hard state are durable and its
+    /// committed entries applied.
+    pub fn advance(&mut self) {
+        let outstanding = self.ready_state.outstanding.take().unwrap_or_else(|| {
+            panic!("node {}: advance() without an outstanding ready()", self.id)
+        });
+        if let Some(index) = outstanding.snapshot_index {
+            self.log.stable_snapshot_to(index);
+            self.log.applied_to(index);
+        }
+        if let Some((index, term)) = outstanding.last_entry {
+            self.log.stable_to(index, term);
+        }
+        if let Some(index) = outstanding.last_committed {
+            self.log.applied_to(index);
+        }
+        if self.role == Role::Leader {
+            if let Some(persisted) = self.log.persisted_index() {
+                self.update_self_match(persisted);
+            }
+            self.maybe_auto_leave();
+        }
+    }
+
+    /// Messages that may be sent at once, taken without a full `Ready` cycle (for drivers that
+    /// send while a sync is in flight).
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.messages)
+    }
+}
+
+impl RawNode<crate::storage::MemStorage> {
+    /// Compacts the log: snapshots the application's `data`, which must reflect exactly the
+    /// entries up to [`RawNode::applied_index`], with the configuration now in effect.
+    pub fn compact(&mut self, data: Vec<u8>) -> Result<Snapshot, crate::Error> {
+        let index = self.log.applied;
+        let conf_state = self.conf_state();
+        Ok(self.log.storage.create_snapshot(index, conf_state, data)?)
+    }
+}

@@ -1,0 +1,490 @@
+//! The leader's view of each peer (progress, flow control) and the membership configuration with
+//! its change rules (single-server changes and joint consensus).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::quorum::JointConfig;
+use crate::types::{ConfChange, ConfChangeKind, ConfChangeTransition, ConfState, NodeId};
+
+/// How the leader replicates to one follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressState {
+    /// The follower's match point is unknown: one append at a time until it answers.
+    Probe,
+    /// Known match point: appends are sent optimistically, bounded by the in-flight window.
+    Replicate,
+    /// The follower needs a snapshot; nothing else is sent until it is installed.
+    Snapshot,
+}
+
+/// A bounded window of appends in flight, each remembered by its last index.
+#[derive(Clone, Debug)]
+pub struct Inflights {
+    last_indices: VecDeque<u64>,
+    capacity: usize,
+}
+
+impl Inflights {
+    pub fn new(capacity: usize) -> Inflights {
+        Inflights {
+            last_indices: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+        }
+    }
+
+    pub fn add(&mut self, last_index: u64) {
+        assert!(
+            !self.full(),
+            "in-flight window overflow: {} of {}",
+            self.last_indices.len(),
+            self.capacity
+        );
+        self.last_indices.push_back(last_index);
+    }
+
+    /// Frees every append acknowledged by a reply up to `index`.
+    pub fn free_le(&mut self, index: u64) {
+        while self.last_indices.front().is_some_and(|&last| last <= index) {
+            self.last_indices.pop_front();
+        }
+    }
+
+    pub fn full(&self) -> bool {
+        self.last_indices.len() >= self.capacity
+    }
+
+    pub fn count(&self) -> usize {
+        self.last_indices.len()
+    }
+
+    pub fn reset(&mut self) {
+        self.last_indices.clear();
+    }
+}
+
+/// The leader's view of one peer.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub match_index: u64,
+    pub next_index: u64,
+    pub state: ProgressState,
+    /// The snapshot index sent while in `Snapshot` state.
+    pub pending_snapshot: u64,
+    /// Heard from since the last CheckQuorum round.
+    pub recent_active: bool,
+    /// A probe is outstanding (Probe state sends one append per reply or heartbeat reply).
+    pub probe_sent: bool,
+    pub inflights: Inflights,
+    /// The match index at the previous heartbeat reply: no progress over a whole heartbeat
+    /// interval while replicating means an append was lost, so the leader probes again.
+    pub match_at_last_heartbeat: u64,
+}
+
+impl Progress {
+    pub fn new(next_index: u64, max_inflight: usize) -> Progress {
+        Progress {
+            match_index: 0,
+            next_index,
+            state: ProgressState::Probe,
+            pending_snapshot: 0,
+            recent_active: false,
+            probe_sent: false,
+            inflights: Inflights::new(max_inflight),
+            match_at_last_heartbeat: 0,
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        match self.state {
+            ProgressState::Probe => self.probe_sent,
+            ProgressState::Replicate => self.inflights.full(),
+            ProgressState::Snapshot => true,
+        }
+    }
+
+    pub fn become_probe(&mut self) {
+        let next = match self.state {
+            ProgressState::Snapshot => (self.match_index + 1).max(self.pending_snapshot + 1),
+            _ => self.match_index + 1,
+        };
+        self.state = ProgressState::Probe;
+        self.next_index = next;
+        self.probe_sent = false;
+        self.pending_snapshot = 0;
+        self.inflights.reset();
+    }
+
+    pub fn become_replicate(&mut self) {
+        self.state = ProgressState::Replicate;
+        self.next_index = self.match_index + 1;
+        self.probe_sent = false;
+        self.inflights.reset();
+    }
+
+    pub fn become_snapshot(&mut self, snapshot_index: u64) {
+        self.state = ProgressState::Snapshot;
+        self.pending_snapshot = snapshot_index;
+        self.probe_sent = false;
+        self.inflights.reset();
+    }
+
+    /// A successful append reply up to `index`. Returns whether the match index moved.
+    pub fn maybe_update(&mut self, index: u64) -> bool {
+        let updated = self.match_index < index;
+        if updated {
+            self.match_index = index;
+            self.probe_sent = false;
+        }
+        self.next_index = self.next_index.max(index + 1);
+        updated
+    }
+
+    /// A rejected append at `rejected`, with the leader's next guess `match_hint`. Returns false
+    /// for a stale rejection.
+    pub fn maybe_decrease_to(&mut self, rejected: u64, match_hint: u64) -> bool {
+        if self.state == ProgressState::Replicate {
+            if rejected <= self.match_index {
+                return false;
+            }
+            self.next_index = self.match_index + 1;
+            return true;
+        }
+        if self.next_index != rejected + 1 {
+            return false;
+        }
+        self.next_index = rejected.min(match_hint + 1).max(self.match_index + 1);
+        self.probe_sent = false;
+        true
+    }
+
+    /// Records an append of entries up to `last_index` just sent.
+    pub fn sent_entries(&mut self, last_index: Option<u64>) {
+        match self.state {
+            ProgressState::Replicate => {
+                if let Some(last_index) = last_index {
+                    self.next_index = last_index + 1;
+                    self.inflights.add(last_index);
+                }
+            }
+            ProgressState::Probe => self.probe_sent = true,
+            ProgressState::Snapshot => unreachable!("append sent while a snapshot is pending"),
+        }
+    }
+}
+
+/// A membership configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Configuration {
+    pub voters: JointConfig,
+    pub learners: BTreeSet<NodeId>,
+    /// Outgoing voters demoted to learners that become learners when the joint state is left.
+    pub learners_next: BTreeSet<NodeId>,
+    pub auto_leave: bool,
+}
+
+impl Configuration {
+    pub fn from_conf_state(conf_state: &ConfState) -> Configuration {
+        Configuration {
+            voters: JointConfig {
+                incoming: conf_state.voters.clone(),
+                outgoing: conf_state.voters_outgoing.clone(),
+            },
+            learners: conf_state.learners.clone(),
+            learners_next: conf_state.learners_next.clone(),
+            auto_leave: conf_state.auto_leave,
+        }
+    }
+
+    pub fn to_conf_state(&self) -> ConfState {
+        ConfState {
+            voters: self.voters.incoming.clone(),
+            learners: self.learners.clone(),
+            voters_outgoing: self.voters.outgoing.clone(),
+            learners_next: self.learners_next.clone(),
+            auto_leave: self.auto_leave,
+        }
+    }
+
+    /// Every member: voters of both halves and learners.
+    pub fn members(&self) -> BTreeSet<NodeId> {
+        let mut ids = self.voters.ids();
+        ids.extend(self.learners.iter().copied());
+        ids.extend(self.learners_next.iter().copied());
+        ids
+    }
+
+    /// Applies a change, checking the rules of §4 (single-server) and §6 (joint consensus).
+    /// `allow_multi_voter_simple` is the `direct-multi-change` mutant.
+    pub fn apply_change(
+        &self,
+        change: &ConfChange,
+        allow_multi_voter_simple: bool,
+    ) -> Result<Configuration, String> {
+        if change.is_leave_joint() {
+            return self.leave_joint();
+        }
+        if self.voters.is_joint() {
+            return Err("a joint configuration must be left before another change".to_string());
+        }
+        // The `direct-multi-change` mutant applies an automatic multi-node change in one step.
+        let joint = change.enters_joint()
+            && !(allow_multi_voter_simple && change.transition == ConfChangeTransition::Auto);
+        let mut next = self.clone();
+        if joint {
+            next.voters.outgoing = self.voters.incoming.clone();
+            next.auto_leave = change.auto_leave();
+        }
+        for single in &change.changes {
+            if single.node_id == 0 {
+                return Err("node id 0 is invalid".to_string());
+            }
+            match single.kind {
+                ConfChangeKind::AddNode => next.make_voter(single.node_id),
+                ConfChangeKind::AddLearner => next.make_learner(single.node_id),
+                ConfChangeKind::RemoveNode => next.remove(single.node_id),
+            }
+        }
+        if next.voters.incoming.is_empty() {
+            return Err("the change removes all voters".to_string());
+        }
+        if !joint && !allow_multi_voter_simple {
+            let changed = self
+                .voters
+                .incoming
+                .symmetric_difference(&next.voters.incoming)
+                .count();
+            if changed > 1 {
+                return Err(format!(
+                    "a simple change may change one voter, this one changes {changed}"
+                ));
+            }
+        }
+        next.check_invariants();
+        Ok(next)
+    }
+
+    fn leave_joint(&self) -> Result<Configuration, String> {
+        if !self.voters.is_joint() {
+            return Err("not in a joint configuration".to_string());
+        }
+        let mut next = self.clone();
+        let learners_next = std::mem::take(&mut next.learners_next);
+        next.learners.extend(learners_next);
+        next.voters.outgoing.clear();
+        next.auto_leave = false;
+        next.check_invariants();
+        Ok(next)
+    }
+
+    fn make_voter(&mut self, id: NodeId) {
+        self.learners.remove(&id);
+        self.learners_next.remove(&id);
+        self.voters.incoming.insert(id);
+    }
+
+    fn make_learner(&mut self, id: NodeId) {
+        if self.learners.contains(&id) {
+            return;
+        }
+        self.voters.incoming.remove(&id);
+        // A voter of the outgoing half keeps voting there until the joint state is left.
+        if self.voters.outgoing.contains(&id) {
+            self.learners_next.insert(id);
+        } else {
+            self.learners.insert(id);
+        }
+    }
+
+    fn remove(&mut self, id: NodeId) {
+        self.voters.incoming.remove(&id);
+        self.learners.remove(&id);
+        self.learners_next.remove(&id);
+    }
+
+    fn check_invariants(&self) {
+        for id in &self.learners {
+            assert!(
+                !self.voters.contains(*id),
+                "node {id} is both learner and voter"
+            );
+        }
+        for id in &self.learners_next {
+            assert!(
+                self.voters.outgoing.contains(id),
+                "learner-next {id} is not an outgoing voter"
+            );
+            assert!(
+                !self.voters.incoming.contains(id),
+                "learner-next {id} is an incoming voter"
+            );
+        }
+        if !self.voters.is_joint() {
+            assert!(
+                self.learners_next.is_empty(),
+                "learners_next outside a joint configuration"
+            );
+            assert!(!self.auto_leave, "auto_leave outside a joint configuration");
+        }
+    }
+}
+
+/// Progress of every member, kept in step with the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct ProgressTracker {
+    pub config: Configuration,
+    pub progress: BTreeMap<NodeId, Progress>,
+}
+
+impl ProgressTracker {
+    /// Switches to `config`: drops progress of departed members and adds new ones probing at
+    /// `next_index`.
+    pub fn set_config(&mut self, config: Configuration, next_index: u64, max_inflight: usize) {
+        let members = config.members();
+        self.progress.retain(|id, _| members.contains(id));
+        for id in members {
+            self.progress
+                .entry(id)
+                .or_insert_with(|| Progress::new(next_index, max_inflight));
+        }
+        self.config = config;
+    }
+
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.config.voters.contains(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(voters: &[NodeId], learners: &[NodeId]) -> Configuration {
+        Configuration::from_conf_state(&ConfState {
+            voters: voters.iter().copied().collect(),
+            learners: learners.iter().copied().collect(),
+            ..ConfState::default()
+        })
+    }
+
+    fn ids(set: &BTreeSet<NodeId>) -> Vec<NodeId> {
+        set.iter().copied().collect()
+    }
+
+    #[test]
+    fn every_change_type() {
+        use ConfChangeKind::*;
+        // (start voters, start learners, change, voters after, learners after)
+        type Case = (
+            &'static [NodeId],
+            &'static [NodeId],
+            ConfChangeKind,
+            NodeId,
+            &'static [NodeId],
+            &'static [NodeId],
+        );
+        let cases: [Case; 7] = [
+            (&[1, 2, 3], &[], AddNode, 4, &[1, 2, 3, 4], &[]),
+            (&[1, 2, 3], &[], RemoveNode, 3, &[1, 2], &[]),
+            (&[1, 2, 3], &[], AddLearner, 4, &[1, 2, 3], &[4]),
+            (&[1, 2, 3], &[4], AddNode, 4, &[1, 2, 3, 4], &[]), // promote
+            (&[1, 2, 3], &[], AddLearner, 3, &[1, 2], &[3]),    // demote
+            (&[1, 2, 3], &[4], RemoveNode, 4, &[1, 2, 3], &[]), // remove learner
+            (&[1, 2, 3], &[], AddNode, 3, &[1, 2, 3], &[]),     // no-op
+        ];
+        for (voters, learners, kind, id, voters_after, learners_after) in cases {
+            let next = config(voters, learners)
+                .apply_change(&ConfChange::single(kind, id), false)
+                .unwrap();
+            assert_eq!(ids(&next.voters.incoming), voters_after, "{kind:?} {id}");
+            assert_eq!(ids(&next.learners), learners_after, "{kind:?} {id}");
+            assert!(!next.voters.is_joint());
+        }
+    }
+
+    #[test]
+    fn multi_voter_change_is_joint_unless_mutant() {
+        let change = ConfChange::joint(
+            ConfChangeTransition::Auto,
+            [(ConfChangeKind::AddNode, 4), (ConfChangeKind::AddNode, 5)],
+        );
+        let joint = config(&[1, 2, 3], &[])
+            .apply_change(&change, false)
+            .unwrap();
+        assert!(joint.voters.is_joint());
+        assert_eq!(ids(&joint.voters.outgoing), vec![1, 2, 3]);
+        assert!(joint.auto_leave);
+        let direct = config(&[1, 2, 3], &[]).apply_change(&change, true).unwrap();
+        assert!(
+            !direct.voters.is_joint(),
+            "the mutant skips joint consensus"
+        );
+        assert_eq!(ids(&direct.voters.incoming), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn joint_demotion_goes_through_learners_next() {
+        let change = ConfChange::joint(
+            ConfChangeTransition::JointExplicit,
+            [
+                (ConfChangeKind::AddLearner, 3),
+                (ConfChangeKind::AddNode, 4),
+            ],
+        );
+        let joint = config(&[1, 2, 3], &[])
+            .apply_change(&change, false)
+            .unwrap();
+        assert_eq!(ids(&joint.voters.incoming), vec![1, 2, 4]);
+        assert_eq!(ids(&joint.voters.outgoing), vec![1, 2, 3]);
+        assert_eq!(ids(&joint.learners_next), vec![3]);
+        assert!(!joint.auto_leave);
+        let error = joint
+            .apply_change(&ConfChange::single(ConfChangeKind::AddNode, 5), false)
+            .unwrap_err();
+        assert!(error.contains("joint"), "{error}");
+        let left = joint
+            .apply_change(&ConfChange::leave_joint(), false)
+            .unwrap();
+        assert_eq!(ids(&left.voters.incoming), vec![1, 2, 4]);
+        assert!(left.voters.outgoing.is_empty());
+        assert_eq!(ids(&left.learners), vec![3]);
+        assert!(
+            left.apply_change(&ConfChange::leave_joint(), false)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn removing_every_voter_is_refused() {
+        let error = config(&[1], &[])
+            .apply_change(&ConfChange::single(ConfChangeKind::RemoveNode, 1), false);
+        assert!(error.unwrap_err().contains("all voters"));
+    }
+
+    #[test]
+    fn progress_probe_and_replicate_flow_control() {
+        let mut progress = Progress::new(5, 2);
+        assert!(!progress.is_paused());
+        progress.sent_entries(Some(6));
+        assert!(progress.is_paused(), "probe waits for a reply");
+        // A stale rejection (not for next-1) is ignored; a real one moves next to the hint.
+        assert!(!progress.maybe_decrease_to(2, 1));
+        assert!(progress.maybe_decrease_to(4, 1));
+        assert_eq!(progress.next_index, 2);
+        assert!(progress.maybe_update(3));
+        progress.become_replicate();
+        assert_eq!(progress.next_index, 4);
+        progress.sent_entries(Some(5));
+        progress.sent_entries(Some(6));
+        assert!(progress.is_paused(), "window of 2 is full");
+        progress.inflights.free_le(5);
+        assert!(!progress.is_paused());
+        assert_eq!(progress.next_index, 7);
+        // In replicate, a rejection beyond match falls back to match + 1.
+        assert!(progress.maybe_decrease_to(6, 0));
+        assert_eq!(progress.next_index, 4);
+        progress.become_snapshot(10);
+        assert!(progress.is_paused());
+        progress.become_probe();
+        assert_eq!(progress.next_index, 11);
+    }
+}

@@ -1,0 +1,384 @@
+//! The data that crosses the crate boundary: log entries, durable state, snapshots, messages,
+//! configuration changes and read states. All of it is plain data (serde for persistence and
+//! traces, `Hash` so a simulator can digest it).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// A node's identity. `0` is never a valid id (it stands for "none" in some encodings).
+pub type NodeId = u64;
+
+/// What an entry carries.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum EntryKind {
+    /// Application data; empty data is the leader's no-op entry of its term.
+    #[default]
+    Normal,
+    /// An encoded [`ConfChange`] (see [`ConfChange::encode`]).
+    ConfChange,
+}
+
+/// One log entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: u64,
+    pub index: u64,
+    pub kind: EntryKind,
+    pub data: Vec<u8>,
+}
+
+impl Entry {
+    /// The configuration change this entry carries, if it is a conf-change entry.
+    pub fn conf_change(&self) -> Option<ConfChange> {
+        match self.kind {
+            EntryKind::Normal => None,
+            EntryKind::ConfChange => ConfChange::decode(&self.data),
+        }
+    }
+
+    /// Whether this is the empty entry a new leader appends at the start of its term.
+    pub fn is_noop(&self) -> bool {
+        self.kind == EntryKind::Normal && self.data.is_empty()
+    }
+}
+
+/// The state that must be durable before any message that depends on it is sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HardState {
+    pub term: u64,
+    /// The candidate voted for in `term`, if any.
+    pub vote: Option<NodeId>,
+    pub commit: u64,
+}
+
+/// A membership configuration as stored in snapshots. Joint while `voters_outgoing` is non-empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConfState {
+    pub voters: BTreeSet<NodeId>,
+    pub learners: BTreeSet<NodeId>,
+    /// The old voters while in a joint configuration; empty otherwise.
+    pub voters_outgoing: BTreeSet<NodeId>,
+    /// Voters of the outgoing configuration that become learners when the joint state is left.
+    pub learners_next: BTreeSet<NodeId>,
+    /// Whether the leader leaves the joint state by itself once it is applied.
+    pub auto_leave: bool,
+}
+
+impl ConfState {
+    /// A simple configuration of the given voters.
+    pub fn with_voters(voters: impl IntoIterator<Item = NodeId>) -> ConfState {
+        ConfState {
+            voters: voters.into_iter().collect(),
+            ..ConfState::default()
+        }
+    }
+
+    pub fn is_joint(&self) -> bool {
+        !self.voters_outgoing.is_empty()
+    }
+}
+
+/// Where a snapshot sits in the log and the configuration at that point.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnapshotMetadata {
+    pub index: u64,
+    pub term: u64,
+    pub conf_state: ConfState,
+}
+
+/// The application's state at `metadata.index`, replacing the log up to there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub metadata: SnapshotMetadata,
+    pub data: Vec<u8>,
+}
+
+/// The kinds of messages nodes exchange.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum MessageKind {
+    /// AppendEntries: `index`/`log_term` name the entry before `entries`.
+    #[default]
+    Append,
+    /// Reply to `Append` or `Snapshot`: `index` is the last matching index, or on reject the
+    /// rejected `index` with the follower's hint in `reject_hint`/`log_term`.
+    AppendResponse,
+    /// RequestVote: `index`/`log_term` are the candidate's last entry.
+    Vote,
+    VoteResponse,
+    /// A PreVote request for term `term` (the sender's term plus one); changes no state.
+    PreVote,
+    PreVoteResponse,
+    /// The leader's heartbeat: carries `commit` and the ReadIndex round in `read_round`.
+    Heartbeat,
+    HeartbeatResponse,
+    /// InstallSnapshot.
+    Snapshot,
+    /// Tells a caught-up transfer target to campaign at once.
+    TimeoutNow,
+    /// A follower forwarding a ReadIndex request (`context`) to the leader.
+    ReadIndex,
+    /// The leader's answer to a forwarded ReadIndex: `index` to wait for, `context` echoed.
+    ReadIndexResponse,
+}
+
+/// One message between nodes. Unused fields stay at their defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    pub kind: MessageKind,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub term: u64,
+    pub log_term: u64,
+    pub index: u64,
+    pub entries: Vec<Entry>,
+    pub commit: u64,
+    pub snapshot: Option<Snapshot>,
+    pub reject: bool,
+    pub reject_hint: u64,
+    /// A ReadIndex request context (ReadIndex, ReadIndexResponse).
+    pub context: Vec<u8>,
+    /// The ReadIndex confirmation round a heartbeat carries and its response echoes.
+    pub read_round: u64,
+    /// Set on votes of a leader-transfer campaign: receivers skip the CheckQuorum lease.
+    pub leader_transfer: bool,
+}
+
+/// The kind of one membership change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ConfChangeKind {
+    /// Add a voter, or promote a learner to voter.
+    AddNode,
+    /// Remove a voter or learner.
+    RemoveNode,
+    /// Add a learner, or demote a voter to learner.
+    AddLearner,
+}
+
+/// One membership change of one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConfChangeSingle {
+    pub kind: ConfChangeKind,
+    pub node_id: NodeId,
+}
+
+/// How a [`ConfChange`] moves between configurations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConfChangeTransition {
+    /// One voter change: a simple change. Several changes: joint consensus, left automatically.
+    #[default]
+    Auto,
+    /// Joint consensus even for one change; the leader leaves it automatically once applied.
+    JointImplicit,
+    /// Joint consensus; the application leaves it by proposing [`ConfChange::leave_joint`].
+    JointExplicit,
+}
+
+/// A membership change. Empty `changes` means "leave the joint configuration".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConfChange {
+    pub transition: ConfChangeTransition,
+    pub changes: Vec<ConfChangeSingle>,
+    /// Opaque application data carried along (e.g. the new node's address).
+    pub context: Vec<u8>,
+}
+
+impl ConfChange {
+    /// A single change of one node (a simple change when only one voter changes).
+    pub fn single(kind: ConfChangeKind, node_id: NodeId) -> ConfChange {
+        ConfChange {
+            changes: vec![ConfChangeSingle { kind, node_id }],
+            ..ConfChange::default()
+        }
+    }
+
+    /// Several changes at once with the given transition.
+    pub fn joint(
+        transition: ConfChangeTransition,
+        changes: impl IntoIterator<Item = (ConfChangeKind, NodeId)>,
+    ) -> ConfChange {
+        let changes = changes
+            .into_iter()
+            .map(|(kind, node_id)| ConfChangeSingle { kind, node_id });
+        ConfChange {
+            transition,
+            changes: changes.collect(),
+            context: Vec::new(),
+        }
+    }
+
+    /// The change that leaves a joint configuration.
+    pub fn leave_joint() -> ConfChange {
+        ConfChange::default()
+    }
+
+    pub fn is_leave_joint(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Whether applying this change enters a joint configuration (rather than a simple change).
+    pub fn enters_joint(&self) -> bool {
+        match self.transition {
+            ConfChangeTransition::Auto => self.changes.len() > 1,
+            ConfChangeTransition::JointImplicit | ConfChangeTransition::JointExplicit => {
+                !self.changes.is_empty()
+            }
+        }
+    }
+
+    /// Whether a joint configuration entered by this change is left automatically.
+    pub fn auto_leave(&self) -> bool {
+        !matches!(self.transition, ConfChangeTransition::JointExplicit)
+    }
+
+    /// A compact, stable binary encoding for the entry's data.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + 9 * self.changes.len() + 8 + self.context.len());
+        out.push(match self.transition {
+            ConfChangeTransition::Auto => 0,
+            ConfChangeTransition::JointImplicit => 1,
+            ConfChangeTransition::JointExplicit => 2,
+        });
+        out.extend_from_slice(&(self.changes.len() as u32).to_le_bytes());
+        for change in &self.changes {
+            out.push(match change.kind {
+                ConfChangeKind::AddNode => 0,
+                ConfChangeKind::RemoveNode => 1,
+                ConfChangeKind::AddLearner => 2,
+            });
+            out.extend_from_slice(&change.node_id.to_le_bytes());
+        }
+        out.extend_from_slice(&self.context);
+        out
+    }
+
+    /// The inverse of [`ConfChange::encode`]; `None` for malformed data.
+    pub fn decode(data: &[u8]) -> Option<ConfChange> {
+        let (&transition, rest) = data.split_first()?;
+        let transition = match transition {
+            0 => ConfChangeTransition::Auto,
+            1 => ConfChangeTransition::JointImplicit,
+            2 => ConfChangeTransition::JointExplicit,
+            _ => return None,
+        };
+        let count = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let mut rest = &rest[4..];
+        let mut changes = Vec::with_capacity(count.min(rest.len() / 9));
+        for _ in 0..count {
+            let (&kind, tail) = rest.split_first()?;
+            let kind = match kind {
+                0 => ConfChangeKind::AddNode,
+                1 => ConfChangeKind::RemoveNode,
+                2 => ConfChangeKind::AddLearner,
+                _ => return None,
+            };
+            let node_id = u64::from_le_bytes(tail.get(..8)?.try_into().ok()?);
+            changes.push(ConfChangeSingle { kind, node_id });
+            rest = &tail[8..];
+        }
+        Some(ConfChange {
+            transition,
+            changes,
+            context: rest.to_vec(),
+        })
+    }
+}
+
+/// A linearizable read point: once the application has applied `index`, the read identified by
+/// `request_ctx` may be served from its state machine.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReadState {
+    pub index: u64,
+    pub request_ctx: Vec<u8>,
+}
+
+/// A node's role.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum Role {
+    #[default]
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// Volatile state worth reporting when it changes (traces, oracles).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SoftState {
+    pub leader: Option<NodeId>,
+    pub role: Role,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_change_encoding_round_trips() {
+        let cases = [
+            ConfChange::single(ConfChangeKind::AddNode, 4),
+            ConfChange::leave_joint(),
+            ConfChange {
+                transition: ConfChangeTransition::JointExplicit,
+                changes: vec![
+                    ConfChangeSingle {
+                        kind: ConfChangeKind::AddLearner,
+                        node_id: 7,
+                    },
+                    ConfChangeSingle {
+                        kind: ConfChangeKind::RemoveNode,
+                        node_id: u64::MAX,
+                    },
+                ],
+                context: b"addr".to_vec(),
+            },
+        ];
+        for change in cases {
+            assert_eq!(
+                ConfChange::decode(&change.encode()),
+                Some(change.clone()),
+                "{change:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn conf_change_decode_rejects_garbage() {
+        assert_eq!(ConfChange::decode(&[]), None);
+        assert_eq!(ConfChange::decode(&[9, 0, 0, 0, 0]), None);
+        assert_eq!(
+            ConfChange::decode(&[0, 1, 0, 0, 0, 0]),
+            None,
+            "truncated change"
+        );
+        assert_eq!(
+            ConfChange::decode(&[0, 1, 0, 0, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0]),
+            None
+        );
+    }
+
+    #[test]
+    fn transitions_decide_joint_and_auto_leave() {
+        let one = ConfChange::single(ConfChangeKind::AddNode, 2);
+        assert!(!one.enters_joint());
+        let two = ConfChange::joint(
+            ConfChangeTransition::Auto,
+            [(ConfChangeKind::AddNode, 2), (ConfChangeKind::AddNode, 3)],
+        );
+        assert!(two.enters_joint());
+        assert!(two.auto_leave());
+        let explicit = ConfChange::joint(
+            ConfChangeTransition::JointExplicit,
+            [(ConfChangeKind::AddNode, 2)],
+        );
+        assert!(explicit.enters_joint());
+        assert!(!explicit.auto_leave());
+        assert!(!ConfChange::leave_joint().enters_joint());
+    }
+}

@@ -255,8 +255,9 @@ pub fn generate_faults(config: &RunConfig, rng: &mut RngStream) -> FaultSchedule
                 )
             }
             5 => {
-                let drop_probability = 0.05 + rng.unit_f64() * 0.25;
-                let duplicate_probability = rng.unit_f64() * 0.2;
+                // Three decimals: schedules read well and survive any text round trip.
+                let drop_probability = (50 + rng.below(251)) as f64 / 1000.0;
+                let duplicate_probability = rng.below(201) as f64 / 1000.0;
                 let on = FaultAction::LinkLoss {
                     from: None,
                     to: None,

@@ -21,6 +21,12 @@ enum Command {
     /// Throughput benchmarks that print one machine-readable line.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// One seeded run: cluster, clients and faults, online checks, history check.
+    Run(cmd::run::RunArgs),
+    /// Lists the planted bugs (BRIEF §9): name and description, one per line.
+    Mutants,
+    /// Checks a history file for linearizability: exit 0 linearizable, 1 not, 3 unknown.
+    Check(cmd::check::CheckArgs),
 }
 
 /// Exit code for bad input: unknown flag, malformed file, impossible configuration.
@@ -33,6 +39,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Bench(command) => cmd::bench::run(command),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Mutants => cmd::mutants::run(),
+        Command::Check(args) => cmd::check::run(args),
     };
     match result {
         Ok(code) => code,
@@ -55,7 +64,10 @@ fn report_parse_error(error: &clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = error.render().to_string();
-            let first = rendered.lines().find(|line| !line.trim().is_empty()).unwrap_or("error");
+            let first = rendered
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("error");
             let first = first.strip_prefix("error: ").unwrap_or(first);
             eprintln!("error: {first}");
             ExitCode::from(EXIT_BAD_INPUT)

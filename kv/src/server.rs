@@ -16,6 +16,7 @@ use raft::{
     Storage,
 };
 
+use crate::codec::{Fnv64, Sink};
 use crate::persist::{self, HARDSTATE_FILE, LOG_FILE, SNAPSHOT_FILE};
 use crate::{
     ApplyOutcome, ClientReply, ClientRequest, Command, KvStateMachine, Op, OpResult, ReadMode,
@@ -580,10 +581,7 @@ impl Server {
 
 /// FNV-1a over bytes: the digest the oracles compare applied entries by.
 pub fn digest_bytes(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in bytes {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    let mut hash = Fnv64::new();
+    hash.put(bytes);
+    hash.finish()
 }

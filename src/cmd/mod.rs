@@ -2,3 +2,6 @@
 //! code, or an error for bad input (exit 2).
 
 pub mod bench;
+pub mod check;
+pub mod mutants;
+pub mod run;

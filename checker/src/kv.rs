@@ -1,0 +1,237 @@
+//! The KV model of the service (BRIEF §6): `Get`, `Put`, `Append`, `Cas` on string values,
+//! partitioned per key, so each partition's state is one string.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::history::Operation;
+use crate::model::{Model, Partition, quote};
+
+/// A KV operation. Every operation touches exactly one key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KvInput {
+    /// Reads a key; a missing key reads as "".
+    Get { key: String },
+    /// Replaces the value of a key.
+    Put { key: String, value: String },
+    /// Appends to the value of a key; on a missing key it acts as `Put`.
+    Append { key: String, value: String },
+    /// Sets the key to `new` iff its current value ("" when missing) equals `expected`.
+    Cas {
+        key: String,
+        expected: String,
+        new: String,
+    },
+}
+
+impl KvInput {
+    pub fn key(&self) -> &str {
+        match self {
+            KvInput::Get { key }
+            | KvInput::Put { key, .. }
+            | KvInput::Append { key, .. }
+            | KvInput::Cas { key, .. } => key,
+        }
+    }
+}
+
+/// The result of a KV operation that returned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KvOutput {
+    /// Result of `Get`: the value read.
+    Value(String),
+    /// Result of `Put` and `Append`.
+    Written,
+    /// Result of `Cas`: whether the swap happened. `false` is an observation (the value differed),
+    /// unlike a failed operation, which tells nothing.
+    Cas(bool),
+}
+
+/// The KV model. Its state is the value of the partition's single key (partitions are per key).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KvModel;
+
+impl Model for KvModel {
+    type Input = KvInput;
+    type Output = KvOutput;
+    /// Shared, so that the many steps that keep the value (reads) only bump a counter.
+    type State = Arc<str>;
+
+    fn init(&self) -> Arc<str> {
+        Arc::from("")
+    }
+
+    fn step(
+        &self,
+        state: &Arc<str>,
+        input: &KvInput,
+        output: Option<&KvOutput>,
+    ) -> Option<Arc<str>> {
+        let current: &str = state;
+        match (input, output) {
+            (KvInput::Get { .. }, None) => Some(state.clone()),
+            (KvInput::Get { .. }, Some(KvOutput::Value(value))) => {
+                (value == current).then(|| state.clone())
+            }
+            (KvInput::Put { value, .. }, None | Some(KvOutput::Written)) => {
+                Some(Arc::from(value.as_str()))
+            }
+            (KvInput::Append { value, .. }, None | Some(KvOutput::Written)) => {
+                let mut next = String::with_capacity(current.len() + value.len());
+                next.push_str(current);
+                next.push_str(value);
+                Some(Arc::from(next))
+            }
+            (KvInput::Cas { expected, new, .. }, None) => Some(if current == expected {
+                Arc::from(new.as_str())
+            } else {
+                state.clone()
+            }),
+            (KvInput::Cas { expected, new, .. }, Some(KvOutput::Cas(true))) => {
+                (current == expected).then(|| Arc::from(new.as_str()))
+            }
+            (KvInput::Cas { expected, .. }, Some(KvOutput::Cas(false))) => {
+                (current != expected).then(|| state.clone())
+            }
+            _ => None,
+        }
+    }
+
+    fn partition(&self, operations: &[Operation<KvInput, KvOutput>]) -> Vec<Partition> {
+        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (index, operation) in operations.iter().enumerate() {
+            by_key.entry(operation.input.key()).or_default().push(index);
+        }
+        by_key
+            .into_iter()
+            .map(|(key, operations)| Partition {
+                label: format!("key {}", quote(key)),
+                operations,
+            })
+            .collect()
+    }
+
+    fn is_read_only(&self, input: &KvInput) -> bool {
+        matches!(input, KvInput::Get { .. })
+    }
+
+    fn validate(&self, input: &KvInput, output: &KvOutput) -> Result<(), String> {
+        let fits = matches!(
+            (input, output),
+            (KvInput::Get { .. }, KvOutput::Value(_))
+                | (
+                    KvInput::Put { .. } | KvInput::Append { .. },
+                    KvOutput::Written
+                )
+                | (KvInput::Cas { .. }, KvOutput::Cas(_))
+        );
+        if fits {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} cannot return {}",
+                self.describe_input(input),
+                self.describe_output(output)
+            ))
+        }
+    }
+
+    fn describe_input(&self, input: &KvInput) -> String {
+        match input {
+            KvInput::Get { key } => format!("get({})", quote(key)),
+            KvInput::Put { key, value } => format!("put({}, {})", quote(key), quote(value)),
+            KvInput::Append { key, value } => format!("append({}, {})", quote(key), quote(value)),
+            KvInput::Cas { key, expected, new } => {
+                format!("cas({}, {}, {})", quote(key), quote(expected), quote(new))
+            }
+        }
+    }
+
+    fn describe_output(&self, output: &KvOutput) -> String {
+        match output {
+            KvOutput::Value(value) => quote(value),
+            KvOutput::Written => "ok".to_owned(),
+            KvOutput::Cas(swapped) => swapped.to_string(),
+        }
+    }
+
+    fn describe_state(&self, state: &Arc<str>) -> String {
+        quote(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(key: &str) -> KvInput {
+        KvInput::Get {
+            key: key.to_owned(),
+        }
+    }
+
+    fn value(text: &str) -> Arc<str> {
+        Arc::from(text)
+    }
+
+    #[test]
+    fn semantics_of_each_operation() {
+        let model = KvModel;
+        let empty = model.init();
+        let read = |state: &Arc<str>, text: &str| {
+            model.step(state, &get("k"), Some(&KvOutput::Value(text.into())))
+        };
+        assert_eq!(read(&empty, ""), Some(value("")));
+        assert_eq!(read(&empty, "x"), None);
+        assert_eq!(
+            model.step(&empty, &get("k"), Some(&KvOutput::Written)),
+            None
+        );
+        let append = KvInput::Append {
+            key: "k".into(),
+            value: "ab".into(),
+        };
+        assert_eq!(
+            model.step(&empty, &append, Some(&KvOutput::Written)),
+            Some(value("ab"))
+        );
+        assert_eq!(model.step(&value("x"), &append, None), Some(value("xab")));
+        let cas = KvInput::Cas {
+            key: "k".into(),
+            expected: "x".into(),
+            new: "y".into(),
+        };
+        assert_eq!(
+            model.step(&value("x"), &cas, Some(&KvOutput::Cas(true))),
+            Some(value("y"))
+        );
+        assert_eq!(
+            model.step(&value("z"), &cas, Some(&KvOutput::Cas(true))),
+            None
+        );
+        assert_eq!(
+            model.step(&value("z"), &cas, Some(&KvOutput::Cas(false))),
+            Some(value("z"))
+        );
+        assert_eq!(
+            model.step(&value("x"), &cas, Some(&KvOutput::Cas(false))),
+            None
+        );
+        assert_eq!(model.step(&value("z"), &cas, None), Some(value("z")));
+        assert_eq!(model.step(&value("x"), &cas, None), Some(value("y")));
+    }
+
+    #[test]
+    fn partitions_by_key_in_key_order() {
+        let operations = vec![
+            Operation::returned(1, get("b"), KvOutput::Value(String::new()), 0, 1),
+            Operation::returned(1, get("a"), KvOutput::Value(String::new()), 2, 3),
+            Operation::indefinite(2, get("b"), 0),
+        ];
+        let partitions = KvModel.partition(&operations);
+        assert_eq!(partitions.len(), 2);
+        assert_eq!(partitions[0].label, "key \"a\"");
+        assert_eq!(partitions[0].operations, vec![1]);
+        assert_eq!(partitions[1].operations, vec![0, 2]);
+    }
+}

@@ -1,0 +1,87 @@
+//! The `Model` trait: a sequential specification the checker searches against.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::history::{Operation, Outcome};
+
+/// A group of operations that can be checked on its own (P-compositionality): the history is
+/// linearizable iff every partition is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// Shown to users, e.g. `key "x"`.
+    pub label: String,
+    /// Indices into the history's operations, in history order.
+    pub operations: Vec<usize>,
+}
+
+/// A sequential specification.
+///
+/// States are compared with `Eq` and hashed for the memo, so two states that behave the same
+/// should be equal (a canonical form), otherwise the search only gets slower, never wrong.
+pub trait Model: Sync {
+    type Input: Debug + Sync;
+    type Output: Debug + Sync;
+    /// The memo hashes states (with a fixed hasher) and compares them with `Eq`; make both cheap.
+    type State: Clone + Eq + Hash + Debug + Send;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Applies `input` to `state`. `output` is `None` for an indefinite operation, whose output
+    /// is unknown (any output is acceptable). Returns the next state, or `None` when the
+    /// operation cannot return `output` from `state`.
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: Option<&Self::Output>,
+    ) -> Option<Self::State>;
+
+    /// Splits a history into independent parts. The default keeps everything together.
+    fn partition(&self, operations: &[Operation<Self::Input, Self::Output>]) -> Vec<Partition> {
+        vec![Partition {
+            label: "history".to_owned(),
+            operations: (0..operations.len()).collect(),
+        }]
+    }
+
+    /// True when the operation never changes the state whatever it returns. Lets the checker
+    /// drop indefinite reads and delete reads while minimizing. Defaults to `false` (always safe).
+    fn is_read_only(&self, _input: &Self::Input) -> bool {
+        false
+    }
+
+    /// Rejects an output of the wrong kind for its input (a read that returned "ok").
+    fn validate(&self, _input: &Self::Input, _output: &Self::Output) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn describe_input(&self, input: &Self::Input) -> String {
+        format!("{input:?}")
+    }
+
+    fn describe_output(&self, output: &Self::Output) -> String {
+        format!("{output:?}")
+    }
+
+    fn describe_state(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+
+    /// One line such as `put("x", "1") -> ok`.
+    fn describe_operation(&self, operation: &Operation<Self::Input, Self::Output>) -> String {
+        let input = self.describe_input(&operation.input);
+        match &operation.outcome {
+            Outcome::Returned(output) => format!("{input} -> {}", self.describe_output(output)),
+            Outcome::Failed => format!("{input} -> failed"),
+            Outcome::Indefinite => format!("{input} -> ?"),
+        }
+    }
+}
+
+/// Quotes a string the way Rust's `Debug` does, so that keys and values with spaces, quotes or
+/// control characters stay readable and unambiguous.
+pub(crate) fn quote(text: &str) -> String {
+    format!("{text:?}")
+}

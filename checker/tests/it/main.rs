@@ -1,0 +1,7 @@
+//! The checker's integration tests: one binary, one module per concern.
+
+mod brute;
+mod cases;
+mod formats;
+mod histories;
+mod property;

@@ -259,6 +259,29 @@ fn clear_bit(bits: &mut [u64], index: usize) {
 }
 
 /// Searches for a linearization of `operations` (failed operations already removed).
+/// Marks (linearized set, state) as visited: `Ok(true)` when it is new, `Ok(false)` when the
+/// search was here before, and the over-budget verdict when the memo is full.
+fn remember<S: Hash + Eq + Clone>(
+    memo: &mut IndexSet<MemoKey<S>, FxBuildHasher>,
+    linearized: &[u64],
+    state: &S,
+    memo_entries_max: usize,
+) -> Result<bool, SearchVerdict> {
+    if memo.contains(&MemoProbe { linearized, state }) {
+        return Ok(false);
+    }
+    if memo.len() >= memo_entries_max {
+        return Err(SearchVerdict::OverBudget {
+            reason: format!("memo limit of {memo_entries_max} entries reached"),
+        });
+    }
+    memo.insert(MemoKey {
+        linearized: linearized.to_vec().into_boxed_slice(),
+        state: state.clone(),
+    });
+    Ok(true)
+}
+
 pub(crate) fn search<M: Model>(
     model: &M,
     operations: &[SearchOperation<'_, M>],
@@ -305,23 +328,12 @@ pub(crate) fn search<M: Model>(
             let operation = &operations[operation_index];
             if let Some(next_state) = model.step(&state, operation.input, operation.output) {
                 set_bit(&mut linearized, operation_index);
-                let probe = MemoProbe {
-                    linearized: &linearized,
-                    state: &next_state,
-                };
-                if !memo.contains(&probe) {
-                    if memo.len() >= budget.memo_entries_max {
-                        break SearchVerdict::OverBudget {
-                            reason: format!(
-                                "memo limit of {} entries reached",
-                                budget.memo_entries_max
-                            ),
-                        };
-                    }
-                    memo.insert(MemoKey {
-                        linearized: linearized.clone().into_boxed_slice(),
-                        state: next_state.clone(),
-                    });
+                let fresh =
+                    match remember(&mut memo, &linearized, &next_state, budget.memo_entries_max) {
+                        Ok(fresh) => fresh,
+                        Err(verdict) => break verdict,
+                    };
+                if fresh {
                     stack.push((entry, std::mem::replace(&mut state, next_state)));
                     list.lift(entry);
                     if !operation.optional {
@@ -339,23 +351,12 @@ pub(crate) fn search<M: Model>(
                 // coming back here after backtracking falls through to the backtrack below.
                 let call = list.call_entry[entry];
                 set_bit(&mut linearized, operation_index);
-                let probe = MemoProbe {
-                    linearized: &linearized,
-                    state: &state,
+                let fresh = match remember(&mut memo, &linearized, &state, budget.memo_entries_max)
+                {
+                    Ok(fresh) => fresh,
+                    Err(verdict) => break verdict,
                 };
-                if !memo.contains(&probe) {
-                    if memo.len() >= budget.memo_entries_max {
-                        break SearchVerdict::OverBudget {
-                            reason: format!(
-                                "memo limit of {} entries reached",
-                                budget.memo_entries_max
-                            ),
-                        };
-                    }
-                    memo.insert(MemoKey {
-                        linearized: linearized.clone().into_boxed_slice(),
-                        state: state.clone(),
-                    });
+                if fresh {
                     stack.push((call, state.clone()));
                     list.lift(call);
                     entry = list.first;

@@ -215,12 +215,14 @@ pub fn generate_faults(config: &RunConfig, rng: &mut RngStream) -> FaultSchedule
     .collect();
     let mut schedule = FaultSchedule::default();
     let servers = config.servers as NodeId;
-    if kinds.is_empty() || config.duration_ns < 4 * NANOS_PER_MILLI * 100 {
+    // Faults start between 200 ms and 300 ms before the end: shorter runs get none.
+    let earliest_start = 200 * NANOS_PER_MILLI;
+    let latest_start = config.duration_ns.saturating_sub(300 * NANOS_PER_MILLI);
+    if kinds.is_empty() || latest_start < earliest_start {
         return schedule;
     }
-    let latest_start = config.duration_ns - 300 * NANOS_PER_MILLI;
     for _ in 0..mix.count {
-        let start = rng.range_inclusive(200 * NANOS_PER_MILLI, latest_start);
+        let start = rng.range_inclusive(earliest_start, latest_start);
         let length = rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
         let end = (start + length).min(config.duration_ns);
         let node = rng.below(u64::from(servers)) as NodeId;

@@ -206,3 +206,19 @@ fn a_saved_fault_schedule_replays_to_the_same_trace_hash() {
     let replayed = run_with(&config, Some(loaded), RunOptions::default()).expect("valid");
     assert_eq!(replayed.trace_hash, drawn.trace_hash);
 }
+
+#[test]
+fn runs_too_short_for_faults_draw_none_instead_of_panicking() {
+    for duration_ms in [1, 450, 499] {
+        let config = RunConfig {
+            duration_ns: duration_ms * NANOS_PER_MILLI,
+            ..RunConfig::standard(1)
+        };
+        let outcome = run(&config).expect("valid configuration");
+        assert!(
+            outcome.faults.is_empty(),
+            "{duration_ms} ms drew {}",
+            outcome.faults
+        );
+    }
+}

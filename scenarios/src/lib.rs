@@ -10,6 +10,7 @@
 pub mod cluster;
 pub mod oracle;
 pub mod run;
+pub mod swarm;
 
 pub use oracle::{Property, Violation};
 pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, generate_faults, run, run_with};

@@ -42,6 +42,21 @@ impl FaultMix {
         }
     }
 
+    /// How many kinds of fault are switched on.
+    pub fn kinds(&self) -> usize {
+        [
+            self.partitions,
+            self.one_way_cuts,
+            self.crashes,
+            self.pauses,
+            self.clock_drift,
+            self.link_loss,
+        ]
+        .into_iter()
+        .filter(|&on| on)
+        .count()
+    }
+
     pub fn none() -> Self {
         Self {
             count: 0,

@@ -23,8 +23,8 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// One seeded run: cluster, clients and faults, online checks, history check.
     Run(cmd::run::RunArgs),
-    /// Lists the planted bugs (BRIEF §9): name and description, one per line.
-    Mutants,
+    /// Lists the planted bugs (BRIEF §9); with `--score`, prints their detection table.
+    Mutants(cmd::mutants::MutantsArgs),
     /// Checks a history file for linearizability: exit 0 linearizable, 1 not, 3 unknown.
     Check(cmd::check::CheckArgs),
 }
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(command) => cmd::bench::run(command),
         Command::Run(args) => cmd::run::run(args),
-        Command::Mutants => cmd::mutants::run(),
+        Command::Mutants(args) => cmd::mutants::run(args),
         Command::Check(args) => cmd::check::run(args),
     };
     match result {

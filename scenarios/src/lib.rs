@@ -8,9 +8,10 @@
 //! Scripted scenarios, campaigns and shrinking land here in later issues.
 
 pub mod cluster;
+mod nemesis;
 pub mod oracle;
 pub mod run;
 pub mod swarm;
 
 pub use oracle::{Property, Violation};
-pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, generate_faults, run, run_with};
+pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, run, run_with};

@@ -9,11 +9,12 @@ use kv::{ClerkConfig, HistoryRecord, Op, OpResult, ReadMode, ServerConfig, Workl
 use raft::{Mutant, MutantSet, Role};
 use serde::{Deserialize, Serialize};
 use sim::{
-    EventKind, FaultAction, FaultSchedule, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId,
-    RngStream, SeedRng, SimConfig, Simulation, Step,
+    DiskConfig, EventKind, FaultAction, FaultSchedule, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC,
+    NodeId, SeedRng, SimConfig, Simulation, Step,
 };
 
 use crate::cluster::{ClientNode, ClusterNode, ServerNode};
+use crate::nemesis::{ClusterView, FaultSource};
 use crate::oracle::{Oracles, Property, ServerView, Violation};
 
 /// Which kinds of faults a run may draw, and how many.
@@ -27,6 +28,52 @@ pub struct FaultMix {
     pub link_loss: bool,
     /// Faults drawn for the safety phase (each later undone).
     pub count: u32,
+    /// With crashes: quick crash-restarts (a node bounced mid-operation).
+    #[serde(default)]
+    pub bounces: bool,
+    /// With crashes: a majority crashing at once, losing every unsynced write.
+    #[serde(default)]
+    pub power_loss: bool,
+    /// With link loss: heavy duplication without loss.
+    #[serde(default)]
+    pub duplication: bool,
+    /// Percent of faults aimed at the current leader instead of a random server.
+    #[serde(default)]
+    pub aim_at_leader_percent: u32,
+    /// Percent of elections and new leaders the nemesis reacts to (a bounce, a crash, a pause).
+    #[serde(default)]
+    pub reactive_percent: u32,
+    /// At most this many reactive faults per run.
+    #[serde(default)]
+    pub reactive_max: u32,
+}
+
+impl fmt::Display for FaultMix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kinds: Vec<&str> = [
+            (self.partitions, "partition"),
+            (self.one_way_cuts, "cut"),
+            (self.crashes, "crash"),
+            (self.crashes && self.bounces, "bounce"),
+            (self.crashes && self.power_loss, "power-loss"),
+            (self.pauses, "pause"),
+            (self.clock_drift, "clock"),
+            (self.link_loss, "loss"),
+            (self.link_loss && self.duplication, "duplication"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        write!(
+            f,
+            "{}[{}] aim-leader={}% react={}%x{}",
+            self.count,
+            kinds.join(","),
+            self.aim_at_leader_percent,
+            self.reactive_percent,
+            self.reactive_max
+        )
+    }
 }
 
 impl FaultMix {
@@ -39,6 +86,12 @@ impl FaultMix {
             clock_drift: true,
             link_loss: true,
             count,
+            bounces: true,
+            power_loss: true,
+            duplication: true,
+            aim_at_leader_percent: 50,
+            reactive_percent: 30,
+            reactive_max: count / 2,
         }
     }
 
@@ -60,6 +113,7 @@ impl FaultMix {
     pub fn none() -> Self {
         Self {
             count: 0,
+            reactive_max: 0,
             ..Self::all(0)
         }
     }
@@ -85,8 +139,18 @@ pub struct RunConfig {
     /// Relative weights of get, put, append and cas.
     pub mix: kv::OpMix,
     pub link: LinkConfig,
+    /// Disk sync latency and torn writes.
+    #[serde(default)]
+    pub disk: DiskConfig,
+    /// Most entries in one append message.
+    #[serde(default = "default_max_entries_per_msg")]
+    pub max_entries_per_msg: usize,
     /// Linearizability-check budget in search steps; over it the verdict is unknown (a failure).
     pub checker_steps_max: u64,
+}
+
+fn default_max_entries_per_msg() -> usize {
+    raft::Config::new(1).max_entries_per_msg
 }
 
 impl RunConfig {
@@ -108,6 +172,8 @@ impl RunConfig {
             keys: 3,
             mix: kv::OpMix::default(),
             link: LinkConfig::default(),
+            disk: DiskConfig::default(),
+            max_entries_per_msg: default_max_entries_per_msg(),
             checker_steps_max: 20_000_000,
         }
     }
@@ -152,6 +218,7 @@ impl RunConfig {
             config.read_only = raft::ReadOnlyOption::LeaseBased;
         }
         config.mutants = self.mutant_set();
+        config.max_entries_per_msg = self.max_entries_per_msg;
         config
     }
 
@@ -193,7 +260,8 @@ impl fmt::Display for RunConfig {
         write!(
             f,
             "servers={} clients={} duration={}ms read_mode={} snapshot_threshold={} keys={} mix={} \
-             election={}x{}ms heartbeat={}x{}ms latency={}-{}ms faults={} mutants=[{}]",
+             election={}x{}ms heartbeat={}x{}ms latency={}-{}ms sync<={}ms entries/msg={} \
+             faults={} mutants=[{}]",
             self.servers,
             self.clients,
             self.duration_ns / NANOS_PER_MILLI,
@@ -207,94 +275,12 @@ impl fmt::Display for RunConfig {
             self.tick_ns / NANOS_PER_MILLI,
             self.link.latency_ns_min / NANOS_PER_MILLI,
             self.link.latency_ns_max / NANOS_PER_MILLI,
-            self.faults.count,
+            self.disk.sync_latency_ns_max / NANOS_PER_MILLI,
+            self.max_entries_per_msg,
+            self.faults,
             mutants.join(",")
         )
     }
-}
-
-/// Draws the safety phase's faults. Every fault is undone after a while, and overlapping
-/// faults are allowed: two crashes, a partition during a pause.
-pub fn generate_faults(config: &RunConfig, rng: &mut RngStream) -> FaultSchedule {
-    let mix = &config.faults;
-    let kinds: Vec<u8> = [
-        (mix.partitions, 0),
-        (mix.one_way_cuts, 1),
-        (mix.crashes, 2),
-        (mix.pauses, 3),
-        (mix.clock_drift, 4),
-        (mix.link_loss, 5),
-    ]
-    .into_iter()
-    .filter_map(|(on, kind)| on.then_some(kind))
-    .collect();
-    let mut schedule = FaultSchedule::default();
-    let servers = config.servers as NodeId;
-    // Faults start between 200 ms and 300 ms before the end: shorter runs get none.
-    let earliest_start = 200 * NANOS_PER_MILLI;
-    let latest_start = config.duration_ns.saturating_sub(300 * NANOS_PER_MILLI);
-    if kinds.is_empty() || latest_start < earliest_start {
-        return schedule;
-    }
-    for _ in 0..mix.count {
-        let start = rng.range_inclusive(earliest_start, latest_start);
-        let length = rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
-        let end = (start + length).min(config.duration_ns);
-        let node = rng.below(u64::from(servers)) as NodeId;
-        let (begin, undo) = match *rng.pick(&kinds) {
-            0 if servers > 1 => {
-                let mut order: Vec<NodeId> = (0..servers).collect();
-                rng.shuffle(&mut order);
-                let split = rng.range_inclusive(1, u64::from(servers) - 1) as usize;
-                let groups = vec![order[..split].to_vec(), order[split..].to_vec()];
-                (FaultAction::Partition { groups }, FaultAction::Heal)
-            }
-            1 if servers > 1 => {
-                let other = (node + 1 + rng.below(u64::from(servers) - 1) as NodeId) % servers;
-                (
-                    FaultAction::CutLink {
-                        from: node,
-                        to: other,
-                    },
-                    FaultAction::RestoreLink {
-                        from: node,
-                        to: other,
-                    },
-                )
-            }
-            2 => (FaultAction::Crash { node }, FaultAction::Restart { node }),
-            3 => (FaultAction::Pause { node }, FaultAction::Resume { node }),
-            4 => {
-                let rate = [0.5, 0.7, 1.5, 2.0][rng.below(4) as usize];
-                (
-                    FaultAction::ClockRate { node, rate },
-                    FaultAction::ClockRate { node, rate: 1.0 },
-                )
-            }
-            5 => {
-                // Three decimals: schedules read well and survive any text round trip.
-                let drop_probability = (50 + rng.below(251)) as f64 / 1000.0;
-                let duplicate_probability = rng.below(201) as f64 / 1000.0;
-                let on = FaultAction::LinkLoss {
-                    from: None,
-                    to: None,
-                    drop_probability,
-                    duplicate_probability,
-                };
-                let off = FaultAction::LinkLoss {
-                    from: None,
-                    to: None,
-                    drop_probability: 0.0,
-                    duplicate_probability: 0.0,
-                };
-                (on, off)
-            }
-            _ => continue,
-        };
-        schedule.push(start, begin);
-        schedule.push(end, undo);
-    }
-    schedule
 }
 
 /// Summary of the linearizability check.
@@ -367,18 +353,22 @@ pub fn run_with(
 ) -> Result<RunOutcome, String> {
     config.validate()?;
     let root = SeedRng::new(config.seed);
-    let faults = faults.unwrap_or_else(|| generate_faults(config, &mut root.stream("faults")));
-    let mut harness = Harness::new(config, root, options)?;
-    harness
-        .sim
-        .schedule_faults(&faults)
-        .map_err(|error| error.to_string())?;
+    let source = match &faults {
+        Some(schedule) => {
+            schedule
+                .validate(config.servers)
+                .map_err(|error| error.to_string())?;
+            FaultSource::fixed(schedule)
+        }
+        None => FaultSource::nemesis(config, &root),
+    };
+    let mut harness = Harness::new(config, root, source, options)?;
     let violation = harness.safety_phase().err();
     let violation = match violation {
         Some(violation) => Some(violation),
         None => harness.liveness_phase().err(),
     };
-    harness.finish(faults, violation)
+    harness.finish(violation)
 }
 
 struct Harness<'a> {
@@ -388,13 +378,28 @@ struct Harness<'a> {
     servers: NodeId,
     /// Servers seen crashed, so a restart can be told from other faults.
     crashed: Vec<bool>,
+    /// Each server's role after its last event, so the nemesis can react to changes.
+    roles: Vec<Role>,
+    /// Entries up to here were checked by `check_commit_is_safe`.
+    commit_checked: u64,
+    /// Each server's (term, vote) after its last event.
+    votes: Vec<(u64, Option<u64>)>,
+    faults: FaultSource,
+    /// The faults applied so far, with their times: replaying them gives the same run.
+    executed: FaultSchedule,
 }
 
 impl<'a> Harness<'a> {
-    fn new(config: &'a RunConfig, root: SeedRng, options: RunOptions) -> Result<Self, String> {
+    fn new(
+        config: &'a RunConfig,
+        root: SeedRng,
+        faults: FaultSource,
+        options: RunOptions,
+    ) -> Result<Self, String> {
         let servers = config.servers as NodeId;
         let sim_config = SimConfig {
             link: config.link,
+            disk: config.disk,
             ..SimConfig::new(config.servers + config.clients)
         };
         let factory_config = config.clone();
@@ -428,14 +433,126 @@ impl<'a> Harness<'a> {
         if options.record_trace {
             sim.record_trace();
         }
-        let crashed = vec![false; config.servers];
         Ok(Self {
             config,
             sim,
             oracles: Oracles::default(),
             servers,
-            crashed,
+            crashed: vec![false; config.servers],
+            roles: vec![Role::Follower; config.servers],
+            votes: vec![(0, None); config.servers],
+            commit_checked: 0,
+            faults,
+            executed: FaultSchedule::default(),
         })
+    }
+
+    /// Leader completeness, looking ahead: when a leader counts entries committed, no running
+    /// server that could win an election (its log at least as up-to-date as those of a
+    /// majority of servers) may lack them. Correct Raft guarantees this at the moment of
+    /// commit; counting replicas of an older term (Figure 8) breaks it before any new leader
+    /// shows the loss.
+    fn check_commit_is_safe(
+        &mut self,
+        leader: NodeId,
+        commit: u64,
+        time_ns: u64,
+    ) -> Result<(), Violation> {
+        let from = self.commit_checked + 1;
+        self.commit_checked = commit;
+        let logs: Vec<(NodeId, u64, u64)> = self
+            .servers()
+            .filter(|&(id, _)| self.sim.is_up(id))
+            .map(|(id, s)| {
+                let raft = s.raft();
+                let last = raft.last_index();
+                (id, raft.term_at(last).unwrap_or(0), last)
+            })
+            .collect();
+        let majority = self.servers as usize / 2 + 1;
+        let Some(leader_raft) = self.sim.node(leader).and_then(ClusterNode::as_server) else {
+            return Ok(());
+        };
+        let leader_raft = leader_raft.raft();
+        for index in from..=commit {
+            let Some(term) = leader_raft.term_at(index) else {
+                continue;
+            };
+            for &(candidate, last_term, last_index) in &logs {
+                let Some(server) = self.sim.node(candidate).and_then(ClusterNode::as_server) else {
+                    continue;
+                };
+                let raft = server.raft();
+                let holds = index < raft.first_index() || raft.term_at(index) == Some(term);
+                if holds {
+                    continue;
+                }
+                let voters: Vec<NodeId> = logs
+                    .iter()
+                    .filter(|&&(_, t, i)| (last_term, last_index) >= (t, i))
+                    .map(|&(id, _, _)| id)
+                    .collect();
+                if voters.len() >= majority {
+                    let names: Vec<String> = voters.iter().map(|v| format!("n{v}")).collect();
+                    return Err(Violation {
+                        property: Property::LeaderCompleteness,
+                        nodes: vec![leader, candidate],
+                        term: Some(leader_raft.term()),
+                        index: Some(index),
+                        time_ns,
+                        message: format!(
+                            "n{leader} (term {}) counts {index}@{term} committed, but n{candidate}, \
+                             which lacks it, could be elected: its log ({last_index}@{last_term}) \
+                             is at least as up-to-date as those of {}",
+                            leader_raft.term(),
+                            names.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the nemesis sees: the leader of the highest term among running servers.
+    fn view(&self) -> ClusterView {
+        let leader = self
+            .servers()
+            .filter(|(_, s)| s.raft().role() == Role::Leader)
+            .max_by_key(|(_, s)| s.raft().term())
+            .map(|(id, _)| id);
+        ClusterView {
+            servers: self.servers,
+            leader,
+        }
+    }
+
+    /// Applies every fault due no later than the next event (faults first at equal times),
+    /// as long as the safety phase lasts.
+    fn apply_due_faults(&mut self) -> Result<(), Violation> {
+        while let Some(at_ns) = self.faults.peek_ns() {
+            let next_event = self.sim.peek_time_ns().unwrap_or(u64::MAX);
+            if at_ns > next_event || at_ns > self.config.duration_ns {
+                break;
+            }
+            self.sim
+                .advance_to(at_ns.max(self.sim.now_ns()))
+                .expect("no event is skipped");
+            let view = self.view();
+            for action in self.faults.take(&view) {
+                let node = action.node();
+                self.sim
+                    .apply_fault(action.clone())
+                    .expect("fault actions are validated");
+                self.executed.push(self.sim.now_ns(), action);
+                self.observe(Step {
+                    time_ns: self.sim.now_ns(),
+                    node,
+                    kind: EventKind::Fault,
+                })?;
+            }
+        }
+        Ok(())
     }
 
     fn step(&mut self) -> Result<(), Violation> {
@@ -462,19 +579,39 @@ impl<'a> Harness<'a> {
             return Ok(());
         };
         let (role, term) = (server.raft().role(), server.raft().term());
+        let vote = (term, server.raft().vote());
+        let commit = server.raft().commit_index();
         self.oracles.check_leader(node, role, term, time_ns)?;
-        self.oracles.check(ServerView { node, server }, time_ns)
+        self.oracles.check(ServerView { node, server }, time_ns)?;
+        if role == Role::Leader && commit > self.commit_checked {
+            self.check_commit_is_safe(node, commit, time_ns)?;
+        }
+        let voted_for_other = vote != self.votes[node as usize]
+            && vote
+                .1
+                .is_some_and(|candidate| candidate != u64::from(node) + 1);
+        self.votes[node as usize] = vote;
+        if self.roles[node as usize] != role || voted_for_other {
+            self.roles[node as usize] = role;
+            let view = self.view();
+            self.faults
+                .on_change(time_ns, node, role, voted_for_other, &view);
+        }
+        Ok(())
     }
 
     fn safety_phase(&mut self) -> Result<(), Violation> {
-        while self
-            .sim
-            .peek_time_ns()
-            .is_some_and(|t| t <= self.config.duration_ns)
-        {
+        loop {
+            self.apply_due_faults()?;
+            if !self
+                .sim
+                .peek_time_ns()
+                .is_some_and(|t| t <= self.config.duration_ns)
+            {
+                return Ok(());
+            }
             self.step()?;
         }
-        Ok(())
     }
 
     /// Heals everything, then waits (bounded) for a leader, idle clients and converged logs.
@@ -599,11 +736,8 @@ impl<'a> Harness<'a> {
         )
     }
 
-    fn finish(
-        mut self,
-        faults: FaultSchedule,
-        violation: Option<Violation>,
-    ) -> Result<RunOutcome, String> {
+    fn finish(mut self, violation: Option<Violation>) -> Result<RunOutcome, String> {
+        let faults = std::mem::take(&mut self.executed);
         let final_state = self.describe_state();
         let mut history = Vec::new();
         for id in self.servers..self.sim.node_count() as NodeId {

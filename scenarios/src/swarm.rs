@@ -50,6 +50,14 @@ pub fn draw(seed: u64) -> RunConfig {
     config.faults = draw_faults(&mut rng, config.read_mode);
     let latency_max_ms = *rng.pick(&[5, 10, 20]);
     config.link.latency_ns_max = latency_max_ms * NANOS_PER_MILLI;
+    // Background duplication: every message may arrive twice (votes, acks, read confirmations).
+    config.link.duplicate_probability = *rng.pick(&[0.0, 0.0, 0.05, 0.2]);
+    // Slow disks widen every window between a write and its sync.
+    let sync_max_ms = *rng.pick(&[2, 2, 10, 30]);
+    config.disk.sync_latency_ns_max = sync_max_ms * NANOS_PER_MILLI;
+    config.disk.torn_write_probability = *rng.pick(&[0.0, 0.5]);
+    // Small appends split a leader's catch-up over several messages (Figure 8's step c).
+    config.max_entries_per_msg = *rng.pick(&[1, 4, 64, 1024]);
     config
 }
 
@@ -84,6 +92,12 @@ fn draw_faults(rng: &mut RngStream, read_mode: ReadMode) -> FaultMix {
         }
     }
     mix.count = rng.range_inclusive(2, 16) as u32;
+    mix.bounces = rng.chance(0.5);
+    mix.power_loss = rng.chance(0.4);
+    mix.duplication = rng.chance(0.5);
+    mix.aim_at_leader_percent = *rng.pick(&[0, 30, 60, 90]);
+    mix.reactive_percent = *rng.pick(&[0, 20, 50, 100]);
+    mix.reactive_max = rng.range_inclusive(0, 8) as u32;
     mix
 }
 

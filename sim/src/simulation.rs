@@ -273,6 +273,21 @@ where
         Ok(())
     }
 
+    /// Moves the clock to `time_ns` without processing anything, so a fault can be applied at
+    /// exactly that time (before any event due then). Refuses to skip a pending event or to go
+    /// back in time.
+    pub fn advance_to(&mut self, time_ns: u64) -> Result<(), SimError> {
+        let skips_event = self.peek_time_ns().is_some_and(|next| next < time_ns);
+        if time_ns < self.world.now_ns || skips_event {
+            return Err(SimError::Fault(format!(
+                "cannot move the clock to {time_ns} ns from {} ns past pending events",
+                self.world.now_ns
+            )));
+        }
+        self.world.now_ns = time_ns;
+        Ok(())
+    }
+
     pub fn peek_time_ns(&self) -> Option<u64> {
         self.world.queue.peek_time_ns()
     }

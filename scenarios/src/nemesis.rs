@@ -1,0 +1,381 @@
+//! Where a run's faults come from: a fixed schedule (replay, shrinking, scripts), or the nemesis,
+//! which draws its faults as the run goes and aims them at the cluster's state: at the current
+//! leader, at elections in progress, at a leader just elected.
+//!
+//! Both sources hand the harness actions with their times, and the harness applies them the same
+//! way (before any event due at that time), so the schedule a nemesis run actually executed
+//! replays to the identical trace as a fixed schedule.
+
+use std::collections::BTreeMap;
+
+use raft::Role;
+use serde::{Deserialize, Serialize};
+use sim::{Fault, FaultAction, FaultSchedule, NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
+
+use crate::run::RunConfig;
+
+/// What the nemesis sees of the cluster when it picks a target.
+pub(crate) struct ClusterView {
+    pub servers: NodeId,
+    /// The leader of the highest term among running servers, if any.
+    pub leader: Option<NodeId>,
+}
+
+/// Faults of one kind, as the nemesis plans them before resolving a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+enum Kind {
+    Partition,
+    OneWayCut,
+    Crash,
+    /// A crash with a quick restart: lands in the middle of whatever the node was doing.
+    Bounce,
+    /// A majority crashes at once: every unsynced write on them is gone.
+    PowerLoss,
+    Pause,
+    ClockDrift,
+    LinkLoss,
+    /// Heavy duplication without loss: duplicated votes, acks and read confirmations.
+    Duplication,
+}
+
+#[derive(Clone, Debug)]
+enum Pending {
+    /// A planned fault whose target is chosen when it starts.
+    Start { kind: Kind, length_ns: u64 },
+    /// A concrete action (an undo, or a reactive fault).
+    Apply(FaultAction),
+}
+
+pub(crate) enum FaultSource {
+    Fixed { faults: Vec<Fault>, next: usize },
+    Nemesis(Box<Nemesis>),
+}
+
+impl FaultSource {
+    pub fn fixed(schedule: &FaultSchedule) -> Self {
+        FaultSource::Fixed {
+            faults: schedule.faults().to_vec(),
+            next: 0,
+        }
+    }
+
+    pub fn nemesis(config: &RunConfig, root: &SeedRng) -> Self {
+        FaultSource::Nemesis(Box::new(Nemesis::new(config, root)))
+    }
+
+    /// Time of the next action, if any.
+    pub fn peek_ns(&self) -> Option<u64> {
+        match self {
+            FaultSource::Fixed { faults, next } => faults.get(*next).map(|f| f.at_ns),
+            FaultSource::Nemesis(nemesis) => nemesis.pending.keys().next().map(|&(t, _)| t),
+        }
+    }
+
+    /// The actions due at `peek_ns()`, targets resolved against `view`.
+    pub fn take(&mut self, view: &ClusterView) -> Vec<FaultAction> {
+        match self {
+            FaultSource::Fixed { faults, next } => {
+                let action = faults[*next].action.clone();
+                *next += 1;
+                vec![action]
+            }
+            FaultSource::Nemesis(nemesis) => nemesis.take(view),
+        }
+    }
+
+    /// A server changed role, or granted its vote to another, at `now_ns`: the nemesis may
+    /// react.
+    pub fn on_change(
+        &mut self,
+        now_ns: u64,
+        node: NodeId,
+        role: Role,
+        voted: bool,
+        view: &ClusterView,
+    ) {
+        if let FaultSource::Nemesis(nemesis) = self {
+            nemesis.on_change(now_ns, node, role, voted, view);
+        }
+    }
+}
+
+pub(crate) struct Nemesis {
+    pending: BTreeMap<(u64, u64), Pending>,
+    seq: u64,
+    rng: RngStream,
+    aim_percent: u32,
+    reactive_percent: u32,
+    reactive_left: u32,
+    /// Faults start no later than this; undos are clamped to it (the liveness phase heals).
+    end_ns: u64,
+    latency_max_ns: u64,
+    sync_max_ns: u64,
+}
+
+impl Nemesis {
+    fn new(config: &RunConfig, root: &SeedRng) -> Self {
+        let mix = &config.faults;
+        let mut plan_rng = root.stream("faults");
+        let mut nemesis = Nemesis {
+            pending: BTreeMap::new(),
+            seq: 0,
+            rng: root.stream("nemesis"),
+            aim_percent: mix.aim_at_leader_percent,
+            reactive_percent: mix.reactive_percent,
+            reactive_left: mix.reactive_max,
+            end_ns: config.duration_ns,
+            latency_max_ns: config.link.latency_ns_max.max(NANOS_PER_MILLI),
+            sync_max_ns: config.disk.sync_latency_ns_max,
+        };
+        let kinds = enabled_kinds(config);
+        // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
+        let earliest = 200 * NANOS_PER_MILLI;
+        let latest = config.duration_ns.saturating_sub(300 * NANOS_PER_MILLI);
+        if kinds.is_empty() || latest < earliest || config.servers < 2 {
+            nemesis.reactive_left = 0;
+            return nemesis;
+        }
+        for _ in 0..mix.count {
+            let at = plan_rng.range_inclusive(earliest, latest);
+            let length_ns =
+                plan_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
+            let kind = *plan_rng.pick(&kinds);
+            nemesis.push(at, Pending::Start { kind, length_ns });
+        }
+        nemesis
+    }
+
+    fn push(&mut self, at_ns: u64, pending: Pending) {
+        self.seq += 1;
+        self.pending.insert((at_ns, self.seq), pending);
+    }
+
+    /// Schedules `begin` at `at_ns` and `undo` `length_ns` later (clamped to the end).
+    fn push_fault(&mut self, at_ns: u64, length_ns: u64, begin: FaultAction, undo: FaultAction) {
+        let end = (at_ns + length_ns).min(self.end_ns);
+        self.push(at_ns, Pending::Apply(begin));
+        self.push(end, Pending::Apply(undo));
+    }
+
+    fn take(&mut self, view: &ClusterView) -> Vec<FaultAction> {
+        let Some(((at_ns, _), pending)) = self.pending.pop_first() else {
+            return Vec::new();
+        };
+        match pending {
+            Pending::Apply(action) => vec![action],
+            Pending::Start { kind, length_ns } => {
+                let (begin, undos) = self.resolve(kind, length_ns, view);
+                for (delay, undo) in undos {
+                    let end = (at_ns + delay).min(self.end_ns);
+                    self.push(end, Pending::Apply(undo));
+                }
+                begin
+            }
+        }
+    }
+
+    /// The node a fault lands on: the leader, as often as the mix asks, else any server.
+    fn target(&mut self, view: &ClusterView) -> NodeId {
+        match view.leader {
+            Some(leader) if self.rng.below(100) < u64::from(self.aim_percent) => leader,
+            _ => self.rng.below(u64::from(view.servers)) as NodeId,
+        }
+    }
+
+    /// Servers in random order, `first` first.
+    fn order_with_first(&mut self, servers: NodeId, first: NodeId) -> Vec<NodeId> {
+        let mut others: Vec<NodeId> = (0..servers).filter(|&n| n != first).collect();
+        self.rng.shuffle(&mut others);
+        std::iter::once(first).chain(others).collect()
+    }
+
+    /// Turns a planned fault into its actions now and its undos (with delays).
+    #[allow(clippy::type_complexity)]
+    fn resolve(
+        &mut self,
+        kind: Kind,
+        length_ns: u64,
+        view: &ClusterView,
+    ) -> (Vec<FaultAction>, Vec<(u64, FaultAction)>) {
+        let servers = view.servers;
+        let node = self.target(view);
+        match kind {
+            Kind::Partition => {
+                let order = self.order_with_first(servers, node);
+                // The target ends up in a minority (possibly alone) when aimed at the leader,
+                // anywhere otherwise.
+                let split = if Some(node) == view.leader {
+                    self.rng.range_inclusive(1, u64::from(servers - 1) / 2)
+                } else {
+                    self.rng.range_inclusive(1, u64::from(servers) - 1)
+                } as usize;
+                let split = split.max(1);
+                let groups = vec![order[..split].to_vec(), order[split..].to_vec()];
+                (
+                    vec![FaultAction::Partition { groups }],
+                    vec![(length_ns, FaultAction::Heal)],
+                )
+            }
+            Kind::OneWayCut => {
+                let other = (node + 1 + self.rng.below(u64::from(servers) - 1) as NodeId) % servers;
+                let (from, to) = if self.rng.chance(0.5) {
+                    (node, other)
+                } else {
+                    (other, node)
+                };
+                (
+                    vec![FaultAction::CutLink { from, to }],
+                    vec![(length_ns, FaultAction::RestoreLink { from, to })],
+                )
+            }
+            Kind::Crash => (
+                vec![FaultAction::Crash { node }],
+                vec![(length_ns, FaultAction::Restart { node })],
+            ),
+            Kind::Bounce => {
+                let down = self
+                    .rng
+                    .range_inclusive(NANOS_PER_MILLI, 2 * self.latency_max_ns);
+                (
+                    vec![FaultAction::Crash { node }],
+                    vec![(down, FaultAction::Restart { node })],
+                )
+            }
+            Kind::PowerLoss => {
+                let majority = servers / 2 + 1;
+                let count = self
+                    .rng
+                    .range_inclusive(u64::from(majority), u64::from(servers))
+                    as usize;
+                let order = self.order_with_first(servers, node);
+                let mut begin = Vec::new();
+                let mut undos = Vec::new();
+                for &victim in &order[..count] {
+                    begin.push(FaultAction::Crash { node: victim });
+                    let down = self
+                        .rng
+                        .range_inclusive(20 * NANOS_PER_MILLI, 500 * NANOS_PER_MILLI);
+                    undos.push((down, FaultAction::Restart { node: victim }));
+                }
+                (begin, undos)
+            }
+            Kind::Pause => (
+                vec![FaultAction::Pause { node }],
+                vec![(length_ns, FaultAction::Resume { node })],
+            ),
+            Kind::ClockDrift => {
+                let rate = *self.rng.pick(&[0.5, 0.7, 1.5, 2.0]);
+                (
+                    vec![FaultAction::ClockRate { node, rate }],
+                    vec![(length_ns, FaultAction::ClockRate { node, rate: 1.0 })],
+                )
+            }
+            Kind::LinkLoss | Kind::Duplication => {
+                // Three decimals: schedules read well and survive any text round trip.
+                let (drop_probability, duplicate_probability) = if kind == Kind::LinkLoss {
+                    (
+                        (50 + self.rng.below(251)) as f64 / 1000.0,
+                        self.rng.below(201) as f64 / 1000.0,
+                    )
+                } else {
+                    (0.0, (300 + self.rng.below(501)) as f64 / 1000.0)
+                };
+                let on = FaultAction::LinkLoss {
+                    from: None,
+                    to: None,
+                    drop_probability,
+                    duplicate_probability,
+                };
+                let off = FaultAction::LinkLoss {
+                    from: None,
+                    to: None,
+                    drop_probability: 0.0,
+                    duplicate_probability: 0.0,
+                };
+                (vec![on], vec![(length_ns, off)])
+            }
+        }
+    }
+
+    /// Reacts to a vote granted (a bounce of the voter once the vote is out), an election
+    /// starting (a bounce of a voter while votes are in flight) or a new leader (a crash, pause
+    /// or isolation of it soon after it took over).
+    fn on_change(
+        &mut self,
+        now_ns: u64,
+        node: NodeId,
+        role: Role,
+        voted: bool,
+        view: &ClusterView,
+    ) {
+        if self.reactive_left == 0 || now_ns >= self.end_ns || view.servers < 2 {
+            return;
+        }
+        if !voted && !matches!(role, Role::Candidate | Role::Leader) {
+            return;
+        }
+        if self.rng.below(100) >= u64::from(self.reactive_percent) {
+            return;
+        }
+        self.reactive_left -= 1;
+        let latency = self.latency_max_ns;
+        if voted {
+            // A voter bounced just after its vote went out (once the vote's sync is done):
+            // whatever it forgets, it may be asked again in the same term.
+            let at = now_ns + self.sync_max_ns + self.rng.below(latency / 2 + 1);
+            let down = self.rng.range_inclusive(NANOS_PER_MILLI / 10, latency);
+            self.push_fault(
+                at,
+                down,
+                FaultAction::Crash { node },
+                FaultAction::Restart { node },
+            );
+            return;
+        }
+        if role == Role::Candidate {
+            let voter =
+                (node + 1 + self.rng.below(u64::from(view.servers) - 1) as NodeId) % view.servers;
+            let at = now_ns + self.rng.below(latency);
+            let down = self.rng.range_inclusive(NANOS_PER_MILLI / 2, 2 * latency);
+            self.push_fault(
+                at,
+                down,
+                FaultAction::Crash { node: voter },
+                FaultAction::Restart { node: voter },
+            );
+            return;
+        }
+        let at = now_ns + self.rng.below(3 * latency);
+        let length = self
+            .rng
+            .range_inclusive(100 * NANOS_PER_MILLI, 1_000 * NANOS_PER_MILLI);
+        let (begin, undo) = match self.rng.below(3) {
+            0 => (FaultAction::Crash { node }, FaultAction::Restart { node }),
+            1 => (FaultAction::Pause { node }, FaultAction::Resume { node }),
+            _ => {
+                let order = self.order_with_first(view.servers, node);
+                let groups = vec![order[..1].to_vec(), order[1..].to_vec()];
+                (FaultAction::Partition { groups }, FaultAction::Heal)
+            }
+        };
+        self.push_fault(at, length, begin, undo);
+    }
+}
+
+fn enabled_kinds(config: &RunConfig) -> Vec<Kind> {
+    let mix = &config.faults;
+    [
+        (mix.partitions, Kind::Partition),
+        (mix.one_way_cuts, Kind::OneWayCut),
+        (mix.crashes, Kind::Crash),
+        (mix.crashes && mix.bounces, Kind::Bounce),
+        (mix.crashes && mix.power_loss, Kind::PowerLoss),
+        (mix.pauses, Kind::Pause),
+        (mix.clock_drift, Kind::ClockDrift),
+        (mix.link_loss, Kind::LinkLoss),
+        (mix.link_loss && mix.duplication, Kind::Duplication),
+    ]
+    .into_iter()
+    .filter_map(|(on, kind)| on.then_some(kind))
+    .collect()
+}

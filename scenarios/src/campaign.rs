@@ -32,23 +32,23 @@ pub enum CampaignError {
     EmptyRange(u64, u64),
     #[error("--shard `{0}`: expected I/N with 0 <= I < N, e.g. 0/4")]
     BadShard(String),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}:{line}: not a result line: {source}")]
+    #[error("{path}:{line}: not a result line: {error}")]
     Parse {
         path: PathBuf,
         line: usize,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error("seed {0} appears twice with different outcomes")]
     Conflict(u64),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -128,7 +128,8 @@ pub struct SeedPlan {
 impl SeedPlan {
     pub fn len(&self) -> u64 {
         let span = self.range.end - self.range.start;
-        span.saturating_sub(self.shard.index).div_ceil(self.shard.count)
+        span.saturating_sub(self.shard.index)
+            .div_ceil(self.shard.count)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -560,9 +561,9 @@ impl ResultsFile {
     /// Creates `dir` if needed and starts an empty `dir/results.jsonl`.
     pub fn create(dir: &Path) -> Result<ResultsFile, CampaignError> {
         let path = dir.join("results.jsonl");
-        let write_error = |source| CampaignError::Write {
+        let write_error = |error| CampaignError::Write {
             path: path.clone(),
-            source,
+            error,
         };
         std::fs::create_dir_all(dir).map_err(write_error)?;
         let file = File::create(&path).map_err(write_error)?;
@@ -591,7 +592,7 @@ pub fn write_reports(
 ) -> Result<(), CampaignError> {
     let write = |name: &str, text: String| {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| CampaignError::Write { path, source })
+        std::fs::write(&path, text).map_err(|error| CampaignError::Write { path, error })
     };
     let json = serde_json::to_string_pretty(summary).expect("the summary serialises");
     write("summary.json", json + "\n")?;
@@ -606,9 +607,9 @@ pub fn write_output_dir(
 ) -> Result<(), CampaignError> {
     let mut file = ResultsFile::create(dir)?;
     for result in results {
-        file.append(result).map_err(|source| CampaignError::Write {
+        file.append(result).map_err(|error| CampaignError::Write {
             path: file.path().to_path_buf(),
-            source,
+            error,
         })?;
     }
     write_reports(dir, results, summary)
@@ -616,18 +617,18 @@ pub fn write_output_dir(
 
 /// Reads a `results.jsonl`; blank lines are skipped.
 pub fn read_results(path: &Path) -> Result<Vec<SeedResult>, CampaignError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| CampaignError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(number, line)| {
-            serde_json::from_str(line).map_err(|source| CampaignError::Parse {
+            serde_json::from_str(line).map_err(|error| CampaignError::Parse {
                 path: path.to_path_buf(),
                 line: number + 1,
-                source,
+                error,
             })
         })
         .collect()

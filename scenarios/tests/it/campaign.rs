@@ -45,7 +45,10 @@ fn run(config: &CampaignConfig) -> Vec<SeedResult> {
     })
     .expect("the sink never fails");
     assert!(!end.interrupted);
-    assert_eq!(streamed, end.results, "the sink sees every result, in order");
+    assert_eq!(
+        streamed, end.results,
+        "the sink sees every result, in order"
+    );
     end.results
 }
 
@@ -115,7 +118,10 @@ fn fail_fast_stops_after_the_first_failure_with_a_prefix_of_the_seeds() {
     config.shape.duration_ns = Some(2 * NANOS_PER_SEC);
     config.fail_fast = true;
     let end = run_campaign(&config, &AtomicBool::new(false), &frozen, &mut |_| Ok(())).unwrap();
-    assert!(end.stopped_at_failure, "no-dedup was caught within 40 seeds");
+    assert!(
+        end.stopped_at_failure,
+        "no-dedup was caught within 40 seeds"
+    );
     assert!(!end.interrupted);
     let seeds: Vec<u64> = end.results.iter().map(|r| r.seed).collect();
     assert_eq!(seeds, (0..seeds.len() as u64).collect::<Vec<_>>());
@@ -124,7 +130,11 @@ fn fail_fast_stops_after_the_first_failure_with_a_prefix_of_the_seeds() {
         .iter()
         .find(|r| r.verdict != Verdict::Pass)
         .unwrap();
-    assert!(failure.replay.contains("--mutant no-dedup"), "{}", failure.replay);
+    assert!(
+        failure.replay.contains("--mutant no-dedup"),
+        "{}",
+        failure.replay
+    );
     assert_eq!(failure.mutants, vec!["no-dedup".to_string()]);
 }
 

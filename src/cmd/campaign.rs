@@ -291,10 +291,12 @@ pub fn print_summary(summary: &Summary, out: &Path, allow_unknown: bool) {
     }
     println!(
         "gate: {}; wrote {}/{{results.jsonl,summary.json,junit.xml}}",
-        if summary.gate_passes(allow_unknown) {
-            "PASS"
-        } else {
+        if !summary.gate_passes(allow_unknown) {
             "FAIL"
+        } else if summary.interrupted {
+            "INTERRUPTED"
+        } else {
+            "PASS"
         },
         out.display()
     );

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod wall;
 
 /// Deterministic simulation testbed for Raft.
 #[derive(Debug, Parser)]
@@ -27,6 +28,14 @@ enum Command {
     Mutants(cmd::mutants::MutantsArgs),
     /// Checks a history file for linearizability: exit 0 linearizable, 1 not, 3 unknown.
     Check(cmd::check::CheckArgs),
+    /// Many seeds across cores, one configuration drawn per seed: results.jsonl, summary.json,
+    /// junit.xml. Exit 0 all pass, 1 any failure, 130 interrupted.
+    Campaign(cmd::campaign::CampaignArgs),
+    /// Reruns one campaign seed with the configuration the campaign drew; verifies the trace hash
+    /// against a results.jsonl.
+    Replay(cmd::replay::ReplayArgs),
+    /// Merges the outputs of sharded campaigns (`campaign --shard I/N`).
+    Merge(cmd::merge::MergeArgs),
 }
 
 /// Exit code for bad input: unknown flag, malformed file, impossible configuration.
@@ -42,6 +51,9 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Mutants(args) => cmd::mutants::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Campaign(args) => cmd::campaign::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
+        Command::Merge(args) => cmd::merge::run(args),
     };
     match result {
         Ok(code) => code,

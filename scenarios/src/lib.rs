@@ -4,9 +4,12 @@
 //!   simulator's context.
 //! - `oracle`: online safety oracles checked after every event.
 //! - `run`: one whole seeded run: drawn faults, safety phase, liveness phase, history check.
+//! - `swarm`: the configuration each campaign seed draws.
+//! - `campaign`: many seeds on worker threads, result lines, summary, JUnit, shard merging.
 //!
 //! Scripted scenarios, campaigns and shrinking land here in later issues.
 
+pub mod campaign;
 pub mod cluster;
 mod nemesis;
 pub mod oracle;

@@ -308,6 +308,8 @@ pub struct RunOutcome {
     pub final_state: String,
     /// (time, term, server) of every election observed.
     pub leaders: Vec<(u64, u64, NodeId)>,
+    /// Every processed event, when `RunOptions::record_trace` was set (else empty).
+    pub trace: Vec<sim::TraceEntry>,
 }
 
 impl RunOutcome {
@@ -762,6 +764,7 @@ impl<'a> Harness<'a> {
             log: self.sim.log_mut().take(),
             final_state,
             leaders: std::mem::take(&mut self.oracles.leaders),
+            trace: self.sim.trace_entries().to_vec(),
         };
         if outcome.violation.is_none() {
             check_history(&mut outcome);

@@ -2,6 +2,9 @@
 //! code, or an error for bad input (exit 2).
 
 pub mod bench;
+pub mod campaign;
 pub mod check;
+pub mod merge;
 pub mod mutants;
+pub mod replay;
 pub mod run;

@@ -10,7 +10,7 @@ use raft::Mutant;
 use scenarios::{RunConfig, RunOptions, run_with};
 use sim::{FaultSchedule, NANOS_PER_MILLI};
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct RunArgs {
     /// The seed: decides faults, latencies, workload and election jitter.
     #[arg(long)]
@@ -54,6 +54,20 @@ pub struct ShapeArgs {
     pub fault_count: u32,
 }
 
+impl Default for ShapeArgs {
+    /// The same defaults as the flags: BRIEF §12's standard run.
+    fn default() -> Self {
+        Self {
+            nodes: 5,
+            clients: 5,
+            duration_ms: 10_000,
+            mutants: Vec::new(),
+            read_mode: ReadMode::ReadIndex,
+            fault_count: 8,
+        }
+    }
+}
+
 impl ShapeArgs {
     pub fn config(&self, seed: u64) -> RunConfig {
         let mut config = RunConfig::standard(seed);
@@ -69,6 +83,18 @@ impl ShapeArgs {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = args.shape.config(args.seed);
+    let replay = replay_command(&args);
+    run_and_report(&args, config, &replay).map(|(code, _)| code)
+}
+
+/// Runs `config` (with `args`'s fault file and outputs), prints the configuration, counts, trace
+/// hash and verdict, and on failure `replay`, the command that reproduces it. Shared by `run` and
+/// `replay`, so both print the same verdict.
+pub fn run_and_report(
+    args: &RunArgs,
+    config: RunConfig,
+    replay: &str,
+) -> anyhow::Result<(ExitCode, scenarios::RunOutcome)> {
     config.validate().map_err(anyhow::Error::msg)?;
     let faults = match &args.faults {
         Some(path) => {
@@ -116,18 +142,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     println!("final state: {}", outcome.final_state);
     println!("trace_hash={:016x}", outcome.trace_hash);
-    write_outputs(&args, &outcome)?;
-    match &outcome.violation {
+    write_outputs(args, &outcome)?;
+    let code = match &outcome.violation {
         None => {
             println!("verdict: PASS");
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         Some(violation) => {
             println!("verdict: FAIL {violation}");
-            println!("replay: {}", replay_command(&args));
-            Ok(ExitCode::from(1))
+            println!("replay: {replay}");
+            ExitCode::from(1)
         }
-    }
+    };
+    Ok((code, outcome))
 }
 
 fn write_outputs(args: &RunArgs, outcome: &scenarios::RunOutcome) -> anyhow::Result<()> {

@@ -1,0 +1,723 @@
+//! Campaigns (BRIEF §10, §11): many seeds on worker threads (each run single-threaded), one
+//! result line per seed, the summary and the JUnit report, and merging of sharded outputs.
+//!
+//! Result lines are handed to the caller in seed order whatever the number of jobs, so
+//! `results.jsonl` of `--jobs 1` and `--jobs 2` are identical apart from the `wall_*` fields.
+//! The library never reads the wall clock itself: the caller passes a stopwatch.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use raft::Mutant;
+use serde::{Deserialize, Serialize};
+use sim::{NANOS_PER_MILLI, first_divergence};
+
+use crate::oracle::Property;
+use crate::run::{RunConfig, RunOptions, run_with};
+use crate::swarm::{Shape, config_for};
+
+/// Errors a user can cause: malformed ranges and shards, unreadable or malformed result files.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error("--seeds `{0}`: expected A..B, A..=B or a single seed")]
+    BadRange(String),
+    #[error("--seeds {0}..{1} is empty (the end is exclusive and must exceed the start)")]
+    EmptyRange(u64, u64),
+    #[error("--shard `{0}`: expected I/N with 0 <= I < N, e.g. 0/4")]
+    BadShard(String),
+    #[error("cannot read {path}: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{path}:{line}: not a result line: {error}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        error: serde_json::Error,
+    },
+    #[error("seed {0} appears twice with different outcomes")]
+    Conflict(u64),
+    #[error("cannot write {path}: {error}")]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// A half-open range of seeds, `start..end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl FromStr for SeedRange {
+    type Err = CampaignError;
+
+    fn from_str(text: &str) -> Result<Self, CampaignError> {
+        let bad = || CampaignError::BadRange(text.to_string());
+        let number = |part: &str| part.trim().parse::<u64>().map_err(|_| bad());
+        let (start, end) = if let Some((a, b)) = text.split_once("..=") {
+            (number(a)?, number(b)?.checked_add(1).ok_or_else(bad)?)
+        } else if let Some((a, b)) = text.split_once("..") {
+            (number(a)?, number(b)?)
+        } else {
+            let seed = number(text)?;
+            (seed, seed.checked_add(1).ok_or_else(bad)?)
+        };
+        if end <= start {
+            return Err(CampaignError::EmptyRange(start, end));
+        }
+        Ok(SeedRange { start, end })
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// Shard `index` of `count`: the seeds `start + index`, `start + index + count`, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+}
+
+impl FromStr for Shard {
+    type Err = CampaignError;
+
+    fn from_str(text: &str) -> Result<Self, CampaignError> {
+        let bad = || CampaignError::BadShard(text.to_string());
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let index: u64 = index.trim().parse().map_err(|_| bad())?;
+        let count: u64 = count.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The seeds one campaign (or one shard of it) runs, in increasing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedPlan {
+    pub range: SeedRange,
+    pub shard: Shard,
+}
+
+impl SeedPlan {
+    pub fn len(&self) -> u64 {
+        let span = self.range.end - self.range.start;
+        span.saturating_sub(self.shard.index)
+            .div_ceil(self.shard.count)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `k`-th seed of the plan; `k < len()`.
+    pub fn nth(&self, k: u64) -> u64 {
+        assert!(k < self.len(), "seed {k} of a plan of {}", self.len());
+        self.range.start + self.shard.index + k * self.shard.count
+    }
+}
+
+/// How each seed's configuration is made; enough to rebuild it from the seed alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeedShape {
+    pub shape: Shape,
+    pub mutants: Vec<Mutant>,
+    /// Overrides the safety phase's length (short smoke campaigns and tests).
+    pub duration_ns: Option<u64>,
+}
+
+impl SeedShape {
+    pub fn config(&self, seed: u64) -> RunConfig {
+        let mut config = config_for(seed, self.shape, &self.mutants);
+        if let Some(duration_ns) = self.duration_ns {
+            config.duration_ns = duration_ns;
+        }
+        config
+    }
+
+    /// The one-line command that reruns `seed` with this shape.
+    pub fn replay_command(&self, seed: u64) -> String {
+        let mut command = format!("raftsim replay --seed {seed}");
+        if self.shape == Shape::Standard {
+            command += " --standard";
+        }
+        if let Some(duration_ns) = self.duration_ns {
+            command += &format!(" --duration-ms {}", duration_ns / NANOS_PER_MILLI);
+        }
+        for mutant in &self.mutants {
+            command += &format!(" --mutant {}", mutant.name());
+        }
+        command
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// The linearizability checker ran out of budget.
+    Unknown,
+}
+
+/// The violation kind recorded when two runs of one seed differ (`--check-determinism`).
+pub const NONDETERMINISM: &str = "nondeterminism";
+/// The kind recorded when a drawn configuration cannot even start (a bug in the draw).
+pub const RUN_ERROR: &str = "run-error";
+
+/// One line of `results.jsonl` (BRIEF §11). Wall-clock fields are named `wall_*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub verdict: Verdict,
+    /// The violated property (`election-safety`, ..., `checker-unknown`, `nondeterminism`).
+    pub property: Option<String>,
+    pub message: Option<String>,
+    /// The trace hash as 16 hex digits.
+    pub trace_hash: String,
+    pub simulated_ns: u64,
+    pub events: u64,
+    pub messages: u64,
+    pub wall_ms: f64,
+    pub replay: String,
+    pub mutants: Vec<String>,
+    pub config: RunConfig,
+}
+
+impl SeedResult {
+    /// Whether this seed fails the CI gate.
+    pub fn fails_gate(&self, allow_unknown: bool) -> bool {
+        match self.verdict {
+            Verdict::Pass => false,
+            Verdict::Fail => true,
+            Verdict::Unknown => !allow_unknown,
+        }
+    }
+
+    /// The line with its wall-clock fields zeroed, for comparisons.
+    pub fn without_wall(&self) -> SeedResult {
+        SeedResult {
+            wall_ms: 0.0,
+            ..self.clone()
+        }
+    }
+
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("a result line serialises")
+    }
+
+    /// `FAIL seed=7 linearizability: ...` and the replay command, for terminals and logs.
+    pub fn failure_report(&self) -> String {
+        format!(
+            "{} seed={} {}: {}\n  replay: {}",
+            if self.verdict == Verdict::Unknown {
+                "UNKNOWN"
+            } else {
+                "FAIL"
+            },
+            self.seed,
+            self.property.as_deref().unwrap_or("?"),
+            self.message.as_deref().unwrap_or(""),
+            self.replay
+        )
+    }
+}
+
+/// Runs one seed of `shape` (twice, comparing traces, with `check_determinism`).
+/// `wall_ms` is left at zero for the caller to fill.
+pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedResult {
+    let config = shape.config(seed);
+    let mut result = SeedResult {
+        seed,
+        verdict: Verdict::Pass,
+        property: None,
+        message: None,
+        trace_hash: String::new(),
+        simulated_ns: 0,
+        events: 0,
+        messages: 0,
+        wall_ms: 0.0,
+        replay: shape.replay_command(seed),
+        mutants: shape.mutants.iter().map(|m| m.name().to_string()).collect(),
+        config: config.clone(),
+    };
+    let options = RunOptions {
+        keep_log: false,
+        record_trace: check_determinism,
+    };
+    let outcome = match run_with(&config, None, options) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            result.verdict = Verdict::Fail;
+            result.property = Some(RUN_ERROR.to_string());
+            result.message = Some(error);
+            return result;
+        }
+    };
+    result.trace_hash = format!("{:016x}", outcome.trace_hash);
+    result.simulated_ns = outcome.simulated_ns;
+    result.events = outcome.stats.events;
+    result.messages = outcome.stats.messages_sent;
+    if let Some(violation) = &outcome.violation {
+        result.verdict = if violation.property == Property::CheckerUnknown {
+            Verdict::Unknown
+        } else {
+            Verdict::Fail
+        };
+        result.property = Some(violation.property.name().to_string());
+        result.message = Some(violation.to_string());
+    }
+    if check_determinism {
+        let second = run_with(&config, None, options).expect("the same configuration ran once");
+        let divergence = first_divergence(&outcome.trace, &second.trace);
+        if divergence.is_some() || second.trace_hash != outcome.trace_hash {
+            result.verdict = Verdict::Fail;
+            result.property = Some(NONDETERMINISM.to_string());
+            result.message = Some(match divergence {
+                Some(divergence) => divergence.to_string(),
+                None => format!(
+                    "trace hashes differ ({:016x} vs {:016x}) over identical events",
+                    outcome.trace_hash, second.trace_hash
+                ),
+            });
+        }
+    }
+    result
+}
+
+/// What a campaign runs.
+#[derive(Clone, Debug)]
+pub struct CampaignConfig {
+    pub plan: SeedPlan,
+    pub shape: SeedShape,
+    /// Worker threads; each runs one seed at a time.
+    pub jobs: usize,
+    pub check_determinism: bool,
+    /// Stop handing out seeds after the first gate failure.
+    pub fail_fast: bool,
+    pub allow_unknown: bool,
+}
+
+/// How a campaign ended.
+#[derive(Debug)]
+pub struct CampaignEnd {
+    /// Every finished seed, in seed order.
+    pub results: Vec<SeedResult>,
+    /// Stopped by the caller's flag (Ctrl-C) before every seed ran.
+    pub interrupted: bool,
+    /// Stopped by `fail_fast`.
+    pub stopped_at_failure: bool,
+}
+
+/// Reads elapsed wall time since the campaign began; supplied by the binary.
+pub type Stopwatch = dyn Fn() -> Duration + Sync;
+
+/// Runs the campaign on `config.jobs` threads. Seeds are handed out in order from a shared
+/// counter; `sink` sees each result on the calling thread, in seed order, as soon as every
+/// earlier seed has finished. Setting `stop` stops handing out seeds; seeds already running
+/// finish and are reported, so the reported seeds are always a prefix of the plan.
+pub fn run_campaign(
+    config: &CampaignConfig,
+    stop: &AtomicBool,
+    stopwatch: &Stopwatch,
+    sink: &mut dyn FnMut(&SeedResult) -> std::io::Result<()>,
+) -> std::io::Result<CampaignEnd> {
+    assert!(config.jobs >= 1, "a campaign needs at least one job");
+    let total = config.plan.len();
+    let next = AtomicU64::new(0);
+    let halt = AtomicBool::new(false);
+    let (sender, receiver) = mpsc::channel::<(u64, SeedResult)>();
+    let mut results = Vec::new();
+    let mut sink_error = None;
+    let mut stopped_at_failure = false;
+    std::thread::scope(|scope| {
+        for _ in 0..config.jobs {
+            let sender = sender.clone();
+            let (next, halt) = (&next, &halt);
+            scope.spawn(move || {
+                while !stop.load(Ordering::SeqCst) && !halt.load(Ordering::SeqCst) {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= total {
+                        break;
+                    }
+                    let started = stopwatch();
+                    let seed = config.plan.nth(k);
+                    let mut result = evaluate(seed, &config.shape, config.check_determinism);
+                    let wall = stopwatch().saturating_sub(started);
+                    result.wall_ms = (wall.as_secs_f64() * 1e6).round() / 1e3;
+                    if sender.send((k, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Results arrive in completion order; hold each until all earlier seeds are in.
+        let mut pending: BTreeMap<u64, SeedResult> = BTreeMap::new();
+        for (k, result) in receiver {
+            pending.insert(k, result);
+            while let Some(result) = pending.remove(&(results.len() as u64)) {
+                if sink_error.is_none()
+                    && let Err(error) = sink(&result)
+                {
+                    sink_error = Some(error);
+                    halt.store(true, Ordering::SeqCst);
+                }
+                if config.fail_fast && result.fails_gate(config.allow_unknown) {
+                    stopped_at_failure = true;
+                    halt.store(true, Ordering::SeqCst);
+                }
+                results.push(result);
+            }
+        }
+        assert!(pending.is_empty(), "every handed-out seed was reported");
+    });
+    if let Some(error) = sink_error {
+        return Err(error);
+    }
+    let interrupted = (results.len() as u64) < total && !stopped_at_failure;
+    Ok(CampaignEnd {
+        results,
+        interrupted,
+        stopped_at_failure,
+    })
+}
+
+/// One failing seed in the summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailingSeed {
+    pub seed: u64,
+    pub verdict: Verdict,
+    pub property: Option<String>,
+    pub message: Option<String>,
+    pub replay: String,
+}
+
+/// `summary.json`: derived from the result lines alone, so a merge of shards derives the same.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub seeds: usize,
+    pub first_seed: Option<u64>,
+    pub last_seed: Option<u64>,
+    pub passed: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    pub failures_by_kind: BTreeMap<String, usize>,
+    pub simulated_ns: u64,
+    pub events: u64,
+    pub messages: u64,
+    pub interrupted: bool,
+    pub failing: Vec<FailingSeed>,
+    /// The campaign's wall time; for a merge, the sum of the seeds' wall times.
+    pub wall_s: f64,
+    pub wall_seeds_per_s: f64,
+    /// Simulated time over wall time.
+    pub wall_speedup: f64,
+}
+
+impl Summary {
+    /// Summarises `results`; `wall_s` is the campaign's elapsed time when known.
+    pub fn new(results: &[SeedResult], wall_s: Option<f64>, interrupted: bool) -> Summary {
+        let count = |verdict| results.iter().filter(|r| r.verdict == verdict).count();
+        let mut failures_by_kind = BTreeMap::new();
+        for result in results.iter().filter(|r| r.verdict != Verdict::Pass) {
+            let kind = result.property.clone().unwrap_or_default();
+            *failures_by_kind.entry(kind).or_insert(0) += 1;
+        }
+        let simulated_ns = results.iter().map(|r| r.simulated_ns).sum();
+        let wall_s = wall_s.unwrap_or_else(|| results.iter().map(|r| r.wall_ms).sum::<f64>() / 1e3);
+        let per_wall_s = |x: f64| if wall_s > 0.0 { x / wall_s } else { 0.0 };
+        Summary {
+            seeds: results.len(),
+            first_seed: results.iter().map(|r| r.seed).min(),
+            last_seed: results.iter().map(|r| r.seed).max(),
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            unknown: count(Verdict::Unknown),
+            failures_by_kind,
+            simulated_ns,
+            events: results.iter().map(|r| r.events).sum(),
+            messages: results.iter().map(|r| r.messages).sum(),
+            interrupted,
+            failing: results
+                .iter()
+                .filter(|r| r.verdict != Verdict::Pass)
+                .map(|r| FailingSeed {
+                    seed: r.seed,
+                    verdict: r.verdict,
+                    property: r.property.clone(),
+                    message: r.message.clone(),
+                    replay: r.replay.clone(),
+                })
+                .collect(),
+            wall_s: (wall_s * 1e3).round() / 1e3,
+            wall_seeds_per_s: (per_wall_s(results.len() as f64) * 10.0).round() / 10.0,
+            wall_speedup: per_wall_s(simulated_ns as f64 / 1e9).round(),
+        }
+    }
+
+    /// Whether the CI gate passes: no failure, and no unknown unless allowed.
+    pub fn gate_passes(&self, allow_unknown: bool) -> bool {
+        self.failed == 0 && (allow_unknown || self.unknown == 0)
+    }
+}
+
+/// `junit.xml`: one test case per seed, a `<failure>` for each failing one.
+pub fn junit_xml(results: &[SeedResult]) -> String {
+    let failures = results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Pass)
+        .count();
+    let wall_s: f64 = results.iter().map(|r| r.wall_ms).sum::<f64>() / 1e3;
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml += &format!(
+        "<testsuites name=\"raftsim\" tests=\"{}\" failures=\"{failures}\" time=\"{wall_s:.3}\">\n",
+        results.len()
+    );
+    xml += &format!(
+        "  <testsuite name=\"raftsim campaign\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" \
+         skipped=\"0\" time=\"{wall_s:.3}\">\n",
+        results.len()
+    );
+    for result in results {
+        let name = format!("seed {}", result.seed);
+        xml += &format!(
+            "    <testcase classname=\"raftsim.campaign\" name=\"{}\" time=\"{:.3}\"",
+            xml_escape(&name),
+            result.wall_ms / 1e3
+        );
+        if result.verdict == Verdict::Pass {
+            xml += "/>\n";
+            continue;
+        }
+        let kind = result.property.as_deref().unwrap_or("failure");
+        let message = result.message.as_deref().unwrap_or("");
+        xml += ">\n";
+        xml += &format!(
+            "      <failure type=\"{}\" message=\"{}\">{}\nreplay: {}</failure>\n",
+            xml_escape(kind),
+            xml_escape(message),
+            xml_escape(message),
+            xml_escape(&result.replay)
+        );
+        xml += "    </testcase>\n";
+    }
+    xml += "  </testsuite>\n</testsuites>\n";
+    xml
+}
+
+/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
+pub fn xml_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped += "&amp;",
+            '<' => escaped += "&lt;",
+            '>' => escaped += "&gt;",
+            '"' => escaped += "&quot;",
+            '\'' => escaped += "&apos;",
+            '\n' => escaped += "&#10;",
+            '\t' | '\r' => escaped.push(' '),
+            c if (c as u32) < 0x20 => escaped.push('?'),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// `results.jsonl`, written and flushed line by line.
+pub struct ResultsFile {
+    path: PathBuf,
+    writer: BufWriter<File>,
+}
+
+impl ResultsFile {
+    /// Creates `dir` if needed and starts an empty `dir/results.jsonl`.
+    pub fn create(dir: &Path) -> Result<ResultsFile, CampaignError> {
+        let path = dir.join("results.jsonl");
+        let write_error = |error| CampaignError::Write {
+            path: path.clone(),
+            error,
+        };
+        std::fs::create_dir_all(dir).map_err(write_error)?;
+        let file = File::create(&path).map_err(write_error)?;
+        Ok(ResultsFile {
+            path,
+            writer: BufWriter::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&mut self, result: &SeedResult) -> std::io::Result<()> {
+        self.writer.write_all(result.to_json_line().as_bytes())?;
+        self.writer.write_all(b"\n")?;
+        self.writer.flush()
+    }
+}
+
+/// Writes `summary.json` and `junit.xml` into `dir`.
+pub fn write_reports(
+    dir: &Path,
+    results: &[SeedResult],
+    summary: &Summary,
+) -> Result<(), CampaignError> {
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|error| CampaignError::Write { path, error })
+    };
+    let json = serde_json::to_string_pretty(summary).expect("the summary serialises");
+    write("summary.json", json + "\n")?;
+    write("junit.xml", junit_xml(results))
+}
+
+/// Writes a whole output directory from finished results (used by `merge`).
+pub fn write_output_dir(
+    dir: &Path,
+    results: &[SeedResult],
+    summary: &Summary,
+) -> Result<(), CampaignError> {
+    let mut file = ResultsFile::create(dir)?;
+    for result in results {
+        file.append(result).map_err(|error| CampaignError::Write {
+            path: file.path().to_path_buf(),
+            error,
+        })?;
+    }
+    write_reports(dir, results, summary)
+}
+
+/// Reads a `results.jsonl`; blank lines are skipped.
+pub fn read_results(path: &Path) -> Result<Vec<SeedResult>, CampaignError> {
+    let text = std::fs::read_to_string(path).map_err(|error| CampaignError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(number, line)| {
+            serde_json::from_str(line).map_err(|error| CampaignError::Parse {
+                path: path.to_path_buf(),
+                line: number + 1,
+                error,
+            })
+        })
+        .collect()
+}
+
+/// Joins shards' results in seed order. A seed present twice must have the same outcome
+/// (apart from wall time); it is kept once.
+pub fn merge(shards: Vec<Vec<SeedResult>>) -> Result<Vec<SeedResult>, CampaignError> {
+    let mut by_seed: BTreeMap<u64, SeedResult> = BTreeMap::new();
+    for result in shards.into_iter().flatten() {
+        match by_seed.get(&result.seed) {
+            Some(kept) if kept.without_wall() != result.without_wall() => {
+                return Err(CampaignError::Conflict(result.seed));
+            }
+            Some(_) => {}
+            None => {
+                by_seed.insert(result.seed, result);
+            }
+        }
+    }
+    Ok(by_seed.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges_parse_and_reject_empty_ones() {
+        let range: SeedRange = "0..100".parse().unwrap();
+        assert_eq!((range.start, range.end), (0, 100));
+        let range: SeedRange = "3..=5".parse().unwrap();
+        assert_eq!((range.start, range.end), (3, 6));
+        let range: SeedRange = "7".parse().unwrap();
+        assert_eq!((range.start, range.end), (7, 8));
+        assert!(matches!(
+            "5..2".parse::<SeedRange>(),
+            Err(CampaignError::EmptyRange(5, 2))
+        ));
+        assert!("5..5".parse::<SeedRange>().is_err());
+        assert!("a..b".parse::<SeedRange>().is_err());
+        assert!("1..2..3".parse::<SeedRange>().is_err());
+    }
+
+    #[test]
+    fn shards_partition_the_range() {
+        assert!("3/2".parse::<Shard>().is_err());
+        assert!("0/0".parse::<Shard>().is_err());
+        assert!("1".parse::<Shard>().is_err());
+        let range = SeedRange { start: 10, end: 21 };
+        let mut seen = Vec::new();
+        for index in 0..3 {
+            let plan = SeedPlan {
+                range,
+                shard: format!("{index}/3").parse().unwrap(),
+            };
+            seen.extend((0..plan.len()).map(|k| plan.nth(k)));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (10..21).collect::<Vec<_>>());
+        let tiny = SeedPlan {
+            range: SeedRange { start: 0, end: 2 },
+            shard: Shard { index: 3, count: 4 },
+        };
+        assert!(tiny.is_empty());
+    }
+
+    #[test]
+    fn xml_escape_covers_markup_and_control_characters() {
+        assert_eq!(
+            xml_escape("a<b & \"c\" 'd'>\n\u{1}"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;&#10;?"
+        );
+    }
+
+    #[test]
+    fn replay_command_names_the_shape() {
+        let shape = SeedShape {
+            shape: Shape::Standard,
+            mutants: vec![Mutant::NoDedup],
+            duration_ns: Some(2 * NANOS_PER_MILLI * 1000),
+        };
+        assert_eq!(
+            shape.replay_command(4),
+            "raftsim replay --seed 4 --standard --duration-ms 2000 --mutant no-dedup"
+        );
+        assert_eq!(
+            SeedShape::default().replay_command(9),
+            "raftsim replay --seed 9"
+        );
+    }
+}

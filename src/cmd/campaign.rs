@@ -1,0 +1,313 @@
+//! `raftsim campaign --seeds A..B`: many seeds across cores (BRIEF §10), with a progress bar,
+//! `results.jsonl` streamed line by line, then `summary.json` and `junit.xml`. Exit 0 when every
+//! seed passes, 1 on any failure (and on `unknown` unless `--allow-unknown`), 130 when
+//! interrupted with nothing failed, 2 on bad input.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use raft::Mutant;
+use scenarios::campaign::{
+    CampaignConfig, ResultsFile, SeedPlan, SeedRange, SeedResult, SeedShape, Shard, Summary,
+    Verdict, run_campaign, write_reports,
+};
+use scenarios::swarm::Shape;
+use sim::NANOS_PER_MILLI;
+
+use crate::wall::Stopwatch;
+
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// Seeds to run: A..B (end exclusive), A..=B or one seed.
+    #[arg(long, default_value = "0..100", value_name = "A..B")]
+    pub seeds: SeedRange,
+    /// Worker threads, each running one seed at a time [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Planted bug to switch on in every seed (see `raftsim mutants`); repeatable.
+    #[arg(long = "mutant", value_name = "M")]
+    pub mutants: Vec<Mutant>,
+    /// Run BRIEF §12's standard configuration for every seed instead of drawing one per seed.
+    #[arg(long)]
+    pub standard: bool,
+    /// Override the safety phase's length in simulated milliseconds (quick smoke campaigns).
+    #[arg(long, value_name = "MS")]
+    pub duration_ms: Option<u64>,
+    /// Output directory [default: target/campaign, or target/campaign-shard-I-of-N].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run only shard I of N (0 <= I < N): every N-th seed of the range, starting at A + I.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Run every seed twice and compare the traces; a difference is a failure.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Stop handing out seeds after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Do not fail the gate on `unknown` linearizability verdicts (checker budget exhausted).
+    #[arg(long)]
+    pub allow_unknown: bool,
+    /// Plain progress lines instead of a progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Raised by Ctrl-C: stop handing out seeds, finish the running ones, write what finished.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
+    let config = campaign_config(&args)?;
+    let out = args.out.clone().unwrap_or_else(|| default_out(args.shard));
+    install_ctrl_c();
+    let mut file = ResultsFile::create(&out)?;
+    let total = config.plan.len();
+    println!(
+        "campaign: seeds {}{} ({} seeds, {}{}) jobs={} out={}",
+        config.plan.range,
+        args.shard.map_or(String::new(), |s| format!(" shard {s}")),
+        total,
+        if args.standard { "standard" } else { "swarm" },
+        mutants_suffix(&config.shape.mutants),
+        config.jobs,
+        out.display()
+    );
+    let stopwatch = Stopwatch::start();
+    let mut progress = Progress::new(total, args.quiet, stopwatch);
+    let elapsed = move || stopwatch.elapsed();
+    let end = run_campaign(&config, &STOP, &elapsed, &mut |result| {
+        file.append(result)?;
+        progress.record(result);
+        Ok(())
+    })
+    .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", file.path().display()))?;
+    progress.finish();
+    let wall_s = stopwatch.elapsed().as_secs_f64();
+    let summary = Summary::new(&end.results, Some(wall_s), end.interrupted);
+    write_reports(&out, &end.results, &summary)?;
+    if end.interrupted {
+        println!(
+            "interrupted: {} of {total} seeds finished; their results are in {}",
+            end.results.len(),
+            out.display()
+        );
+    }
+    if end.stopped_at_failure {
+        println!("fail-fast: stopped after the first failure");
+    }
+    print_summary(&summary, &out, config.allow_unknown);
+    Ok(exit_code(&summary, config.allow_unknown, end.interrupted))
+}
+
+fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
+    let jobs = match args.jobs {
+        Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(jobs) => jobs,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let duration_ns = match args.duration_ms {
+        Some(0) => anyhow::bail!("--duration-ms must be positive"),
+        Some(ms) => Some(
+            ms.checked_mul(NANOS_PER_MILLI)
+                .ok_or_else(|| anyhow::anyhow!("--duration-ms {ms} is too large"))?,
+        ),
+        None => None,
+    };
+    let plan = SeedPlan {
+        range: args.seeds,
+        shard: args.shard.unwrap_or(Shard::WHOLE),
+    };
+    anyhow::ensure!(
+        !plan.is_empty(),
+        "shard {} of --seeds {} holds no seed",
+        plan.shard,
+        plan.range
+    );
+    let shape = SeedShape {
+        shape: if args.standard {
+            Shape::Standard
+        } else {
+            Shape::Swarm
+        },
+        mutants: args.mutants.clone(),
+        duration_ns,
+    };
+    shape
+        .config(plan.nth(0))
+        .validate()
+        .map_err(anyhow::Error::msg)?;
+    Ok(CampaignConfig {
+        plan,
+        shape,
+        jobs,
+        check_determinism: args.check_determinism,
+        fail_fast: args.fail_fast,
+        allow_unknown: args.allow_unknown,
+    })
+}
+
+fn default_out(shard: Option<Shard>) -> PathBuf {
+    match shard {
+        Some(shard) if shard.count > 1 => PathBuf::from(format!(
+            "target/campaign-shard-{}-of-{}",
+            shard.index, shard.count
+        )),
+        _ => PathBuf::from("target/campaign"),
+    }
+}
+
+fn mutants_suffix(mutants: &[Mutant]) -> String {
+    if mutants.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = mutants.iter().map(|m| m.name()).collect();
+    format!(", mutants {}", names.join(","))
+}
+
+/// First Ctrl-C: stop handing out seeds. Second: leave at once (lines so far are on disk).
+fn install_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing running seeds; press Ctrl-C again to quit at once");
+    });
+    if let Err(error) = installed {
+        eprintln!("warning: Ctrl-C will not stop cleanly: {error}");
+    }
+}
+
+/// The bar (on a terminal) or plain lines (otherwise, or with `--quiet`); failures always print
+/// with their replay command.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: u64,
+    failures: u64,
+    simulated_ns: u64,
+    stopwatch: Stopwatch,
+    /// Plain mode prints a line every this many seeds.
+    every: u64,
+}
+
+impl Progress {
+    fn new(total: u64, quiet: bool, stopwatch: Stopwatch) -> Progress {
+        let bar = (!quiet && std::io::stdout().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stdout());
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} seeds {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            total,
+            done: 0,
+            failures: 0,
+            simulated_ns: 0,
+            stopwatch,
+            every: total.div_ceil(10).max(1),
+        }
+    }
+
+    fn record(&mut self, result: &SeedResult) {
+        self.done += 1;
+        self.simulated_ns += result.simulated_ns;
+        if result.verdict != Verdict::Pass {
+            self.failures += 1;
+            self.println(&result.failure_report());
+        }
+        let wall_s = self.stopwatch.elapsed().as_secs_f64().max(1e-9);
+        let message = format!(
+            "{} failed  {:.1} seeds/s  {:.0}x real time",
+            self.failures,
+            self.done as f64 / wall_s,
+            self.simulated_ns as f64 / 1e9 / wall_s
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(self.done);
+                bar.set_message(message);
+            }
+            None if self.done.is_multiple_of(self.every) || self.done == self.total => {
+                println!("progress: {}/{} seeds, {message}", self.done, self.total);
+            }
+            None => {}
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The closing lines shared by `campaign` and `merge`.
+pub fn print_summary(summary: &Summary, out: &Path, allow_unknown: bool) {
+    println!(
+        "result: {} seeds: {} passed, {} failed, {} unknown in {:.1} s wall ({:.1} seeds/s, {:.0}x real time)",
+        summary.seeds,
+        summary.passed,
+        summary.failed,
+        summary.unknown,
+        summary.wall_s,
+        summary.wall_seeds_per_s,
+        summary.wall_speedup
+    );
+    for (kind, count) in &summary.failures_by_kind {
+        println!("  {kind}: {count}");
+    }
+    const SHOWN: usize = 20;
+    for failing in summary.failing.iter().take(SHOWN) {
+        println!(
+            "  seed {} {}: replay: {}",
+            failing.seed,
+            failing.property.as_deref().unwrap_or("?"),
+            failing.replay
+        );
+    }
+    if summary.failing.len() > SHOWN {
+        println!(
+            "  ... {} more in {}",
+            summary.failing.len() - SHOWN,
+            out.join("summary.json").display()
+        );
+    }
+    println!(
+        "gate: {}; wrote {}/{{results.jsonl,summary.json,junit.xml}}",
+        if !summary.gate_passes(allow_unknown) {
+            "FAIL"
+        } else if summary.interrupted {
+            "INTERRUPTED"
+        } else {
+            "PASS"
+        },
+        out.display()
+    );
+}
+
+pub fn exit_code(summary: &Summary, allow_unknown: bool, interrupted: bool) -> ExitCode {
+    if !summary.gate_passes(allow_unknown) {
+        ExitCode::from(1)
+    } else if interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the `raftsim` binary.
+
+mod campaign;

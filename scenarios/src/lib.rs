@@ -4,11 +4,13 @@
 //!   simulator's context.
 //! - `oracle`: online safety oracles checked after every event.
 //! - `run`: one whole seeded run: drawn faults, safety phase, liveness phase, history check.
+//! - `record`: fills a `reports::RunRecord` (roles, faults, messages, linearization) for reports.
 //!
 //! Scripted scenarios, campaigns and shrinking land here in later issues.
 
 pub mod cluster;
 pub mod oracle;
+pub mod record;
 pub mod run;
 
 pub use oracle::{Property, Violation};

@@ -15,6 +15,7 @@ use sim::{
 
 use crate::cluster::{ClientNode, ClusterNode, ServerNode};
 use crate::oracle::{Oracles, Property, ServerView, Violation};
+use crate::record::{self, Recorder};
 
 /// Which kinds of faults a run may draw, and how many.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -307,6 +308,8 @@ pub struct RunOutcome {
     pub final_state: String,
     /// (time, term, server) of every election observed.
     pub leaders: Vec<(u64, u64, NodeId)>,
+    /// Everything a report draws, when `RunOptions::record` asked for it.
+    pub record: Option<reports::RunRecord>,
 }
 
 impl RunOutcome {
@@ -338,6 +341,8 @@ pub struct RunOptions {
     pub keep_log: bool,
     /// Record every event for divergence search.
     pub record_trace: bool,
+    /// Record roles, messages and the checker's linearization for a report.
+    pub record: bool,
 }
 
 pub fn run(config: &RunConfig) -> Result<RunOutcome, String> {
@@ -373,6 +378,7 @@ struct Harness<'a> {
     servers: NodeId,
     /// Servers seen crashed, so a restart can be told from other faults.
     crashed: Vec<bool>,
+    recorder: Option<Recorder>,
 }
 
 impl<'a> Harness<'a> {
@@ -413,6 +419,9 @@ impl<'a> Harness<'a> {
         if options.record_trace {
             sim.record_trace();
         }
+        if options.record {
+            sim.record_messages(record::describe_wire);
+        }
         let crashed = vec![false; config.servers];
         Ok(Self {
             config,
@@ -420,6 +429,7 @@ impl<'a> Harness<'a> {
             oracles: Oracles::default(),
             servers,
             crashed,
+            recorder: options.record.then(Recorder::default),
         })
     }
 
@@ -440,6 +450,9 @@ impl<'a> Harness<'a> {
                 // A crash, or a restart: a new incarnation with its own commit index.
                 self.crashed[node as usize] = !up;
                 self.oracles.node_restarted(node);
+                if let Some(recorder) = self.recorder.as_mut().filter(|_| !up) {
+                    recorder.down(node, step.time_ns);
+                }
             }
         }
         let time_ns = step.time_ns;
@@ -447,6 +460,9 @@ impl<'a> Harness<'a> {
             return Ok(());
         };
         let (role, term) = (server.raft().role(), server.raft().term());
+        if let Some(recorder) = &mut self.recorder {
+            recorder.observe(node, role, term, time_ns);
+        }
         self.oracles.check_leader(node, role, term, time_ns)?;
         self.oracles.check(ServerView { node, server }, time_ns)
     }
@@ -613,15 +629,32 @@ impl<'a> Harness<'a> {
             log: self.sim.log_mut().take(),
             final_state,
             leaders: std::mem::take(&mut self.oracles.leaders),
+            record: None,
         };
-        if outcome.violation.is_none() {
-            check_history(&mut outcome);
+        let check = outcome
+            .violation
+            .is_none()
+            .then(|| check_history(&mut outcome));
+        if let Some(recorder) = self.recorder.take() {
+            let (messages, messages_not_kept) = self.sim.take_message_events();
+            let servers_at_end = self
+                .servers()
+                .map(|(id, server)| record::server_state(id, server))
+                .collect();
+            let finished = record::Finished {
+                recorder,
+                messages,
+                messages_not_kept,
+                servers_at_end,
+                check,
+            };
+            outcome.record = Some(record::build(&outcome, finished));
         }
         Ok(outcome)
     }
 }
 
-fn check_history(outcome: &mut RunOutcome) {
+fn check_history(outcome: &mut RunOutcome) -> checker::CheckResult {
     let options = checker::Options {
         steps_max: outcome.config.checker_steps_max,
         ..checker::Options::default()
@@ -657,6 +690,7 @@ fn check_history(outcome: &mut RunOutcome) {
         failing_partitions: failing,
         steps,
     });
+    result
 }
 
 /// Client records in the checker's terms.

@@ -13,7 +13,7 @@ use crate::format::{escape, ms};
 use crate::record::{FaultKind, Message, MessageFate, NodeId, Role, RunRecord};
 use crate::roles::{Segment, role_segments};
 
-pub const WIDTH: f64 = 1360.0;
+pub const WIDTH: f64 = 1300.0;
 const LEFT: f64 = 64.0;
 const RIGHT_PAD: f64 = 16.0;
 const LANE: f64 = 34.0;

@@ -65,9 +65,13 @@ fn lanes(out: &mut String, record: &RunRecord, column_ns: u64) {
             .iter()
             .filter(|b| b.kind == FaultKind::Pause && b.nodes.contains(&node))
         {
-            for c in column(band.start_ns, column_ns)..=column(band.end_ns, column_ns) {
-                if strip[c] != Role::Down.letter() {
-                    strip[c] = 'z';
+            let (first, last) = (
+                column(band.start_ns, column_ns),
+                column(band.end_ns, column_ns),
+            );
+            for letter in &mut strip[first..=last] {
+                if *letter != Role::Down.letter() {
+                    *letter = 'z';
                 }
             }
         }

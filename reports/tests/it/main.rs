@@ -3,9 +3,9 @@
 
 use expect_test::expect;
 use reports::{
-    CheckRecord, FaultBand, FaultKind, IndexRow, Message, MessageFate, Operation,
-    PartitionSummary, Role, RoleChange, RunRecord, ScheduledFault, ServerState, ViolationRecord,
-    render_html, render_index, render_timeline,
+    CheckRecord, FaultBand, FaultKind, IndexRow, Message, MessageFate, Operation, PartitionSummary,
+    Role, RoleChange, RunRecord, ScheduledFault, ServerState, ViolationRecord, render_html,
+    render_index, render_timeline,
 };
 
 const MS: u64 = 1_000_000;
@@ -13,12 +13,42 @@ const MS: u64 = 1_000_000;
 /// A 3-server, 1-client run of 1 s: an election, a partition, a crash and a failed read.
 fn small_record() -> RunRecord {
     let roles = vec![
-        RoleChange { time_ns: 150 * MS, node: 1, role: Role::Candidate, term: 1 },
-        RoleChange { time_ns: 155 * MS, node: 1, role: Role::Leader, term: 1 },
-        RoleChange { time_ns: 157 * MS, node: 0, role: Role::Follower, term: 1 },
-        RoleChange { time_ns: 158 * MS, node: 2, role: Role::Follower, term: 1 },
-        RoleChange { time_ns: 600 * MS, node: 2, role: Role::Down, term: 1 },
-        RoleChange { time_ns: 700 * MS, node: 2, role: Role::Follower, term: 1 },
+        RoleChange {
+            time_ns: 150 * MS,
+            node: 1,
+            role: Role::Candidate,
+            term: 1,
+        },
+        RoleChange {
+            time_ns: 155 * MS,
+            node: 1,
+            role: Role::Leader,
+            term: 1,
+        },
+        RoleChange {
+            time_ns: 157 * MS,
+            node: 0,
+            role: Role::Follower,
+            term: 1,
+        },
+        RoleChange {
+            time_ns: 158 * MS,
+            node: 2,
+            role: Role::Follower,
+            term: 1,
+        },
+        RoleChange {
+            time_ns: 600 * MS,
+            node: 2,
+            role: Role::Down,
+            term: 1,
+        },
+        RoleChange {
+            time_ns: 700 * MS,
+            node: 2,
+            role: Role::Follower,
+            term: 1,
+        },
     ];
     let message = |from, to, sent, kind: &str, fate| Message {
         from,
@@ -31,11 +61,41 @@ fn small_record() -> RunRecord {
         drop_reason: None,
     };
     let messages = vec![
-        message(1, 0, 150 * MS, "Vote", MessageFate::Delivered { at_ns: 152 * MS }),
-        message(0, 1, 152 * MS, "VoteResponse", MessageFate::Delivered { at_ns: 155 * MS }),
-        message(1, 2, 400 * MS, "Append", MessageFate::Dropped { at_ns: 400 * MS }),
-        message(3, 1, 800 * MS, "Request", MessageFate::Delivered { at_ns: 803 * MS }),
-        message(1, 3, 810 * MS, "Reply", MessageFate::Delivered { at_ns: 815 * MS }),
+        message(
+            1,
+            0,
+            150 * MS,
+            "Vote",
+            MessageFate::Delivered { at_ns: 152 * MS },
+        ),
+        message(
+            0,
+            1,
+            152 * MS,
+            "VoteResponse",
+            MessageFate::Delivered { at_ns: 155 * MS },
+        ),
+        message(
+            1,
+            2,
+            400 * MS,
+            "Append",
+            MessageFate::Dropped { at_ns: 400 * MS },
+        ),
+        message(
+            3,
+            1,
+            800 * MS,
+            "Request",
+            MessageFate::Delivered { at_ns: 803 * MS },
+        ),
+        message(
+            1,
+            3,
+            810 * MS,
+            "Reply",
+            MessageFate::Delivered { at_ns: 815 * MS },
+        ),
     ];
     let operation = |seq, text: &str, call, ret, order, stuck| Operation {
         client: 3,
@@ -51,16 +111,31 @@ fn small_record() -> RunRecord {
     RunRecord {
         seed: 7,
         command: "raftsim run --seed 7 --nodes 3 --clients 1 --duration-ms 900".to_string(),
-        config: vec![("servers".into(), "3".into()), ("clients".into(), "1".into())],
+        config: vec![
+            ("servers".into(), "3".into()),
+            ("clients".into(), "1".into()),
+        ],
         servers: 3,
         clients: 1,
         safety_end_ns: 900 * MS,
         end_ns: 1_000 * MS,
         schedule: vec![
-            ScheduledFault { at_ns: 300 * MS, action: "partition {n2} | {n0,n1}".into() },
-            ScheduledFault { at_ns: 500 * MS, action: "heal".into() },
-            ScheduledFault { at_ns: 600 * MS, action: "crash n2".into() },
-            ScheduledFault { at_ns: 700 * MS, action: "restart n2".into() },
+            ScheduledFault {
+                at_ns: 300 * MS,
+                action: "partition {n2} | {n0,n1}".into(),
+            },
+            ScheduledFault {
+                at_ns: 500 * MS,
+                action: "heal".into(),
+            },
+            ScheduledFault {
+                at_ns: 600 * MS,
+                action: "crash n2".into(),
+            },
+            ScheduledFault {
+                at_ns: 700 * MS,
+                action: "restart n2".into(),
+            },
         ],
         faults: vec![
             FaultBand {
@@ -82,8 +157,22 @@ fn small_record() -> RunRecord {
         messages,
         messages_not_kept: 0,
         operations: vec![
-            operation(1, "put(\"x\", \"1\") -> ok", 800 * MS, Some(815 * MS), Some(1), false),
-            operation(2, "get(\"x\") -> \"\"", 820 * MS, Some(840 * MS), None, true),
+            operation(
+                1,
+                "put(\"x\", \"1\") -> ok",
+                800 * MS,
+                Some(815 * MS),
+                Some(1),
+                false,
+            ),
+            operation(
+                2,
+                "get(\"x\") -> \"\"",
+                820 * MS,
+                Some(840 * MS),
+                None,
+                true,
+            ),
         ],
         check: Some(CheckRecord {
             verdict: "illegal".into(),
@@ -159,7 +248,10 @@ fn markup_in_record_strings_is_shown_as_text() {
     record.violation.as_mut().unwrap().message = script.to_string();
     record.command = script.to_string();
     let html = render_html(&record);
-    assert!(!html.contains("<script>alert"), "unescaped markup in the report");
+    assert!(
+        !html.contains("<script>alert"),
+        "unescaped markup in the report"
+    );
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
     // The page's own script is the only one.
     assert_eq!(html.matches("<script>").count(), 1);
@@ -181,8 +273,13 @@ fn report_and_index_name_no_network_address() {
         summary: String::new(),
         report: Some("javascript:alert(1)".into()),
     });
-    for page in [render_html(&small_record()), render_index("campaign", &rows)] {
-        for forbidden in ["http://", "https://", "//cdn", "src=\"", "@import", "url(http"] {
+    for page in [
+        render_html(&small_record()),
+        render_index("campaign", &rows),
+    ] {
+        for forbidden in [
+            "http://", "https://", "//cdn", "src=\"", "@import", "url(http",
+        ] {
             assert!(!page.contains(forbidden), "page contains {forbidden:?}");
         }
     }
@@ -202,7 +299,11 @@ fn a_long_run_renders_to_a_bounded_size() {
         .map(|i| RoleChange {
             time_ns: i * MS,
             node: (i % 3) as u32,
-            role: if i % 2 == 0 { Role::Candidate } else { Role::Follower },
+            role: if i % 2 == 0 {
+                Role::Candidate
+            } else {
+                Role::Follower
+            },
             term: i,
         })
         .collect();
@@ -217,7 +318,9 @@ fn a_long_run_renders_to_a_bounded_size() {
             fate: if i % 5 == 0 {
                 MessageFate::Dropped { at_ns: i * 300_000 }
             } else {
-                MessageFate::Delivered { at_ns: i * 300_000 + 2 * MS }
+                MessageFate::Delivered {
+                    at_ns: i * 300_000 + 2 * MS,
+                }
             },
             drop_reason: None,
         })
@@ -244,5 +347,9 @@ fn a_long_run_renders_to_a_bounded_size() {
     let html = render_html(&record);
     assert!(html.len() < 1_500_000, "report of {} bytes", html.len());
     let timeline = render_timeline(&record);
-    assert!(timeline.lines().count() < 100, "{} lines", timeline.lines().count());
+    assert!(
+        timeline.lines().count() < 100,
+        "{} lines",
+        timeline.lines().count()
+    );
 }

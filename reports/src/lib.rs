@@ -1,2 +1,28 @@
-//! Rendering (BRIEF §10): traces, results and histories to text, JSON, JUnit and self-contained
-//! HTML. Depends only on plain data and the checker's types; filled by the report issue.
+//! Rendering one recorded run (BRIEF §10): a self-contained HTML report, a compact terminal
+//! timeline, and a campaign index. Knows nothing about the simulator: it draws a [`RunRecord`],
+//! plain data that the harness (`scenarios::record`) fills.
+//!
+//! - `record`: the data types of a recorded run (serde) and of an index row.
+//! - `html`: [`render_html`] (one run) and [`render_index`] (a campaign).
+//! - `svg`: the drawings: the whole-run overview, the message diagram, the history bars.
+//! - `timeline`: [`render_timeline`], the terminal text.
+//! - `roles`: role changes as intervals per server; `format`: escaping and time formatting.
+//!
+//! Architecture Invariant: output is bounded whatever the run's length (the overview is
+//! aggregated per pixel, the message window and history selection have fixed maxima), every
+//! string from the record is escaped, and no output names a network address.
+
+mod format;
+mod html;
+pub mod record;
+mod roles;
+mod svg;
+mod timeline;
+
+pub use format::{escape, ms};
+pub use html::{render_html, render_index};
+pub use record::{
+    CheckRecord, FaultBand, FaultKind, IndexRow, Message, MessageFate, NodeId, Operation,
+    PartitionSummary, Role, RoleChange, RunRecord, ScheduledFault, ServerState, ViolationRecord,
+};
+pub use timeline::render_timeline;

@@ -270,6 +270,7 @@ pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedRe
     let options = RunOptions {
         keep_log: false,
         record_trace: check_determinism,
+        record: false,
     };
     let outcome = match run_with(&config, None, options) {
         Ok(outcome) => outcome,

@@ -6,6 +6,7 @@
 //! - `run`: one whole seeded run: drawn faults, safety phase, liveness phase, history check.
 //! - `swarm`: the configuration each campaign seed draws.
 //! - `campaign`: many seeds on worker threads, result lines, summary, JUnit, shard merging.
+//! - `record`: fills a `reports::RunRecord` (roles, faults, messages, linearization) for reports.
 //!
 //! Scripted scenarios, campaigns and shrinking land here in later issues.
 
@@ -13,6 +14,7 @@ pub mod campaign;
 pub mod cluster;
 mod nemesis;
 pub mod oracle;
+pub mod record;
 pub mod run;
 pub mod swarm;
 

@@ -16,6 +16,7 @@ use sim::{
 use crate::cluster::{ClientNode, ClusterNode, ServerNode};
 use crate::nemesis::{ClusterView, FaultSource};
 use crate::oracle::{Oracles, Property, ServerView, Violation};
+use crate::record::{self, Recorder};
 
 /// Which kinds of faults a run may draw, and how many.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -310,6 +311,8 @@ pub struct RunOutcome {
     pub leaders: Vec<(u64, u64, NodeId)>,
     /// Every processed event, when `RunOptions::record_trace` was set (else empty).
     pub trace: Vec<sim::TraceEntry>,
+    /// Everything a report draws, when `RunOptions::record` asked for it.
+    pub record: Option<reports::RunRecord>,
 }
 
 impl RunOutcome {
@@ -341,6 +344,8 @@ pub struct RunOptions {
     pub keep_log: bool,
     /// Record every event for divergence search.
     pub record_trace: bool,
+    /// Record roles, messages and the checker's linearization for a report.
+    pub record: bool,
 }
 
 pub fn run(config: &RunConfig) -> Result<RunOutcome, String> {
@@ -394,6 +399,7 @@ struct Harness<'a> {
     faults: FaultSource,
     /// The faults applied so far, with their times: replaying them gives the same run.
     executed: FaultSchedule,
+    recorder: Option<Recorder>,
 }
 
 impl<'a> Harness<'a> {
@@ -440,6 +446,9 @@ impl<'a> Harness<'a> {
         if options.record_trace {
             sim.record_trace();
         }
+        if options.record {
+            sim.record_messages(record::describe_wire);
+        }
         Ok(Self {
             config,
             sim,
@@ -451,6 +460,7 @@ impl<'a> Harness<'a> {
             commit_checked: 0,
             faults,
             executed: FaultSchedule::default(),
+            recorder: options.record.then(Recorder::default),
         })
     }
 
@@ -594,6 +604,9 @@ impl<'a> Harness<'a> {
                 // A crash, or a restart: a new incarnation with its own commit index.
                 self.crashed[node as usize] = !up;
                 self.oracles.node_restarted(node);
+                if let Some(recorder) = self.recorder.as_mut().filter(|_| !up) {
+                    recorder.down(node, step.time_ns);
+                }
             }
         }
         let time_ns = step.time_ns;
@@ -603,6 +616,9 @@ impl<'a> Harness<'a> {
         let (role, term) = (server.raft().role(), server.raft().term());
         let vote = (term, server.raft().vote());
         let commit = server.raft().commit_index();
+        if let Some(recorder) = &mut self.recorder {
+            recorder.observe(node, role, term, time_ns);
+        }
         self.oracles.check_leader(node, role, term, time_ns)?;
         self.oracles.check(ServerView { node, server }, time_ns)?;
         if role == Role::Leader && commit > self.commit_checked {
@@ -785,15 +801,32 @@ impl<'a> Harness<'a> {
             final_state,
             leaders: std::mem::take(&mut self.oracles.leaders),
             trace: self.sim.trace_entries().to_vec(),
+            record: None,
         };
-        if outcome.violation.is_none() {
-            check_history(&mut outcome);
+        let check = outcome
+            .violation
+            .is_none()
+            .then(|| check_history(&mut outcome));
+        if let Some(recorder) = self.recorder.take() {
+            let (messages, messages_not_kept) = self.sim.take_message_events();
+            let servers_at_end = self
+                .servers()
+                .map(|(id, server)| record::server_state(id, server))
+                .collect();
+            let finished = record::Finished {
+                recorder,
+                messages,
+                messages_not_kept,
+                servers_at_end,
+                check,
+            };
+            outcome.record = Some(record::build(&outcome, finished));
         }
         Ok(outcome)
     }
 }
 
-fn check_history(outcome: &mut RunOutcome) {
+fn check_history(outcome: &mut RunOutcome) -> checker::CheckResult {
     let options = checker::Options {
         steps_max: outcome.config.checker_steps_max,
         ..checker::Options::default()
@@ -829,6 +862,7 @@ fn check_history(outcome: &mut RunOutcome) {
         failing_partitions: failing,
         steps,
     });
+    result
 }
 
 /// Client records in the checker's terms.

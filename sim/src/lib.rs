@@ -12,6 +12,7 @@
 //! - `fault`: faults as data, a serializable schedule of timed actions.
 //! - `trace`: the rolling trace hash and the search for the first divergent event.
 //! - `log`: structured records stamped with virtual time and node.
+//! - `messages`: an opt-in record of individual messages and their fates, for reports.
 //! - `simulation`: [`Simulation`], the loop that processes one event at a time.
 //! - `echo`: the echo workload of the throughput benchmark (BRIEF §12).
 
@@ -20,6 +21,7 @@ pub mod disk;
 pub mod echo;
 pub mod fault;
 pub mod log;
+pub mod messages;
 pub mod network;
 pub mod node;
 pub mod queue;
@@ -31,6 +33,7 @@ mod world;
 pub use disk::{Disk, DiskWrite, FileName};
 pub use fault::{Fault, FaultAction, FaultSchedule};
 pub use log::{Log, LogRecord};
+pub use messages::{DropReason, MessageEvent, MessageFate};
 pub use network::{LinkConfig, Network};
 pub use node::{Context, Node, TimerId};
 pub use rng::{RngStream, SeedRng};

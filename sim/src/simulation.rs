@@ -6,6 +6,7 @@ use std::hash::Hash;
 use crate::disk::Disk;
 use crate::fault::{FaultAction, FaultSchedule, rate_ppm};
 use crate::log::Log;
+use crate::messages::{DropReason, MessageEvent, MessageLog};
 use crate::network::{LinkConfig, Network};
 use crate::node::{Context, Node};
 use crate::rng::SeedRng;
@@ -219,10 +220,14 @@ where
         };
         let held = self.world.held.remove(position);
         let digest = trace::digest(&held.message);
+        let record = self
+            .world
+            .note_sent(held.from, held.to, &held.message, false);
         let event = Event::Deliver {
             from: held.from,
             to: held.to,
             digest,
+            record,
             message: held.message,
         };
         self.world.queue.push(self.world.now_ns, event);
@@ -230,13 +235,39 @@ where
     }
 
     pub fn drop_held(&mut self, id: u64) -> bool {
-        let before = self.world.held.len();
-        self.world.held.retain(|held| held.id != id);
-        let dropped = self.world.held.len() < before;
-        if dropped {
-            self.world.stats.messages_dropped += 1;
+        let Some(position) = self.world.held.iter().position(|held| held.id == id) else {
+            return false;
+        };
+        let held = self.world.held.remove(position);
+        self.world.stats.messages_dropped += 1;
+        let record = self
+            .world
+            .note_sent(held.from, held.to, &held.message, false);
+        self.world.note_fate(record, Some(DropReason::Script));
+        true
+    }
+
+    /// Starts recording every message: `describe` gives its label (called only while on).
+    pub fn record_messages(&mut self, describe: fn(&N::Message) -> String) {
+        self.world
+            .messages
+            .get_or_insert_with(|| MessageLog::new(describe));
+    }
+
+    /// The recorded messages, in send order (empty unless `record_messages` was called).
+    pub fn message_events(&self) -> &[MessageEvent] {
+        self.world
+            .messages
+            .as_ref()
+            .map_or(&[], |log| log.events.as_slice())
+    }
+
+    /// Takes the recorded messages, and how many sends were over the bound and not kept.
+    pub fn take_message_events(&mut self) -> (Vec<MessageEvent>, u64) {
+        match &mut self.world.messages {
+            None => (Vec::new(), 0),
+            Some(log) => (std::mem::take(&mut log.events), log.not_kept),
         }
-        dropped
     }
 
     /// Schedules every fault of `schedule` (validated first; none may lie in the past).
@@ -321,8 +352,9 @@ where
                 from,
                 to,
                 digest,
+                record,
                 message,
-            } => self.process_deliver(from, to, digest, message),
+            } => self.process_deliver(from, to, digest, record, message),
             Event::Timer {
                 node,
                 incarnation,
@@ -354,6 +386,7 @@ where
         from: NodeId,
         to: NodeId,
         digest: u64,
+        record: u64,
         message: N::Message,
     ) -> Option<Step> {
         let time_ns = self.world.now_ns;
@@ -363,16 +396,22 @@ where
                 from,
                 to,
                 digest,
+                record,
                 message,
             });
             return None;
         }
         let Some(node) = self.nodes[to as usize].as_mut().filter(|_| state.up) else {
+            self.world
+                .note_fate(record, Some(DropReason::ReceiverCrashed));
             return self.drop_in_flight(from, to, digest, "receiver crashed");
         };
         if !self.world.network.is_up(from, to) {
+            self.world
+                .note_fate(record, Some(DropReason::LinkDownInFlight));
             return self.drop_in_flight(from, to, digest, "link went down in flight");
         }
+        self.world.note_fate(record, None);
         self.world.record(to, EventKind::Deliver, digest);
         self.world.stats.messages_delivered += 1;
         let mut ctx = Context {
@@ -552,7 +591,15 @@ where
         state.paused = false;
         state.incarnation += 1;
         state.timers.clear();
-        state.deferred.clear();
+        let deferred = std::mem::take(&mut state.deferred);
+        if world.messages.is_some() {
+            for event in &deferred {
+                if let Event::Deliver { record, .. } = event {
+                    world.note_fate(*record, Some(DropReason::ReceiverCrashed));
+                }
+            }
+        }
+        let state = &mut world.nodes[node_id as usize];
         let tear = world
             .disk_rng
             .chance(world.disk_config.torn_write_probability);

@@ -10,6 +10,7 @@ use crate::NodeId;
 use crate::clock::NodeClock;
 use crate::disk::Disk;
 use crate::log::Log;
+use crate::messages::{DropReason, MessageFate, MessageLog, UNRECORDED};
 use crate::network::Network;
 use crate::node::TimerId;
 use crate::queue::EventQueue;
@@ -27,6 +28,8 @@ pub(crate) enum Event<M> {
         from: NodeId,
         to: NodeId,
         digest: u64,
+        /// The message record's id, or `messages::UNRECORDED`.
+        record: u64,
         message: M,
     },
     Timer {
@@ -143,6 +146,8 @@ pub(crate) struct World<M, T> {
     pub trace_entries: Option<Vec<TraceEntry>>,
     pub stats: Stats,
     pub log: Log,
+    /// Individual messages, when a report asked for them.
+    pub messages: Option<MessageLog<M>>,
     pub hold_messages: bool,
     pub held: Vec<HeldMessage<M>>,
     pub next_held_id: u64,
@@ -168,6 +173,7 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             trace_entries: None,
             stats: Stats::default(),
             log: Log::default(),
+            messages: None,
             hold_messages: false,
             held: Vec::new(),
             next_held_id: 0,
@@ -197,6 +203,7 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         let now = self.now_ns;
         if !self.network.is_up(from, to) {
             self.stats.messages_dropped += 1;
+            self.note_dropped_at_send(from, to, &message, DropReason::LinkDown);
             self.log
                 .record(now, Some(from), "drop", || format!("to n{to}: link down"));
             return;
@@ -204,6 +211,7 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         let link = *self.network.link(from, to);
         if self.network_rng.chance(link.drop_probability) {
             self.stats.messages_dropped += 1;
+            self.note_dropped_at_send(from, to, &message, DropReason::Lost);
             self.log
                 .record(now, Some(from), "drop", || format!("to n{to}: lost"));
             return;
@@ -214,10 +222,12 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             let latency = self
                 .network_rng
                 .range_inclusive(link.latency_ns_min, link.latency_ns_max);
+            let record = self.note_sent(from, to, &message, true);
             let copy = Event::Deliver {
                 from,
                 to,
                 digest,
+                record,
                 message: message.clone(),
             };
             self.queue.push(now + latency, copy);
@@ -225,15 +235,60 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         let latency = self
             .network_rng
             .range_inclusive(link.latency_ns_min, link.latency_ns_max);
+        let record = self.note_sent(from, to, &message, false);
         self.queue.push(
             now + latency,
             Event::Deliver {
                 from,
                 to,
                 digest,
+                record,
                 message,
             },
         );
+    }
+
+    /// Records a message entering the network, when messages are recorded.
+    #[inline]
+    pub fn note_sent(&mut self, from: NodeId, to: NodeId, message: &M, duplicate: bool) -> u64 {
+        match &mut self.messages {
+            None => UNRECORDED,
+            Some(log) => log.sent(
+                self.now_ns,
+                from,
+                to,
+                message,
+                duplicate,
+                MessageFate::InFlight,
+            ),
+        }
+    }
+
+    #[inline]
+    fn note_dropped_at_send(&mut self, from: NodeId, to: NodeId, message: &M, reason: DropReason) {
+        if let Some(log) = &mut self.messages {
+            let fate = MessageFate::Dropped {
+                at_ns: self.now_ns,
+                reason,
+            };
+            log.sent(self.now_ns, from, to, message, false, fate);
+        }
+    }
+
+    /// Settles a recorded message: delivered now, or dropped now for `reason`.
+    #[inline]
+    pub fn note_fate(&mut self, record: u64, dropped: Option<DropReason>) {
+        if record == UNRECORDED {
+            return;
+        }
+        if let Some(log) = &mut self.messages {
+            let at_ns = self.now_ns;
+            let fate = match dropped {
+                None => MessageFate::Delivered { at_ns },
+                Some(reason) => MessageFate::Dropped { at_ns, reason },
+            };
+            log.settle(record, fate);
+        }
     }
 
     pub fn set_timer(&mut self, node: NodeId, delay_ns: u64, timer: T) -> TimerId {

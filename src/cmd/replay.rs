@@ -13,7 +13,7 @@ use scenarios::campaign::{SeedShape, read_results};
 use scenarios::swarm::Shape;
 use sim::NANOS_PER_MILLI;
 
-use super::run::{RunArgs, run_and_report};
+use super::run::{ReportArgs, RunArgs, run_and_report};
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -42,6 +42,8 @@ pub struct ReplayArgs {
     /// Write the fault schedule as JSON.
     #[arg(long, value_name = "FILE")]
     pub save_faults: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +52,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         history: args.history.clone(),
         trace: args.trace.clone(),
         save_faults: args.save_faults.clone(),
+        report: args.report.clone(),
         ..RunArgs::default()
     };
     let Some(path) = &args.results else {

@@ -29,6 +29,41 @@ pub struct RunArgs {
     /// Write the fault schedule as JSON.
     #[arg(long, value_name = "FILE")]
     pub save_faults: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// What to show of one run beyond the summary (shared with `replay`).
+#[derive(Clone, Debug, Args, Default)]
+pub struct ReportArgs {
+    /// Write a self-contained HTML report of the run (roles, faults, messages, history).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<std::path::PathBuf>,
+    /// Print a compact text timeline of the run.
+    #[arg(long)]
+    pub timeline: bool,
+}
+
+impl ReportArgs {
+    pub fn wanted(&self) -> bool {
+        self.report.is_some() || self.timeline
+    }
+
+    /// Prints the timeline and writes the report the flags ask for.
+    pub fn emit(&self, record: Option<&reports::RunRecord>) -> anyhow::Result<()> {
+        let Some(record) = record else {
+            return Ok(());
+        };
+        if self.timeline {
+            print!("{}", reports::render_timeline(record));
+        }
+        if let Some(path) = &self.report {
+            std::fs::write(path, reports::render_html(record))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("report: {}", path.display());
+        }
+        Ok(())
+    }
 }
 
 /// The run's shape; defaults are BRIEF §12's standard run.
@@ -114,6 +149,7 @@ pub fn run_and_report(
     let options = RunOptions {
         keep_log: args.trace.is_some(),
         record_trace: false,
+        record: args.report.wanted(),
     };
     let outcome = run_with(&config, faults, options).map_err(anyhow::Error::msg)?;
     println!("faults ({}):", outcome.faults.len());
@@ -143,6 +179,7 @@ pub fn run_and_report(
     println!("final state: {}", outcome.final_state);
     println!("trace_hash={:016x}", outcome.trace_hash);
     write_outputs(args, &outcome)?;
+    args.report.emit(outcome.record.as_ref())?;
     let code = match &outcome.violation {
         None => {
             println!("verdict: PASS");

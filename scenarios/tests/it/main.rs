@@ -1,4 +1,5 @@
 //! Integration tests of whole seeded runs: correct code passes, planted bugs are caught.
 
 mod campaign;
+mod record;
 mod runs;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use raft::Mutant;
@@ -90,6 +91,7 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     let wall_s = stopwatch.elapsed().as_secs_f64();
     let summary = Summary::new(&end.results, Some(wall_s), end.interrupted);
     write_reports(&out, &end.results, &summary)?;
+    write_html(&out, &end.results)?;
     if end.interrupted {
         println!(
             "interrupted: {} of {total} seeds finished; their results are in {}",
@@ -290,7 +292,7 @@ pub fn print_summary(summary: &Summary, out: &Path, allow_unknown: bool) {
         );
     }
     println!(
-        "gate: {}; wrote {}/{{results.jsonl,summary.json,junit.xml}}",
+        "gate: {}; wrote {}/{{results.jsonl,summary.json,junit.xml,index.html}}",
         if !summary.gate_passes(allow_unknown) {
             "FAIL"
         } else if summary.interrupted {
@@ -310,4 +312,51 @@ pub fn exit_code(summary: &Summary, allow_unknown: bool, interrupted: bool) -> E
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Failing seeds that get an HTML report (each is replayed once more, with recording on).
+const HTML_REPORTS_MAX: usize = 50;
+
+/// Writes `reports/seed-S.html` for the failing seeds (the first `HTML_REPORTS_MAX`) and an
+/// `index.html` listing every seed with its verdict, linking to those reports.
+fn write_html(out: &Path, results: &[SeedResult]) -> anyhow::Result<()> {
+    let dir = out.join("reports");
+    let mut rows = Vec::with_capacity(results.len());
+    let mut written = 0;
+    for result in results {
+        let failed = result.verdict != scenarios::campaign::Verdict::Pass;
+        let mut report = None;
+        if failed && written < HTML_REPORTS_MAX {
+            let options = scenarios::RunOptions {
+                record: true,
+                ..scenarios::RunOptions::default()
+            };
+            if let Ok(outcome) = scenarios::run_with(&result.config, None, options)
+                && let Some(record) = &outcome.record
+            {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                let name = format!("seed-{}.html", result.seed);
+                let path = dir.join(&name);
+                std::fs::write(&path, reports::render_html(record))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                report = Some(format!("reports/{name}"));
+                written += 1;
+            }
+        }
+        rows.push(reports::IndexRow {
+            seed: result.seed,
+            verdict: format!("{:?}", result.verdict).to_lowercase(),
+            kind: result.property.clone().unwrap_or_default(),
+            summary: result
+                .message
+                .clone()
+                .unwrap_or_else(|| result.config.to_string()),
+            report,
+        });
+    }
+    let path = out.join("index.html");
+    std::fs::write(&path, reports::render_index("raftsim campaign", &rows))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

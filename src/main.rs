@@ -27,6 +27,9 @@ enum Command {
     Mutants,
     /// Checks a history file for linearizability: exit 0 linearizable, 1 not, 3 unknown.
     Check(cmd::check::CheckArgs),
+    /// Scripted scenarios (BRIEF §8): `list`, or `run NAME|FILE [--mutant M]`.
+    #[command(subcommand)]
+    Scenario(cmd::scenario::ScenarioCommand),
 }
 
 /// Exit code for bad input: unknown flag, malformed file, impossible configuration.
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Mutants => cmd::mutants::run(),
         Command::Check(args) => cmd::check::run(args),
+        Command::Scenario(command) => cmd::scenario::run(command),
     };
     match result {
         Ok(code) => code,

@@ -168,6 +168,14 @@ impl Clerk {
         self.servers[self.leader]
     }
 
+    /// Points the clerk at `server` for its next operation (a script choosing where a client
+    /// sends). Ignored for a server the clerk does not know.
+    pub fn set_leader_guess(&mut self, server: u64) {
+        if let Some(position) = self.servers.iter().position(|&s| s == server) {
+            self.leader = position;
+        }
+    }
+
     /// The sequence number of the outstanding operation, if any.
     pub fn pending_seq(&self) -> Option<u64> {
         self.pending.as_ref().map(|pending| pending.seq)

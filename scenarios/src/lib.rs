@@ -13,3 +13,4 @@ pub mod run;
 
 pub use oracle::{Property, Violation};
 pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, generate_faults, run, run_with};
+pub mod script;

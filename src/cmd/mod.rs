@@ -5,3 +5,4 @@ pub mod bench;
 pub mod check;
 pub mod mutants;
 pub mod run;
+pub mod scenario;

@@ -1,0 +1,38 @@
+//! The scenario library: the scripts of `scenarios/scripts/`, embedded so the binary lists and
+//! runs them from anywhere. A new scenario is a new `.scn` file (and its `.golden`) plus a line
+//! here.
+
+/// One embedded script.
+#[derive(Clone, Copy, Debug)]
+pub struct LibraryScript {
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+impl LibraryScript {
+    /// The first line of the script's opening comment.
+    pub fn description(&self) -> &'static str {
+        self.text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix('#'))
+            .map_or("", str::trim)
+    }
+}
+
+macro_rules! scripts {
+    ($($name:literal),* $(,)?) => {
+        &[$(LibraryScript {
+            name: $name,
+            text: include_str!(concat!("../../scripts/", $name, ".scn")),
+        }),*]
+    };
+}
+
+/// Every shipped scenario, in BRIEF §8's order.
+pub const LIBRARY: &[LibraryScript] = scripts![
+    "figure7",
+];
+
+pub fn find(name: &str) -> Option<&'static LibraryScript> {
+    LIBRARY.iter().find(|script| script.name == name)
+}

@@ -5,6 +5,7 @@
 //! for linearizability at `check-history` and at the end. Violations do not stop the script:
 //! each property's first violation is recorded with the line that detected it.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use kv::persist::{HARDSTATE_FILE, LOG_FILE, encode_entry, encode_hard_state};
@@ -125,6 +126,8 @@ struct Runner {
     /// Every message sent so far (for `expect count`).
     seen: Vec<(NodeId, NodeId, kv::Wire)>,
     next_unseen_id: u64,
+    /// When each held message was sent.
+    sent_ns: BTreeMap<u64, u64>,
     /// Next sequence number of a `propose`d command.
     next_propose_seq: u64,
     violations: Vec<(usize, Violation)>,
@@ -199,6 +202,7 @@ impl Runner {
             blocks: Vec::new(),
             seen: Vec::new(),
             next_unseen_id: 0,
+            sent_ns: BTreeMap::new(),
             next_propose_seq: 1,
             violations: Vec::new(),
             expected_violations: Vec::new(),
@@ -213,12 +217,21 @@ impl Runner {
 
     // ----- the event loop -----
 
-    /// Processes every event up to `until`, delivering unblocked messages as they are sent.
+    /// Processes every event up to `until`, delivering unblocked messages one latency after
+    /// they were sent.
     fn advance(&mut self, until: u64) {
         let mut events = 0u64;
         loop {
-            self.pump();
-            match self.sim.peek_time_ns() {
+            let next_release = self.pump();
+            let next_event = self.sim.peek_time_ns();
+            if let Some(release) = next_release
+                && release <= until
+                && next_event.is_none_or(|t| release < t)
+            {
+                self.sim.run_until(release);
+                continue;
+            }
+            match next_event {
                 Some(t) if t <= until => {
                     events += 1;
                     assert!(
@@ -237,26 +250,37 @@ impl Runner {
         self.sim.run_until(until);
     }
 
-    /// Records newly sent messages and releases those no block rule holds.
-    fn pump(&mut self) {
-        let servers = self.servers;
+    /// Records newly sent messages and releases those no block rule holds and whose latency
+    /// has passed. Returns when the next unblocked message is due.
+    fn pump(&mut self) -> Option<u64> {
+        let (servers, now) = (self.servers, self.sim.now_ns());
         let mut release = Vec::new();
+        let mut next_due: Option<u64> = None;
         for held in self.sim.held_messages() {
             if held.id >= self.next_unseen_id {
                 self.seen.push((held.from, held.to, held.message.clone()));
+                self.sent_ns.insert(held.id, now);
                 self.next_unseen_id = held.id + 1;
             }
             let blocked = self
                 .blocks
                 .iter()
                 .any(|f| f.matches(held.from, held.to, &held.message, servers));
-            if !blocked {
+            if blocked {
+                continue;
+            }
+            let due = self.sent_ns.get(&held.id).copied().unwrap_or(0) + self.spec.latency_ns;
+            if due <= now {
                 release.push(held.id);
+            } else {
+                next_due = Some(next_due.map_or(due, |d| d.min(due)));
             }
         }
         for id in release {
+            self.sent_ns.remove(&id);
             self.sim.release_held(id);
         }
+        next_due
     }
 
     fn observe(&mut self, step: Step) {
@@ -477,6 +501,7 @@ impl Runner {
             .map(|held| (held.id, describe_message(held.from, held.to, &held.message, servers)))
             .collect();
         for (id, _) in &chosen {
+            self.sent_ns.remove(id);
             if deliver {
                 self.sim.release_held(*id);
             } else {

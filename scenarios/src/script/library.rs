@@ -31,6 +31,11 @@ macro_rules! scripts {
 /// Every shipped scenario, in BRIEF §8's order.
 pub const LIBRARY: &[LibraryScript] = scripts![
     "figure7",
+    "figure8",
+    "figure8-safe",
+    "figure10",
+    "figure11",
+    "single-server-change",
 ];
 
 pub fn find(name: &str) -> Option<&'static LibraryScript> {

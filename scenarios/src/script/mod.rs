@@ -64,6 +64,18 @@ pub struct Script {
 }
 
 impl Script {
+    /// The mutants the script's conditions name: the mutant forms it describes.
+    pub fn mutant_forms(&self) -> Vec<Mutant> {
+        let mut mutants: Vec<Mutant> = self
+            .lines
+            .iter()
+            .filter_map(|line| line.condition.map(|c| c.mutant))
+            .collect();
+        mutants.sort();
+        mutants.dedup();
+        mutants
+    }
+
     pub fn is_seeded_run(&self) -> bool {
         self.lines
             .iter()

@@ -57,6 +57,8 @@ pub struct ClusterSpec {
     pub mutants: Vec<Mutant>,
     /// Virtual time every action is followed by, delivering unblocked messages.
     pub settle_ns: u64,
+    /// Every message is delivered this long after it is sent (unless blocked).
+    pub latency_ns: u64,
 }
 
 impl Default for ClusterSpec {
@@ -77,6 +79,7 @@ impl Default for ClusterSpec {
             snapshot_threshold_entries: 10_000,
             mutants: Vec::new(),
             settle_ns: 20_000_000,
+            latency_ns: 1_000_000,
         }
     }
 }
@@ -474,11 +477,12 @@ fn parse_cluster(args: &[&str]) -> Result<ClusterSpec, String> {
             "snapshot_threshold" => spec.snapshot_threshold_entries = parse_number(key, value)?,
             "mutants" => spec.mutants = parse_mutants(value)?,
             "settle" => spec.settle_ns = parse_duration(value)?,
+            "latency" => spec.latency_ns = parse_duration(value)?,
             _ => {
                 return Err(format!(
                     "unknown cluster setting `{key}` (valid: servers, clients, voters, seed, tick, \
                      election_tick, heartbeat_tick, pre_vote, check_quorum, read_mode, \
-                     max_entries_per_msg, conf_change_on_append, snapshot_threshold, mutants, settle)"
+                     max_entries_per_msg, conf_change_on_append, snapshot_threshold, mutants, settle, latency)"
                 ));
             }
         }

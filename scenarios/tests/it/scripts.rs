@@ -1,0 +1,112 @@
+//! Every scenario of the library (BRIEF §8) as a cargo test: the correct form must pass with no
+//! violation, and each mutant form the script names must find its violation where the script
+//! expects it. The traces are compared with `scripts/NAME.golden` and
+//! `scripts/NAME.MUTANT.golden`; `UPDATE_GOLDEN=1 cargo test -p scenarios` rewrites them.
+
+use std::path::PathBuf;
+
+use scenarios::script::{self, ScriptOptions};
+
+fn golden_path(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(file)
+}
+
+fn check_golden(file: &str, actual: &str) {
+    let path = golden_path(file);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing: run with UPDATE_GOLDEN=1", path.display()));
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .map_or_else(|| expected.lines().count().min(actual.lines().count()), |l| l);
+        panic!(
+            "{file} differs from the run at trace line {} (UPDATE_GOLDEN=1 to accept):\n--- golden\n{}\n--- actual\n{}",
+            line + 1,
+            expected.lines().nth(line).unwrap_or("<end>"),
+            actual.lines().nth(line).unwrap_or("<end>")
+        );
+    }
+}
+
+fn scenario(name: &str) {
+    let entry = script::find_in_library(name).expect("scenario in the library");
+    let parsed = script::parse(entry.text).expect("library scripts parse");
+    let outcome = script::run_script(&parsed, &ScriptOptions::default()).expect("runs");
+    assert!(
+        outcome.passed(),
+        "{name}: {:?}\n{}",
+        outcome.failures,
+        outcome.trace
+    );
+    check_golden(&format!("{name}.golden"), &outcome.trace);
+    for mutant in parsed.mutant_forms() {
+        let options = ScriptOptions {
+            mutants: vec![mutant],
+        };
+        let outcome = script::run_script(&parsed, &options).expect("runs");
+        assert!(
+            outcome.expected_held(),
+            "{name} --mutant {mutant}: {:?}\n{}",
+            outcome.failures,
+            outcome.trace
+        );
+        assert!(
+            !outcome.violations.is_empty(),
+            "{name} --mutant {mutant}: the mutant form finds no violation"
+        );
+        check_golden(&format!("{name}.{mutant}.golden"), &outcome.trace);
+    }
+}
+
+#[test]
+fn every_library_scenario_has_a_test() {
+    let tested = [
+        "figure7",
+        "figure8",
+        "figure8-safe",
+        "figure10",
+        "figure11",
+        "single-server-change",
+    ];
+    for entry in script::LIBRARY {
+        assert!(tested.contains(&entry.name), "{} has no test", entry.name);
+    }
+}
+
+#[test]
+fn figure7() {
+    scenario("figure7");
+}
+
+#[test]
+fn figure8() {
+    scenario("figure8");
+}
+
+#[test]
+fn figure8_safe() {
+    scenario("figure8-safe");
+}
+
+#[test]
+fn figure10() {
+    scenario("figure10");
+}
+
+#[test]
+fn figure11() {
+    scenario("figure11");
+}
+
+#[test]
+fn single_server_change() {
+    scenario("single-server-change");
+}

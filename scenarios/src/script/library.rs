@@ -36,6 +36,11 @@ pub const LIBRARY: &[LibraryScript] = scripts![
     "figure10",
     "figure11",
     "single-server-change",
+    "link-cut-no-checkquorum",
+    "link-cut-checkquorum",
+    "prevote-stranded-candidate",
+    "prevote-smaller-term",
+    "checkquorum-isolated-leader",
 ];
 
 pub fn find(name: &str) -> Option<&'static LibraryScript> {

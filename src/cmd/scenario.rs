@@ -84,7 +84,7 @@ fn run_one(args: RunScenarioArgs) -> anyhow::Result<ExitCode> {
     let verdict = if outcome.passed() {
         "PASS: expected outcome held, no violation"
     } else if outcome.expected_held() {
-        "FAIL: violation found (as the script expects under this mutant)"
+        "FAIL: violation found (as the script expects)"
     } else {
         "FAIL: expected outcome did not hold"
     };

@@ -41,6 +41,11 @@ pub const LIBRARY: &[LibraryScript] = scripts![
     "prevote-stranded-candidate",
     "prevote-smaller-term",
     "checkquorum-isolated-leader",
+    "lease-read",
+    "lease-read-slow-clock",
+    "lease-read-index",
+    "read-index-noop",
+    "read-context-reuse",
 ];
 
 pub fn find(name: &str) -> Option<&'static LibraryScript> {

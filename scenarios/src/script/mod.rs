@@ -34,7 +34,7 @@ use raft::Mutant;
 
 pub use library::{LIBRARY, LibraryScript, find as find_in_library};
 pub use parse::{Command, Condition, Expectation, Line, parse};
-pub use seeded::render_seeded_run;
+pub use seeded::{render_fault, render_seeded_run, seeded_parts};
 
 use crate::oracle::{Property, Violation};
 

@@ -296,3 +296,66 @@ pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, Sc
     result.trace = trace;
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use sim::{NANOS_PER_SEC, SeedRng};
+
+    use super::*;
+    use crate::run::generate_faults;
+    use crate::script::parse;
+
+    fn sample() -> (RunConfig, FaultSchedule) {
+        let mut config = RunConfig::standard(4711);
+        config.servers = 3;
+        config.clients = 2;
+        config.duration_ns = 3 * NANOS_PER_SEC;
+        config.mutants = vec![Mutant::CommitPreviousTerm, Mutant::NoDedup];
+        config.faults.count = 6;
+        config.link.duplicate_probability = 0.05;
+        let mut schedule = generate_faults(&config, &mut SeedRng::new(4711).stream("faults"));
+        schedule.push(1_234_567, FaultAction::ClockJump { node: 1, delta_ns: -2_500_001 });
+        schedule.push(2_000_000_001, FaultAction::ClockRate { node: 2, rate: 0.7 });
+        (config, schedule)
+    }
+
+    #[test]
+    fn seeded_run_scripts_round_trip() {
+        let (config, schedule) = sample();
+        assert!(schedule.len() >= 4, "the sample has faults");
+        for expected in [None, Some(Property::Durability)] {
+            let text = render_seeded_run(&config, &schedule, expected, "Shrunk.\nSecond line.");
+            let script = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(script.description, "Shrunk. Second line.");
+            let (parsed_config, parsed_schedule, parsed_expected) =
+                seeded_parts(&script, &ScriptOptions::default()).expect("valid");
+            assert_eq!(parsed_config, config, "{text}");
+            assert_eq!(parsed_schedule, schedule, "{text}");
+            assert_eq!(parsed_expected, expected);
+            // Rendering again gives the same text.
+            let again = render_seeded_run(&parsed_config, &parsed_schedule, expected, "Shrunk.\nSecond line.");
+            assert_eq!(again, text);
+        }
+    }
+
+    #[test]
+    fn the_standard_run_renders_as_its_seed() {
+        let text = render_seeded_run(&RunConfig::standard(9), &FaultSchedule::default(), None, "");
+        assert_eq!(text, "run-config seed=9\nexpect pass\n");
+    }
+
+    #[test]
+    fn bad_run_config_lines_are_errors() {
+        for (text, needle) in [
+            ("run-config servers=3\nexpect pass\n", "needs seed"),
+            ("run-config seed=1 nodes=3\n", "unknown run-config key `nodes`"),
+            ("run-config seed=1 servers=three\n", "servers"),
+            ("run-config seed=1 servers=0\n", "outside"),
+            ("run-config seed=1\ncampaign n1\n", "does not belong"),
+            ("run-config seed=1\nat 5ms crash n1 n2\n", "wrong arguments"),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.to_string().contains(needle), "{text:?}: {error}");
+        }
+    }
+}

@@ -172,3 +172,26 @@ fn read_index_noop() {
 fn read_context_reuse() {
     scenario("read-context-reuse");
 }
+
+/// A rendered seeded-run script replays the run exactly: same verdict, same trace hash.
+#[test]
+fn seeded_run_script_replays_the_run() {
+    use scenarios::{RunConfig, RunOptions, run_with};
+    let mut config = RunConfig::standard(21);
+    config.servers = 3;
+    config.clients = 2;
+    config.duration_ns = 1_500_000_000;
+    config.faults.count = 4;
+    let direct = run_with(&config, None, RunOptions::default()).expect("runs");
+    let expected = direct.violation.as_ref().map(|v| v.property);
+    let text = script::render_seeded_run(&config, &direct.faults, expected, "Replay of seed 21.");
+    let outcome = script::run_text(&text, &ScriptOptions::default()).expect("runs");
+    assert!(outcome.expected_held(), "{:?}\n{text}", outcome.failures);
+    assert!(
+        outcome
+            .trace
+            .contains(&format!("trace hash {:016x}", direct.trace_hash)),
+        "{}\n{text}",
+        outcome.trace
+    );
+}

@@ -25,6 +25,9 @@ const EVENTS_PER_ADVANCE_MAX: u64 = 5_000_000;
 /// Held messages listed one by one under a `deliver` or `drop`.
 const MESSAGES_LISTED_MAX: usize = 8;
 
+/// An expectation on one server's Raft node.
+type NodeCheck<'a> = dyn Fn(u64, &RawNode<MemStorage>) -> Result<(), String> + 'a;
+
 /// The log and hard state a server boots from.
 #[derive(Clone, Debug, Default)]
 struct Preload {
@@ -47,7 +50,12 @@ pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, Sc
     let mut preloads = vec![Preload::default(); spec.servers as usize];
     let mut runner: Option<Runner> = None;
     let mut trace = String::new();
-    writeln!(trace, "{:>4}  {}", script.lines[0].number, script.lines[0].text).ok();
+    writeln!(
+        trace,
+        "{:>4}  {}",
+        script.lines[0].number, script.lines[0].text
+    )
+    .ok();
     for line in &script.lines[1..] {
         if line.condition.is_some_and(|c| !c.holds(&spec.mutants)) {
             continue;
@@ -318,7 +326,11 @@ impl Runner {
     }
 
     fn record(&mut self, violation: Violation) {
-        if self.violations.iter().any(|(_, v)| v.property == violation.property) {
+        if self
+            .violations
+            .iter()
+            .any(|(_, v)| v.property == violation.property)
+        {
             return;
         }
         writeln!(self.trace, "{:>4}  !! {}", "", ScriptViolation(&violation)).ok();
@@ -337,9 +349,16 @@ impl Runner {
         let note = match &line.command {
             Command::Expect(expectation) => {
                 let result = self.expect(expectation);
-                self.trace_line(line, &result.clone().err().map_or("ok".into(), |e| format!("FAILED: {e}")));
+                self.trace_line(
+                    line,
+                    &result
+                        .clone()
+                        .err()
+                        .map_or("ok".into(), |e| format!("FAILED: {e}")),
+                );
                 if let Err(reason) = result {
-                    self.failures.push(format!("line {}: {}: {reason}", line.number, line.text));
+                    self.failures
+                        .push(format!("line {}: {}: {reason}", line.number, line.text));
                 }
                 return Ok(());
             }
@@ -349,7 +368,9 @@ impl Runner {
                 String::new()
             }
             command => {
-                let note = self.act(command).map_err(|m| ScriptError::new(line.number, m))?;
+                let note = self
+                    .act(command)
+                    .map_err(|m| ScriptError::new(line.number, m))?;
                 self.settle();
                 note
             }
@@ -357,7 +378,11 @@ impl Runner {
         // Violations found while the line ran are listed under it: put the line first.
         let found = self.trace.split_off(before);
         let state = self.state();
-        let note = if note.is_empty() { String::new() } else { format!("  ({note})") };
+        let note = if note.is_empty() {
+            String::new()
+        } else {
+            format!("  ({note})")
+        };
         writeln!(
             self.trace,
             "{:>4}  {:>10}  {}{note}\n{:>18}{state}",
@@ -413,7 +438,9 @@ impl Runner {
                 self.deliver_or_drop(filter, deliver)
             }
             Command::Fault(action) => {
-                self.sim.apply_fault(action.clone()).map_err(|e| e.to_string())?;
+                self.sim
+                    .apply_fault(action.clone())
+                    .map_err(|e| e.to_string())?;
                 if let Some(node) = action.node() {
                     self.observe_node(node, EventKind::Fault);
                 }
@@ -480,7 +507,11 @@ impl Runner {
     }
 
     /// Acts on server `id`'s Raft node; `None` when it is down.
-    fn with_raft<R>(&mut self, id: u64, act: impl FnOnce(&mut RawNode<MemStorage>) -> R) -> Option<R> {
+    fn with_raft<R>(
+        &mut self,
+        id: u64,
+        act: impl FnOnce(&mut RawNode<MemStorage>) -> R,
+    ) -> Option<R> {
         let address = (id - 1) as NodeId;
         let result = self.sim.with_node(address, |node, ctx| {
             let server = node.as_server_mut()?;
@@ -498,7 +529,12 @@ impl Runner {
             .held_messages()
             .iter()
             .filter(|held| filter.matches(held.from, held.to, &held.message, servers))
-            .map(|held| (held.id, describe_message(held.from, held.to, &held.message, servers)))
+            .map(|held| {
+                (
+                    held.id,
+                    describe_message(held.from, held.to, &held.message, servers),
+                )
+            })
             .collect();
         for (id, _) in &chosen {
             self.sent_ns.remove(id);
@@ -567,7 +603,12 @@ impl Runner {
         let unexpected: Vec<(usize, Property)> = self
             .violations
             .iter()
-            .filter(|(_, v)| !self.expected_violations.iter().any(|(_, p)| *p == v.property))
+            .filter(|(_, v)| {
+                !self
+                    .expected_violations
+                    .iter()
+                    .any(|(_, p)| *p == v.property)
+            })
             .map(|(line, v)| (*line, v.property))
             .collect();
         for (line, property) in unexpected {
@@ -588,9 +629,7 @@ impl Runner {
 
     fn expect(&mut self, expectation: &Expectation) -> Result<(), String> {
         let servers = self.servers;
-        let each = |nodes: &super::syntax::NodeList,
-                    check: &dyn Fn(u64, &RawNode<MemStorage>) -> Result<(), String>|
-         -> Result<(), String> {
+        let each = |nodes: &super::syntax::NodeList, check: &NodeCheck<'_>| -> Result<(), String> {
             for id in nodes.servers(servers) {
                 check(id, self.raft(id)?)?;
             }
@@ -600,7 +639,11 @@ impl Runner {
             Expectation::Leader { node, term } => {
                 let raft = self.raft(*node)?;
                 if raft.role() != Role::Leader {
-                    return Err(format!("n{node} is {:?} in term {}", raft.role(), raft.term()));
+                    return Err(format!(
+                        "n{node} is {:?} in term {}",
+                        raft.role(),
+                        raft.term()
+                    ));
                 }
                 match term {
                     Some(term) if raft.term() != *term => {
@@ -640,14 +683,22 @@ impl Runner {
                     Err(format!("n{id} is {:?}", raft.role()))
                 }
             }),
-            Expectation::Term { nodes, compare, value } => each(nodes, &|id, raft| {
+            Expectation::Term {
+                nodes,
+                compare,
+                value,
+            } => each(nodes, &|id, raft| {
                 if compare.holds(raft.term(), *value) {
                     Ok(())
                 } else {
                     Err(format!("n{id} term is {}", raft.term()))
                 }
             }),
-            Expectation::Commit { nodes, compare, value } => each(nodes, &|id, raft| {
+            Expectation::Commit {
+                nodes,
+                compare,
+                value,
+            } => each(nodes, &|id, raft| {
                 if compare.holds(raft.commit_index(), *value) {
                     Ok(())
                 } else {
@@ -678,7 +729,11 @@ impl Runner {
                 }
                 Ok(())
             }
-            Expectation::Config { nodes, voters, outgoing } => each(nodes, &|id, raft| {
+            Expectation::Config {
+                nodes,
+                voters,
+                outgoing,
+            } => each(nodes, &|id, raft| {
                 let conf = raft.conf_state();
                 let actual_voters: Vec<u64> = conf.voters.iter().copied().collect();
                 let actual_outgoing: Vec<u64> = conf.voters_outgoing.iter().copied().collect();
@@ -704,7 +759,11 @@ impl Runner {
                 None => Ok(()),
                 Some((line, v)) => Err(format!("{} violation at line {line}", v.property)),
             },
-            Expectation::Count { filter, compare, value } => {
+            Expectation::Count {
+                filter,
+                compare,
+                value,
+            } => {
                 let count = self
                     .seen
                     .iter()
@@ -736,7 +795,10 @@ impl Runner {
         if !node.is_idle() {
             return Err(format!("c{client}'s operation is still outstanding"));
         }
-        let record = node.history.last().ok_or(format!("c{client} ran no operation"))?;
+        let record = node
+            .history
+            .last()
+            .ok_or(format!("c{client} ran no operation"))?;
         let actual = match &record.result {
             None => ReplyExpect::Indefinite,
             Some(OpResult::Value(value)) => ReplyExpect::Value(value.clone()),
@@ -768,7 +830,11 @@ impl Runner {
                 Role::Candidate => 'C',
                 Role::PreCandidate => 'P',
             };
-            let paused = if self.sim.is_paused(address) { " paused" } else { "" };
+            let paused = if self.sim.is_paused(address) {
+                " paused"
+            } else {
+                ""
+            };
             parts.push(format!(
                 "{name}:{role}{} {}/{}{paused}",
                 raft.term(),
@@ -850,9 +916,16 @@ fn log_terms(raft: &RawNode<MemStorage>) -> Vec<u64> {
 }
 
 fn join(values: &[u64]) -> String {
-    values.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
+    values
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn names(ids: &[u64]) -> String {
-    ids.iter().map(|id| format!("n{id}")).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(|id| format!("n{id}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -188,7 +188,10 @@ pub(crate) fn rename_nodes(message: &str) -> String {
                 continue;
             }
         }
-        let c = message[i..].chars().next().expect("i is on a char boundary");
+        let c = message[i..]
+            .chars()
+            .next()
+            .expect("i is on a char boundary");
         out.push(c);
         i += c.len_utf8();
     }

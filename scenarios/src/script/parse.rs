@@ -245,7 +245,10 @@ pub fn parse(text: &str) -> Result<Script, ScriptError> {
 /// Setup before actions; one kind of script; node names within the cluster.
 fn check_structure(script: &Script) -> Result<(), ScriptError> {
     let Some(first) = script.lines.first() else {
-        return Err(ScriptError::new(1, "empty script: expected `cluster ...` or `run-config ...`"));
+        return Err(ScriptError::new(
+            1,
+            "empty script: expected `cluster ...` or `run-config ...`",
+        ));
     };
     let seeded = matches!(first.command, Command::RunConfig(_));
     if !seeded && !matches!(first.command, Command::Cluster(_)) {
@@ -264,11 +267,13 @@ fn check_structure(script: &Script) -> Result<(), ScriptError> {
         let allowed = if seeded {
             matches!(
                 command,
-                Command::At { .. }
-                    | Command::Expect(Expectation::Pass | Expectation::Violation(_))
+                Command::At { .. } | Command::Expect(Expectation::Pass | Expectation::Violation(_))
             )
         } else {
-            !matches!(command, Command::RunConfig(_) | Command::At { .. } | Command::Cluster(_))
+            !matches!(
+                command,
+                Command::RunConfig(_) | Command::At { .. } | Command::Cluster(_)
+            )
         };
         if !allowed {
             let kind = if seeded { "a seeded-run" } else { "a cluster" };
@@ -304,34 +309,33 @@ fn check_nodes(command: &Command, spec: &ClusterSpec) -> Result<(), String> {
         NodeRef::Client(k) if k <= spec.clients => Ok(()),
         NodeRef::Client(k) => Err(format!("c{k} does not exist ({} clients)", spec.clients)),
     };
-    let list = |nodes: &NodeList| {
-        nodes
-            .resolve(spec.servers)
-            .into_iter()
-            .try_for_each(node)
-    };
+    let list = |nodes: &NodeList| nodes.resolve(spec.servers).into_iter().try_for_each(node);
     let filter = |filter: &Filter| {
         filter.from.as_ref().map_or(Ok(()), list)?;
         filter.to.as_ref().map_or(Ok(()), list)
     };
     match command {
-        Command::Log { nodes, .. } | Command::HardState { nodes, .. } | Command::Tick { nodes, .. } => {
-            list(nodes)
-        }
-        Command::Campaign(id) | Command::Propose { node: id, .. } | Command::ConfChange { node: id, .. } => {
-            server(*id)
-        }
+        Command::Log { nodes, .. }
+        | Command::HardState { nodes, .. }
+        | Command::Tick { nodes, .. } => list(nodes),
+        Command::Campaign(id)
+        | Command::Propose { node: id, .. }
+        | Command::ConfChange { node: id, .. } => server(*id),
         Command::TransferLeader { from, to } => server(*from).and(server(*to)),
         Command::Client { client, at, .. } => {
             node(NodeRef::Client(*client))?;
             at.map_or(Ok(()), server)
         }
-        Command::Block(f) | Command::Deliver(f) | Command::Drop(f) | Command::Unblock(Some(f)) => filter(f),
+        Command::Block(f) | Command::Deliver(f) | Command::Drop(f) | Command::Unblock(Some(f)) => {
+            filter(f)
+        }
         Command::Fault(action) => action
             .validate(spec.servers as usize)
             .map_err(|e| e.to_string()),
         Command::Expect(expectation) => match expectation {
-            Expectation::Leader { node, .. } | Expectation::LeaderOfTerm { node, .. } => server(*node),
+            Expectation::Leader { node, .. } | Expectation::LeaderOfTerm { node, .. } => {
+                server(*node)
+            }
             Expectation::NoLeader(nodes)
             | Expectation::Role { nodes, .. }
             | Expectation::Term { nodes, .. }
@@ -389,7 +393,9 @@ fn parse_line(content: &str) -> Result<(Option<Condition>, Command), String> {
             },
             [nodes, ticks] => Command::Tick {
                 nodes: parse_node_list(nodes)?,
-                ticks: ticks.parse().map_err(|_| format!("`{ticks}` is not a tick count"))?,
+                ticks: ticks
+                    .parse()
+                    .map_err(|_| format!("`{ticks}` is not a tick count"))?,
             },
             _ => return Err("`tick NODES [COUNT]`".into()),
         },
@@ -496,7 +502,10 @@ fn parse_cluster(args: &[&str]) -> Result<ClusterSpec, String> {
     if let Some(voters) = &spec.voters
         && let Some(id) = voters.iter().find(|&&id| id > spec.servers)
     {
-        return Err(format!("voter n{id} does not exist ({} servers)", spec.servers));
+        return Err(format!(
+            "voter n{id} does not exist ({} servers)",
+            spec.servers
+        ));
     }
     if spec.tick_ns == 0 {
         return Err("tick must be positive".into());
@@ -520,14 +529,20 @@ fn parse_log(args: &[&str]) -> Result<Command, String> {
 }
 
 fn parse_hard_state(args: &[&str]) -> Result<Command, String> {
-    let (nodes, rest) = args.split_first().ok_or("`hardstate NODES term=T [vote=nK] [commit=C]`")?;
+    let (nodes, rest) = args
+        .split_first()
+        .ok_or("`hardstate NODES term=T [vote=nK] [commit=C]`")?;
     let (mut term, mut vote, mut commit) = (None, None, None);
     for (key, value) in key_values(rest)? {
         match key {
             "term" => term = Some(parse_number(key, value)?),
             "vote" => vote = Some(parse_server(value)?),
             "commit" => commit = Some(parse_number(key, value)?),
-            _ => return Err(format!("unknown hardstate field `{key}` (valid: term, vote, commit)")),
+            _ => {
+                return Err(format!(
+                    "unknown hardstate field `{key}` (valid: term, vote, commit)"
+                ));
+            }
         }
     }
     Ok(Command::HardState {
@@ -555,9 +570,11 @@ pub fn parse_fault(verb: &str, args: &[&str]) -> Result<Option<FaultAction>, Str
                 .map(|group| {
                     parse_node_list(group).and_then(|list| match list {
                         NodeList::All => Err("a partition group lists its nodes".to_string()),
-                        NodeList::Nodes(_) => {
-                            Ok(list.servers(9).into_iter().map(|id| (id - 1) as sim::NodeId).collect())
-                        }
+                        NodeList::Nodes(_) => Ok(list
+                            .servers(9)
+                            .into_iter()
+                            .map(|id| (id - 1) as sim::NodeId)
+                            .collect()),
                     })
                 })
                 .collect::<Result<_, _>>()?;
@@ -572,10 +589,18 @@ pub fn parse_fault(verb: &str, args: &[&str]) -> Result<Option<FaultAction>, Str
             let (from, to) = link(token)?;
             FaultAction::RestoreLink { from, to }
         }
-        ("crash", [node]) => FaultAction::Crash { node: address(node)? },
-        ("restart", [node]) => FaultAction::Restart { node: address(node)? },
-        ("pause", [node]) => FaultAction::Pause { node: address(node)? },
-        ("resume", [node]) => FaultAction::Resume { node: address(node)? },
+        ("crash", [node]) => FaultAction::Crash {
+            node: address(node)?,
+        },
+        ("restart", [node]) => FaultAction::Restart {
+            node: address(node)?,
+        },
+        ("pause", [node]) => FaultAction::Pause {
+            node: address(node)?,
+        },
+        ("resume", [node]) => FaultAction::Resume {
+            node: address(node)?,
+        },
         ("clock-rate", [node, rate]) => FaultAction::ClockRate {
             node: address(node)?,
             rate: parse_number("clock-rate", rate.trim_start_matches('x'))?,
@@ -596,13 +621,23 @@ pub fn parse_fault(verb: &str, args: &[&str]) -> Result<Option<FaultAction>, Str
             let (from, to) = token
                 .split_once("->")
                 .ok_or_else(|| format!("`{token}` is not a link (n1->n2, *->*)"))?;
-            let side = |s: &str| if s == "*" { Ok(None) } else { address(s).map(Some) };
+            let side = |s: &str| {
+                if s == "*" {
+                    Ok(None)
+                } else {
+                    address(s).map(Some)
+                }
+            };
             let (mut drop_probability, mut duplicate_probability) = (0.0, 0.0);
             for (key, value) in key_values(rest)? {
                 match key {
                     "drop" => drop_probability = parse_number(key, value)?,
                     "dup" => duplicate_probability = parse_number(key, value)?,
-                    _ => return Err(format!("unknown link-loss field `{key}` (valid: drop, dup)")),
+                    _ => {
+                        return Err(format!(
+                            "unknown link-loss field `{key}` (valid: drop, dup)"
+                        ));
+                    }
                 }
             }
             FaultAction::LinkLoss {
@@ -624,7 +659,13 @@ pub fn parse_fault(verb: &str, args: &[&str]) -> Result<Option<FaultAction>, Str
 
 /// `get K`, `put K V`, `append K V`, `cas K OLD NEW` (`""` for the empty string).
 fn parse_op(tokens: &[&str]) -> Result<Op, String> {
-    let text = |s: &str| if s == "\"\"" { String::new() } else { s.to_string() };
+    let text = |s: &str| {
+        if s == "\"\"" {
+            String::new()
+        } else {
+            s.to_string()
+        }
+    };
     Ok(match tokens {
         ["get", key] => Op::Get { key: text(key) },
         ["put", key, value] => Op::Put {
@@ -640,7 +681,11 @@ fn parse_op(tokens: &[&str]) -> Result<Op, String> {
             expected: text(expected),
             new: text(new),
         },
-        _ => return Err("an operation is `get K`, `put K V`, `append K V` or `cas K OLD NEW`".into()),
+        _ => {
+            return Err(
+                "an operation is `get K`, `put K V`, `append K V` or `cas K OLD NEW`".into(),
+            );
+        }
     })
 }
 
@@ -695,7 +740,11 @@ fn parse_role(token: &str) -> Result<Role, String> {
         "follower" => Role::Follower,
         "candidate" => Role::Candidate,
         "pre-candidate" => Role::PreCandidate,
-        _ => return Err(format!("`{token}` is not a role (leader, follower, candidate, pre-candidate)")),
+        _ => {
+            return Err(format!(
+                "`{token}` is not a role (leader, follower, candidate, pre-candidate)"
+            ));
+        }
     })
 }
 
@@ -703,7 +752,10 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
     let (&what, rest) = args.split_first().ok_or("`expect WHAT ...`")?;
     let nodes_then = |rest: &[&str]| -> Result<(NodeList, Vec<String>), String> {
         let (nodes, tail) = rest.split_first().ok_or("expected a node list")?;
-        Ok((parse_node_list(nodes)?, tail.iter().map(|s| s.to_string()).collect()))
+        Ok((
+            parse_node_list(nodes)?,
+            tail.iter().map(|s| s.to_string()).collect(),
+        ))
     };
     Ok(match (what, rest) {
         ("leader", [node]) => Expectation::Leader {
@@ -728,9 +780,17 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
             let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
             let (compare, value) = parse_comparison(&tail)?;
             if what == "term" {
-                Expectation::Term { nodes, compare, value }
+                Expectation::Term {
+                    nodes,
+                    compare,
+                    value,
+                }
             } else {
-                Expectation::Commit { nodes, compare, value }
+                Expectation::Commit {
+                    nodes,
+                    compare,
+                    value,
+                }
             }
         }
         ("log", [nodes, terms @ ..]) => Expectation::Log {
@@ -747,7 +807,11 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
                 match key {
                     "voters" => voters = Some(parse_node_list(value)?.servers(u64::MAX)),
                     "outgoing" => outgoing = parse_node_list(value)?.servers(u64::MAX),
-                    _ => return Err(format!("unknown config field `{key}` (valid: voters, outgoing)")),
+                    _ => {
+                        return Err(format!(
+                            "unknown config field `{key}` (valid: voters, outgoing)"
+                        ));
+                    }
                 }
             }
             Expectation::Config {
@@ -762,7 +826,12 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
         ("no-violation", []) => Expectation::NoViolation,
         ("pass", []) => Expectation::Pass,
         ("count", tokens) if tokens.len() >= 2 => {
-            let split = tokens.len() - if Compare::parse(tokens[tokens.len() - 2]).is_some() { 2 } else { 1 };
+            let split = tokens.len()
+                - if Compare::parse(tokens[tokens.len() - 2]).is_some() {
+                    2
+                } else {
+                    1
+                };
             let (compare, value) = parse_comparison(&tokens[split..])?;
             Expectation::Count {
                 filter: Filter::parse(&tokens[..split])?,
@@ -780,14 +849,27 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
                 "indefinite" => ReplyExpect::Indefinite,
                 "pending" => ReplyExpect::Pending,
                 other => match other.split_once('=') {
-                    Some(("value", v)) => ReplyExpect::Value(if v == "\"\"" { String::new() } else { v.to_string() }),
+                    Some(("value", v)) => ReplyExpect::Value(if v == "\"\"" {
+                        String::new()
+                    } else {
+                        v.to_string()
+                    }),
                     Some(("cas", v)) => ReplyExpect::Cas(parse_bool("cas", v)?),
-                    _ => return Err("`expect reply cK value=V|written|cas=B|indefinite|pending`".into()),
+                    _ => {
+                        return Err(
+                            "`expect reply cK value=V|written|cas=B|indefinite|pending`".into()
+                        );
+                    }
                 },
             };
             Expectation::Reply { client, expected }
         }
-        _ => return Err(format!("unknown or malformed expectation `expect {}`", args.join(" "))),
+        _ => {
+            return Err(format!(
+                "unknown or malformed expectation `expect {}`",
+                args.join(" ")
+            ));
+        }
     })
 }
 

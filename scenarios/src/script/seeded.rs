@@ -61,7 +61,9 @@ fn render_config(config: &RunConfig) -> Vec<String> {
     flatten("", &standard, &mut standard_fields);
     let mut out = vec![format!("seed={}", config.seed)];
     for (key, value) in actual_fields {
-        let same = standard_fields.iter().any(|(k, v)| *k == key && *v == value);
+        let same = standard_fields
+            .iter()
+            .any(|(k, v)| *k == key && *v == value);
         if key == "seed" || same {
             continue;
         }
@@ -114,7 +116,9 @@ pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
         fields.push((key, value));
     }
     let seed = match fields.iter().find(|(k, _)| *k == "seed") {
-        Some((_, v)) => v.parse().map_err(|_| format!("seed: `{v}` is not a number"))?,
+        Some((_, v)) => v
+            .parse()
+            .map_err(|_| format!("seed: `{v}` is not a number"))?,
         None => return Err("run-config needs seed=S".into()),
     };
     let mut value = to_value(&RunConfig::standard(seed));
@@ -122,7 +126,8 @@ pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
         if key == "seed" {
             continue;
         }
-        let slot = field_mut(&mut value, key).ok_or_else(|| format!("unknown run-config key `{key}`"))?;
+        let slot =
+            field_mut(&mut value, key).ok_or_else(|| format!("unknown run-config key `{key}`"))?;
         *slot = if key == "mutants" {
             let mutants: Vec<Mutant> = parse_mutants(text)?;
             serde_json::to_value(mutants).expect("mutants serialize")
@@ -256,7 +261,10 @@ pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, Sc
     let outcome = run_with(&config, Some(schedule.clone()), RunOptions::default())
         .map_err(|e| ScriptError::new(first_line, e))?;
     let mut trace = String::new();
-    trace.push_str(&format!("run-config {}\n", render_config(&config).join(" ")));
+    trace.push_str(&format!(
+        "run-config {}\n",
+        render_config(&config).join(" ")
+    ));
     trace.push_str(&format!("  {config}\n"));
     for fault in schedule.faults() {
         trace.push_str(&format!(
@@ -314,7 +322,13 @@ mod tests {
         config.faults.count = 6;
         config.link.duplicate_probability = 0.05;
         let mut schedule = generate_faults(&config, &mut SeedRng::new(4711).stream("faults"));
-        schedule.push(1_234_567, FaultAction::ClockJump { node: 1, delta_ns: -2_500_001 });
+        schedule.push(
+            1_234_567,
+            FaultAction::ClockJump {
+                node: 1,
+                delta_ns: -2_500_001,
+            },
+        );
         schedule.push(2_000_000_001, FaultAction::ClockRate { node: 2, rate: 0.7 });
         (config, schedule)
     }
@@ -333,7 +347,12 @@ mod tests {
             assert_eq!(parsed_schedule, schedule, "{text}");
             assert_eq!(parsed_expected, expected);
             // Rendering again gives the same text.
-            let again = render_seeded_run(&parsed_config, &parsed_schedule, expected, "Shrunk.\nSecond line.");
+            let again = render_seeded_run(
+                &parsed_config,
+                &parsed_schedule,
+                expected,
+                "Shrunk.\nSecond line.",
+            );
             assert_eq!(again, text);
         }
     }
@@ -348,7 +367,10 @@ mod tests {
     fn bad_run_config_lines_are_errors() {
         for (text, needle) in [
             ("run-config servers=3\nexpect pass\n", "needs seed"),
-            ("run-config seed=1 nodes=3\n", "unknown run-config key `nodes`"),
+            (
+                "run-config seed=1 nodes=3\n",
+                "unknown run-config key `nodes`",
+            ),
             ("run-config seed=1 servers=three\n", "servers"),
             ("run-config seed=1 servers=0\n", "outside"),
             ("run-config seed=1\ncampaign n1\n", "does not belong"),

@@ -368,7 +368,8 @@ impl Filter {
         };
         if let Some(entries) = &self.entries {
             let Some(message) = raft else { return false };
-            let actual: Vec<(u64, u64)> = message.entries.iter().map(|e| (e.index, e.term)).collect();
+            let actual: Vec<(u64, u64)> =
+                message.entries.iter().map(|e| (e.index, e.term)).collect();
             if &actual != entries {
                 return false;
             }
@@ -408,11 +409,7 @@ fn parse_entries(value: &str) -> Result<Vec<(u64, u64)>, String> {
 
 /// One message as the trace shows it: `n1->n3 app t4 prev=1@1 [2@2] commit=1`.
 pub fn describe_message(from: NodeId, to: NodeId, wire: &Wire, servers: u64) -> String {
-    let route = format!(
-        "{}->{}",
-        node_name(from, servers),
-        node_name(to, servers)
-    );
+    let route = format!("{}->{}", node_name(from, servers), node_name(to, servers));
     let name = kind_name(wire_kind(wire));
     let detail = match wire {
         Wire::Raft(message) => describe_raft(message),
@@ -455,9 +452,19 @@ fn describe_raft(message: &Message) -> String {
             format!("{term} last={}@{}", message.index, message.log_term)
         }
         MessageKind::VoteResponse | MessageKind::PreVoteResponse => {
-            format!("{term} {}", if message.reject { "rejected" } else { "granted" })
+            format!(
+                "{term} {}",
+                if message.reject {
+                    "rejected"
+                } else {
+                    "granted"
+                }
+            )
         }
-        MessageKind::Heartbeat => format!("{term} commit={} round={}", message.commit, message.read_round),
+        MessageKind::Heartbeat => format!(
+            "{term} commit={} round={}",
+            message.commit, message.read_round
+        ),
         _ => term,
     }
 }

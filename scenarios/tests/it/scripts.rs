@@ -26,7 +26,7 @@ fn check_golden(file: &str, actual: &str) {
             .lines()
             .zip(actual.lines())
             .position(|(e, a)| e != a)
-            .map_or_else(|| expected.lines().count().min(actual.lines().count()), |l| l);
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{file} differs from the run at trace line {} (UPDATE_GOLDEN=1 to accept):\n--- golden\n{}\n--- actual\n{}",
             line + 1,

@@ -10,12 +10,19 @@ pub struct LibraryScript {
 }
 
 impl LibraryScript {
-    /// The first line of the script's opening comment.
-    pub fn description(&self) -> &'static str {
-        self.text
+    /// The first sentence of the script's opening comment, on one line.
+    pub fn description(&self) -> String {
+        let block: Vec<&str> = self
+            .text
             .lines()
-            .find_map(|line| line.trim().strip_prefix('#'))
-            .map_or("", str::trim)
+            .map_while(|line| line.trim().strip_prefix('#'))
+            .map(str::trim)
+            .collect();
+        let text = block.join(" ");
+        match text.find(". ") {
+            Some(end) => text[..=end].to_string(),
+            None => text,
+        }
     }
 }
 

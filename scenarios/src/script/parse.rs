@@ -288,6 +288,13 @@ fn check_structure(script: &Script) -> Result<(), ScriptError> {
                 "setup (log, hardstate) must come before the first action",
             ));
         }
+        if !seeded && matches!(command, Command::Fault(FaultAction::LinkLoss { .. })) {
+            return Err(ScriptError::new(
+                line.number,
+                "link-loss has no effect in a cluster script, whose runner delivers every message \
+                 itself; use block, deliver and drop",
+            ));
+        }
         acting |= !command.is_setup();
         if let Some(spec) = &spec {
             check_nodes(command, spec).map_err(|m| ScriptError::new(line.number, m))?;

@@ -411,6 +411,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_script_can_choose_the_first_server() {
+        let mut clerk = Clerk::new(10, vec![0, 1, 2], ClerkConfig::default());
+        clerk.set_leader_guess(2);
+        assert_eq!(clerk.leader_guess(), 2);
+        let actions = clerk.invoke(Op::Get { key: "x".into() }, 0);
+        let sent_to: Vec<u64> = actions
+            .iter()
+            .filter_map(|action| match action {
+                ClerkAction::Send { to, .. } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent_to, vec![2]);
+        // An unknown server leaves the guess alone.
+        clerk.set_leader_guess(7);
+        assert_eq!(clerk.leader_guess(), 2);
+    }
+
+    #[test]
     fn invalid_configs_are_named() {
         let config = ClerkConfig {
             retry_backoff_ns: 0,

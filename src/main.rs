@@ -36,6 +36,9 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Merges the outputs of sharded campaigns (`campaign --shard I/N`).
     Merge(cmd::merge::MergeArgs),
+    /// Scripted scenarios (BRIEF §8): `list`, or `run NAME|FILE [--mutant M]`.
+    #[command(subcommand)]
+    Scenario(cmd::scenario::ScenarioCommand),
 }
 
 /// Exit code for bad input: unknown flag, malformed file, impossible configuration.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Campaign(args) => cmd::campaign::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Merge(args) => cmd::merge::run(args),
+        Command::Scenario(command) => cmd::scenario::run(command),
     };
     match result {
         Ok(code) => code,

@@ -168,6 +168,14 @@ impl Clerk {
         self.servers[self.leader]
     }
 
+    /// Points the clerk at `server` for its next operation (a script choosing where a client
+    /// sends). Ignored for a server the clerk does not know.
+    pub fn set_leader_guess(&mut self, server: u64) {
+        if let Some(position) = self.servers.iter().position(|&s| s == server) {
+            self.leader = position;
+        }
+    }
+
     /// The sequence number of the outstanding operation, if any.
     pub fn pending_seq(&self) -> Option<u64> {
         self.pending.as_ref().map(|pending| pending.seq)
@@ -401,6 +409,25 @@ impl Clerk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_script_can_choose_the_first_server() {
+        let mut clerk = Clerk::new(10, vec![0, 1, 2], ClerkConfig::default());
+        clerk.set_leader_guess(2);
+        assert_eq!(clerk.leader_guess(), 2);
+        let actions = clerk.invoke(Op::Get { key: "x".into() }, 0);
+        let sent_to: Vec<u64> = actions
+            .iter()
+            .filter_map(|action| match action {
+                ClerkAction::Send { to, .. } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent_to, vec![2]);
+        // An unknown server leaves the guess alone.
+        clerk.set_leader_guess(7);
+        assert_eq!(clerk.leader_guess(), 2);
+    }
 
     #[test]
     fn invalid_configs_are_named() {

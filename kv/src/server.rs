@@ -226,6 +226,18 @@ impl Server {
         std::mem::take(&mut self.acked)
     }
 
+    /// Acts on the Raft node from outside the event loop (a script campaigning, proposing or
+    /// changing the configuration), then handles what it produced like any other input.
+    pub fn with_raft<R>(
+        &mut self,
+        env: &mut impl Env,
+        act: impl FnOnce(&mut RawNode<MemStorage>) -> R,
+    ) -> R {
+        let result = act(&mut self.node);
+        self.drive(env);
+        result
+    }
+
     pub fn on_tick(&mut self, env: &mut impl Env) {
         self.node.tick();
         env.set_tick_timer(self.config.tick_ns);

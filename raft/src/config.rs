@@ -46,6 +46,12 @@ pub struct Config {
     pub max_entries_per_msg: usize,
     /// Planted bugs; empty for the correct protocol.
     pub mutants: MutantSet,
+    /// A configuration takes effect as soon as its entry is appended to the log (the Raft
+    /// paper's rule, §6) instead of when it is applied (etcd's rule, the default). Scenario S5
+    /// needs it to reproduce the single-server change bug. Known limit: a conf-change entry
+    /// later truncated away does not revert the configuration.
+    #[serde(default)]
+    pub conf_change_on_append: bool,
 }
 
 impl Config {
@@ -61,6 +67,7 @@ impl Config {
             max_inflight_msgs: 256,
             max_entries_per_msg: 1024,
             mutants: MutantSet::EMPTY,
+            conf_change_on_append: false,
         }
     }
 

@@ -54,13 +54,44 @@ impl<S: Storage> RawNode<S> {
         };
         let index = self.append_entries(vec![entry]);
         self.pending_conf_index = index;
+        if self.config.conf_change_on_append {
+            self.adopt_conf_change(change);
+        }
         index
+    }
+
+    /// With `conf_change_on_append`: adopts the changes of entries just appended to the log.
+    pub(crate) fn adopt_appended_conf_changes(&mut self, entries: &[Entry]) {
+        if !self.config.conf_change_on_append {
+            return;
+        }
+        for change in entries.iter().filter_map(Entry::conf_change) {
+            self.adopt_conf_change(&change);
+        }
+    }
+
+    /// Puts `change` into effect now. An invalid change is ignored, as every node ignores it.
+    fn adopt_conf_change(&mut self, change: &ConfChange) {
+        let allow_multi = self.config.mutants.contains(Mutant::DirectMultiChange);
+        let Ok(next) = self.tracker.config.apply_change(change, allow_multi) else {
+            return;
+        };
+        let next_index = self.log.last_index() + 1;
+        self.tracker
+            .set_config(next, next_index, self.config.max_inflight_msgs);
+        if self.role == Role::Leader {
+            self.leader_after_conf_change();
+        }
     }
 
     /// Applies a committed configuration change; the application calls this when it applies
     /// the entry. Returns the configuration now in effect. A change that is invalid against the
     /// current configuration is an error and changes nothing (every node decides the same way).
     pub fn apply_conf_change(&mut self, change: &ConfChange) -> Result<ConfState, Error> {
+        if self.config.conf_change_on_append {
+            // Already in effect since the entry was appended.
+            return Ok(self.conf_state());
+        }
         let next = self
             .tracker
             .config

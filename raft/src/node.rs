@@ -113,6 +113,14 @@ impl<S: Storage> RawNode<S> {
             last_index + 1,
             max_inflight,
         );
+        if node.config.conf_change_on_append {
+            // The configuration is the latest one in the log, applied or not.
+            let entries = node
+                .log
+                .entries(node.log.first_index(), last_index + 1, usize::MAX)
+                .unwrap_or_default();
+            node.adopt_appended_conf_changes(&entries);
+        }
         node.become_follower(node.term, None);
         node.ready_state.soft_state = node.soft_state();
         Ok(node)

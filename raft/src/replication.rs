@@ -284,6 +284,7 @@ impl<S: Storage> RawNode<S> {
                 // The bug: keep our conflicting entries, take only what lies beyond our log.
                 if let Some(position) = entries.iter().position(|entry| entry.index > last_index) {
                     self.log.append(&entries[position..]);
+                    self.adopt_appended_conf_changes(&entries[position..]);
                 }
             } else {
                 assert!(
@@ -296,6 +297,7 @@ impl<S: Storage> RawNode<S> {
                 );
                 let offset = (conflict - message.index - 1) as usize;
                 self.log.append(&entries[offset..]);
+                self.adopt_appended_conf_changes(&entries[offset..]);
             }
         }
         self.log.commit_to(

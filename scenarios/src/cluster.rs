@@ -122,6 +122,20 @@ impl ClientNode {
         self.clerk.is_idle()
     }
 
+    /// Starts a scripted operation now, sent first to `server` when given (a script names where
+    /// a client sends). Returns false, doing nothing, while an operation is outstanding.
+    pub fn invoke(&mut self, ctx: Ctx<'_, '_>, op: kv::Op, server: Option<u64>) -> bool {
+        if !self.clerk.is_idle() {
+            return false;
+        }
+        if let Some(server) = server {
+            self.clerk.set_leader_guess(server);
+        }
+        let actions = self.clerk.invoke(op, ctx.global_time_ns());
+        self.perform(ctx, actions);
+        true
+    }
+
     /// Ends the run: an operation still outstanding is recorded as indefinite.
     pub fn finish(&mut self) {
         if let Some(record) = self.clerk.abandon() {

@@ -7,8 +7,10 @@
 //! - `swarm`: the configuration each campaign seed draws.
 //! - `campaign`: many seeds on worker threads, result lines, summary, JUnit, shard merging.
 //! - `record`: fills a `reports::RunRecord` (roles, faults, messages, linearization) for reports.
+//! - `script`: scripted scenarios (BRIEF §8): the text format, its runners, the embedded library
+//!   of `scripts/*.scn`, and seeded-run scripts that replay a campaign run exactly.
 //!
-//! Scripted scenarios, campaigns and shrinking land here in later issues.
+//! Shrinking lands here in a later issue.
 
 pub mod campaign;
 pub mod cluster;
@@ -17,6 +19,7 @@ pub mod oracle;
 pub mod record;
 pub mod run;
 pub mod swarm;
+pub mod script;
 
 pub use oracle::{Property, Violation};
 pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, run, run_with};

@@ -8,3 +8,4 @@ pub mod merge;
 pub mod mutants;
 pub mod replay;
 pub mod run;
+pub mod scenario;

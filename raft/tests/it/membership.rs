@@ -311,3 +311,44 @@ fn invalid_changes_are_errors() {
         Err(Error::NotLeader { .. })
     ));
 }
+
+/// With `conf_change_on_append` a configuration is in effect as soon as its entry is in the log,
+/// on the leader and on a follower, before it commits; the default waits for the apply.
+#[test]
+fn conf_change_on_append_takes_effect_before_commit() {
+    for on_append in [false, true] {
+        let mut network = Network::with_config(&[1, 2, 3], |c| c.conf_change_on_append = on_append);
+        network.add_empty_node(4, |c| c.conf_change_on_append = on_append);
+        network.elect(1);
+        // Only node 4 receives the change: it cannot commit under {1, 2, 3} or {1, 2, 3, 4}.
+        network.cut.extend([(1, 2), (1, 3)]);
+        network
+            .node(1)
+            .propose_conf_change(ConfChange::single(ConfChangeKind::AddNode, 4))
+            .expect("change accepted");
+        network.settle();
+        let expected: Vec<u64> = if on_append {
+            vec![1, 2, 3, 4]
+        } else {
+            vec![1, 2, 3]
+        };
+        assert_eq!(network.get(1).commit_index(), 1, "on_append={on_append}");
+        assert_eq!(
+            ids(&network.get(1).conf_state().voters),
+            expected,
+            "leader, on_append={on_append}"
+        );
+        assert_eq!(
+            ids(&network.get(4).conf_state().voters),
+            expected,
+            "node 4, on_append={on_append}"
+        );
+        // A restart rebuilds the configuration from the log.
+        network.reseed_jitter(4, 0);
+        assert_eq!(
+            ids(&network.get(4).conf_state().voters),
+            expected,
+            "restarted node 4, on_append={on_append}"
+        );
+    }
+}

@@ -3,3 +3,4 @@
 mod campaign;
 mod record;
 mod runs;
+mod scripts;

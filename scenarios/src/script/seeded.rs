@@ -1,0 +1,383 @@
+//! Seeded-run scripts: one whole campaign run, replayed exactly.
+//!
+//! ```text
+//! # Shrunk from seed 42.
+//! run-config seed=42 servers=3 duration_ns=2000000000 mutants=commit-previous-term
+//! at 1200.5ms partition {n1,n2} | {n3}
+//! at 1800ms heal
+//! expect violation state-machine-safety
+//! ```
+//!
+//! `run-config` lists the fields of `RunConfig` that differ from `RunConfig::standard(seed)`,
+//! named by their serde paths (`faults.count=3`, `link.latency_ns_max=5000000`); `mutants` takes
+//! kebab-case names. The fault lines are `sim::FaultAction`s at exact virtual times.
+
+use raft::Mutant;
+use serde_json::Value;
+use sim::{FaultAction, FaultSchedule};
+
+use super::parse::{Command, Expectation, parse_mutants};
+use super::syntax::{format_duration, format_time};
+use super::{Script, ScriptError, ScriptOptions, ScriptOutcome, ScriptViolation};
+use crate::oracle::Property;
+use crate::run::{RunConfig, RunOptions, run_with};
+
+/// The outcome a seeded-run script expects.
+pub type Expected = Option<Property>;
+
+/// Renders a run as a script: `expected` is the violation it should find, or `None` for a pass.
+pub fn render_seeded_run(
+    config: &RunConfig,
+    schedule: &FaultSchedule,
+    expected: Option<Property>,
+    description: &str,
+) -> String {
+    let mut out = String::new();
+    for line in description.lines() {
+        out.push_str(&format!("# {line}\n"));
+    }
+    out.push_str(&format!("run-config {}\n", render_config(config).join(" ")));
+    for fault in schedule.faults() {
+        out.push_str(&format!(
+            "at {} {}\n",
+            format_duration(fault.at_ns),
+            render_fault(&fault.action)
+        ));
+    }
+    match expected {
+        Some(property) => out.push_str(&format!("expect violation {property}\n")),
+        None => out.push_str("expect pass\n"),
+    }
+    out
+}
+
+/// `seed=S` then every field that differs from the standard run of that seed.
+fn render_config(config: &RunConfig) -> Vec<String> {
+    let actual = to_value(config);
+    let standard = to_value(&RunConfig::standard(config.seed));
+    let mut actual_fields = Vec::new();
+    flatten("", &actual, &mut actual_fields);
+    let mut standard_fields = Vec::new();
+    flatten("", &standard, &mut standard_fields);
+    let mut out = vec![format!("seed={}", config.seed)];
+    for (key, value) in actual_fields {
+        let same = standard_fields
+            .iter()
+            .any(|(k, v)| *k == key && *v == value);
+        if key == "seed" || same {
+            continue;
+        }
+        let text = if key == "mutants" {
+            let names: Vec<&str> = config.mutants.iter().map(|m| m.name()).collect();
+            names.join(",")
+        } else {
+            scalar_text(&value)
+        };
+        out.push(format!("{key}={text}"));
+    }
+    out
+}
+
+fn to_value(config: &RunConfig) -> Value {
+    serde_json::to_value(config).expect("run configurations serialize")
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, inner, out);
+            }
+        }
+        _ => out.push((prefix.to_string(), value.clone())),
+    }
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(scalar_text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// Parses `run-config` arguments onto the standard run of the given seed.
+pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
+    let mut fields = Vec::new();
+    for token in args {
+        let (key, value) = token
+            .split_once('=')
+            .ok_or_else(|| format!("`{token}` is not key=value"))?;
+        fields.push((key, value));
+    }
+    let seed = match fields.iter().find(|(k, _)| *k == "seed") {
+        Some((_, v)) => v
+            .parse()
+            .map_err(|_| format!("seed: `{v}` is not a number"))?,
+        None => return Err("run-config needs seed=S".into()),
+    };
+    let mut value = to_value(&RunConfig::standard(seed));
+    for (key, text) in fields {
+        if key == "seed" {
+            continue;
+        }
+        let slot =
+            field_mut(&mut value, key).ok_or_else(|| format!("unknown run-config key `{key}`"))?;
+        *slot = if key == "mutants" {
+            let mutants: Vec<Mutant> = parse_mutants(text)?;
+            serde_json::to_value(mutants).expect("mutants serialize")
+        } else {
+            parse_scalar(key, text, slot)?
+        };
+    }
+    let config: RunConfig =
+        serde_json::from_value(value).map_err(|e| format!("run-config: {e}"))?;
+    config.validate().map_err(|e| format!("run-config: {e}"))?;
+    Ok(config)
+}
+
+fn field_mut<'a>(value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    let mut slot = value;
+    for part in path.split('.') {
+        slot = match slot {
+            Value::Object(map) => map.get_mut(part)?,
+            _ => return None,
+        };
+    }
+    (!slot.is_object()).then_some(slot)
+}
+
+/// A value of the same JSON type as the standard one.
+fn parse_scalar(key: &str, text: &str, template: &Value) -> Result<Value, String> {
+    let bad = || format!("{key}: `{text}` is not a valid value");
+    match template {
+        Value::String(_) => Ok(Value::String(text.to_string())),
+        Value::Null => Ok(serde_json::from_str(text).unwrap_or(Value::String(text.to_string()))),
+        Value::Array(_) => Ok(Value::Array(
+            text.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|item| serde_json::from_str(item).unwrap_or(Value::String(item.to_string())))
+                .collect(),
+        )),
+        Value::Bool(_) | Value::Number(_) => {
+            let parsed: Value = serde_json::from_str(text).map_err(|_| bad())?;
+            let same_kind = matches!(
+                (template, &parsed),
+                (Value::Bool(_), Value::Bool(_)) | (Value::Number(_), Value::Number(_))
+            );
+            same_kind.then_some(parsed).ok_or_else(bad)
+        }
+        Value::Object(_) => Err(bad()),
+    }
+}
+
+/// A fault in script syntax, with script node names (address a is `n{a+1}`).
+pub fn render_fault(action: &FaultAction) -> String {
+    let n = |address: &sim::NodeId| format!("n{}", address + 1);
+    let side = |address: &Option<sim::NodeId>| address.as_ref().map_or("*".to_string(), n);
+    match action {
+        FaultAction::Partition { groups } => {
+            let groups: Vec<String> = groups
+                .iter()
+                .map(|g| format!("{{{}}}", g.iter().map(n).collect::<Vec<_>>().join(",")))
+                .collect();
+            format!("partition {}", groups.join(" | "))
+        }
+        FaultAction::Heal => "heal".into(),
+        FaultAction::CutLink { from, to } => format!("cut {}->{}", n(from), n(to)),
+        FaultAction::RestoreLink { from, to } => format!("restore {}->{}", n(from), n(to)),
+        FaultAction::Crash { node } => format!("crash {}", n(node)),
+        FaultAction::Restart { node } => format!("restart {}", n(node)),
+        FaultAction::Pause { node } => format!("pause {}", n(node)),
+        FaultAction::Resume { node } => format!("resume {}", n(node)),
+        FaultAction::ClockRate { node, rate } => format!("clock-rate {} {rate}", n(node)),
+        FaultAction::ClockJump { node, delta_ns } => {
+            let sign = if *delta_ns < 0 { "-" } else { "+" };
+            format!(
+                "clock-jump {} {sign}{}",
+                n(node),
+                format_duration(delta_ns.unsigned_abs())
+            )
+        }
+        FaultAction::LinkLoss {
+            from,
+            to,
+            drop_probability,
+            duplicate_probability,
+        } => format!(
+            "link-loss {}->{} drop={drop_probability} dup={duplicate_probability}",
+            side(from),
+            side(to)
+        ),
+    }
+}
+
+/// The configuration, schedule and expected outcome a seeded-run script holds.
+pub fn seeded_parts(
+    script: &Script,
+    options: &ScriptOptions,
+) -> Result<(RunConfig, FaultSchedule, Expected), ScriptError> {
+    let mut config = None;
+    let mut schedule = FaultSchedule::default();
+    let mut expected = None;
+    for line in &script.lines {
+        if line.condition.is_some_and(|c| !c.holds(&options.mutants)) {
+            continue;
+        }
+        match &line.command {
+            Command::RunConfig(run_config) => {
+                let mut run_config = run_config.as_ref().clone();
+                for &mutant in &options.mutants {
+                    if !run_config.mutants.contains(&mutant) {
+                        run_config.mutants.push(mutant);
+                    }
+                }
+                config = Some(run_config);
+            }
+            Command::At { at_ns, action } => {
+                let servers = config.as_ref().map_or(0, |c: &RunConfig| c.servers);
+                action
+                    .validate(servers)
+                    .map_err(|e| ScriptError::new(line.number, e.to_string()))?;
+                schedule.push(*at_ns, action.clone());
+            }
+            Command::Expect(Expectation::Violation(property)) => expected = Some(*property),
+            Command::Expect(Expectation::Pass) => expected = None,
+            _ => unreachable!("checked by the parser"),
+        }
+    }
+    let config = config.expect("the parser requires run-config first");
+    Ok((config, schedule, expected))
+}
+
+pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, ScriptError> {
+    let (config, schedule, expected) = seeded_parts(script, options)?;
+    let first_line = script.lines.first().map_or(1, |l| l.number);
+    let outcome = run_with(&config, Some(schedule.clone()), RunOptions::default())
+        .map_err(|e| ScriptError::new(first_line, e))?;
+    let mut trace = String::new();
+    trace.push_str(&format!(
+        "run-config {}\n",
+        render_config(&config).join(" ")
+    ));
+    trace.push_str(&format!("  {config}\n"));
+    for fault in schedule.faults() {
+        trace.push_str(&format!(
+            "  {:>12}  {}\n",
+            format_time(fault.at_ns),
+            render_fault(&fault.action)
+        ));
+    }
+    let mut result = ScriptOutcome::default();
+    match &outcome.violation {
+        Some(violation) => {
+            trace.push_str(&format!("  !! {}\n", ScriptViolation(violation)));
+            result.violations.push((first_line, violation.clone()));
+        }
+        None => trace.push_str("  no violation\n"),
+    }
+    trace.push_str(&format!(
+        "  simulated {} · {} operations completed, {} indefinite · trace hash {:016x}\n",
+        format_time(outcome.simulated_ns),
+        outcome.operations_completed,
+        outcome.operations_indefinite,
+        outcome.trace_hash
+    ));
+    let found = outcome.violation.as_ref().map(|v| v.property);
+    let expectation = match expected {
+        Some(property) => format!("expect violation {property}"),
+        None => "expect pass".to_string(),
+    };
+    if found == expected {
+        trace.push_str(&format!("{expectation}: ok\n"));
+    } else {
+        let what = found.map_or("no violation".to_string(), |p| format!("a {p} violation"));
+        let failure = format!("{expectation}: FAILED, found {what}");
+        trace.push_str(&format!("{failure}\n"));
+        result.failures.push(failure);
+    }
+    result.trace = trace;
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use sim::{NANOS_PER_SEC, SeedRng};
+
+    use super::*;
+    use crate::run::generate_faults;
+    use crate::script::parse;
+
+    fn sample() -> (RunConfig, FaultSchedule) {
+        let mut config = RunConfig::standard(4711);
+        config.servers = 3;
+        config.clients = 2;
+        config.duration_ns = 3 * NANOS_PER_SEC;
+        config.mutants = vec![Mutant::CommitPreviousTerm, Mutant::NoDedup];
+        config.faults.count = 6;
+        config.link.duplicate_probability = 0.05;
+        let mut schedule = generate_faults(&config, &mut SeedRng::new(4711).stream("faults"));
+        schedule.push(
+            1_234_567,
+            FaultAction::ClockJump {
+                node: 1,
+                delta_ns: -2_500_001,
+            },
+        );
+        schedule.push(2_000_000_001, FaultAction::ClockRate { node: 2, rate: 0.7 });
+        (config, schedule)
+    }
+
+    #[test]
+    fn seeded_run_scripts_round_trip() {
+        let (config, schedule) = sample();
+        assert!(schedule.len() >= 4, "the sample has faults");
+        for expected in [None, Some(Property::Durability)] {
+            let text = render_seeded_run(&config, &schedule, expected, "Shrunk.\nSecond line.");
+            let script = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(script.description, "Shrunk. Second line.");
+            let (parsed_config, parsed_schedule, parsed_expected) =
+                seeded_parts(&script, &ScriptOptions::default()).expect("valid");
+            assert_eq!(parsed_config, config, "{text}");
+            assert_eq!(parsed_schedule, schedule, "{text}");
+            assert_eq!(parsed_expected, expected);
+            // Rendering again gives the same text.
+            let again = render_seeded_run(
+                &parsed_config,
+                &parsed_schedule,
+                expected,
+                "Shrunk.\nSecond line.",
+            );
+            assert_eq!(again, text);
+        }
+    }
+
+    #[test]
+    fn the_standard_run_renders_as_its_seed() {
+        let text = render_seeded_run(&RunConfig::standard(9), &FaultSchedule::default(), None, "");
+        assert_eq!(text, "run-config seed=9\nexpect pass\n");
+    }
+
+    #[test]
+    fn bad_run_config_lines_are_errors() {
+        for (text, needle) in [
+            ("run-config servers=3\nexpect pass\n", "needs seed"),
+            (
+                "run-config seed=1 nodes=3\n",
+                "unknown run-config key `nodes`",
+            ),
+            ("run-config seed=1 servers=three\n", "servers"),
+            ("run-config seed=1 servers=0\n", "outside"),
+            ("run-config seed=1\ncampaign n1\n", "does not belong"),
+            ("run-config seed=1\nat 5ms crash n1 n2\n", "wrong arguments"),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.to_string().contains(needle), "{text:?}: {error}");
+        }
+    }
+}

@@ -307,10 +307,9 @@ pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, Sc
 
 #[cfg(test)]
 mod tests {
-    use sim::{NANOS_PER_SEC, SeedRng};
+    use sim::NANOS_PER_SEC;
 
     use super::*;
-    use crate::run::generate_faults;
     use crate::script::parse;
 
     fn sample() -> (RunConfig, FaultSchedule) {
@@ -321,7 +320,8 @@ mod tests {
         config.mutants = vec![Mutant::CommitPreviousTerm, Mutant::NoDedup];
         config.faults.count = 6;
         config.link.duplicate_probability = 0.05;
-        let mut schedule = generate_faults(&config, &mut SeedRng::new(4711).stream("faults"));
+        // The faults the nemesis applied in this configuration's run.
+        let mut schedule = crate::run::run(&config).expect("the sample runs").faults;
         schedule.push(
             1_234_567,
             FaultAction::ClockJump {

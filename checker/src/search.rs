@@ -296,19 +296,29 @@ impl Pins {
             stranded: Vec::new(),
             position: vec![ABSENT; count],
         };
+        // Only operations that may change the state can enable anything; by call time, so that
+        // the scan for each pinned operation stops at the first one called after it returned.
+        let mut writers: Vec<usize> = (0..count)
+            .filter(|&index| !model.is_read_only(operations[index].input))
+            .collect();
+        writers.sort_by_key(|&index| operations[index].call);
         for (index, operation) in operations.iter().enumerate() {
             let Some(output) = operation.output.filter(|_| pins.pinned[index]) else {
                 continue;
             };
-            for (other_index, other) in operations.iter().enumerate() {
-                // An operation called after the pinned one returned comes after it.
-                let can_precede =
-                    !crate::history::precedes(operation.call, operation.return_time, other.call);
-                if other_index != index
-                    && can_precede
-                    && model.may_enable(operation.input, output, other.input)
+            for &writer in &writers {
+                // Operations called after the pinned one returned come after it.
+                if crate::history::precedes(
+                    operation.call,
+                    operation.return_time,
+                    operations[writer].call,
+                ) {
+                    break;
+                }
+                if writer != index
+                    && model.may_enable(operation.input, output, operations[writer].input)
                 {
-                    pins.enables[other_index].push(index);
+                    pins.enables[writer].push(index);
                     pins.enablers_left[index] += 1;
                 }
             }

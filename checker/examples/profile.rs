@@ -1,22 +1,27 @@
 //! Checks the benchmark's 50-client history many times, for profiling, and prints each
-//! partition's step and memo counts. `profile ROUNDS [bad]`: `bad` corrupts one read as the
-//! benchmark does.
+//! partition's step and memo counts. `profile ROUNDS [ok|bad] [CLIENTS OPERATIONS]`: `bad`
+//! corrupts one read as the benchmark does; the default is 50 clients, 2,000 operations.
 use checker::generate::{KvGenOptions, corrupt_one_read, kv_history};
 use checker::{History, Options, check};
 
 fn main() {
     const SEED: u64 = 0x00c0_ffee;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |index: usize, default: u64| {
+        args.get(index)
+            .and_then(|arg| arg.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = number(0, 20) as usize;
     let options = KvGenOptions {
         seed: SEED,
-        clients: 50,
-        operations: 2000,
+        clients: number(2, 50),
+        operations: number(3, 2000) as usize,
         keys: 10,
         ..KvGenOptions::default()
     };
     let mut operations = kv_history(&options);
-    let mut args = std::env::args().skip(1);
-    let rounds: usize = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(20);
-    if args.next().as_deref() == Some("bad") {
+    if args.get(1).is_some_and(|arg| arg == "bad") {
         corrupt_one_read(&mut operations, SEED).expect("the history has reads");
     }
     let history = History::Kv(operations);

@@ -8,6 +8,13 @@
 //! linearized at any point after their call, or never. An optional operation with a return entry
 //! that is reached unlinearized is decided "never happened" there (memoized like a
 //! linearization). The search succeeds when every operation that is not optional is linearized.
+//!
+//! Pruning (`Model::pins`): a read of `v` can only run where the state allows `v`. Once every
+//! operation that could bring the state back to `v` is linearized and the state cannot reach `v`
+//! otherwise (for kv: it is not a prefix of `v`), the read can never be linearized, so the search
+//! backtracks right there instead of at the read's return, which may be far ahead: without it,
+//! every order of the appends in between is tried first. The deepest point then records the
+//! read as the operation that cannot be placed.
 
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 

@@ -115,6 +115,28 @@ impl Model for KvModel {
         matches!(input, KvInput::Get { .. })
     }
 
+    // A value only grows by appends, so a state that is not a prefix of the value a read needs
+    // stays so until a put or a swap sets the key to a prefix of that value.
+    fn pins(&self, input: &KvInput, output: &KvOutput) -> bool {
+        pinned_value(input, output).is_some()
+    }
+
+    fn can_reach(&self, state: &Arc<str>, input: &KvInput, output: &KvOutput) -> bool {
+        pinned_value(input, output).is_none_or(|value| value.starts_with(&**state))
+    }
+
+    fn may_enable(&self, input: &KvInput, output: &KvOutput, other: &KvInput) -> bool {
+        let Some(value) = pinned_value(input, output) else {
+            return true;
+        };
+        match other {
+            KvInput::Get { .. } | KvInput::Append { .. } => false,
+            KvInput::Put { value: set, .. } | KvInput::Cas { new: set, .. } => {
+                value.starts_with(set.as_str())
+            }
+        }
+    }
+
     fn validate(&self, input: &KvInput, output: &KvOutput) -> Result<(), String> {
         let fits = matches!(
             (input, output),
@@ -157,6 +179,15 @@ impl Model for KvModel {
 
     fn describe_state(&self, state: &Arc<str>) -> String {
         quote(state)
+    }
+}
+
+/// The value a state must hold for `input` to return `output`, if there is exactly one.
+fn pinned_value<'a>(input: &'a KvInput, output: &'a KvOutput) -> Option<&'a str> {
+    match (input, output) {
+        (KvInput::Get { .. }, KvOutput::Value(value)) => Some(value),
+        (KvInput::Cas { expected, .. }, KvOutput::Cas(true)) => Some(expected),
+        _ => None,
     }
 }
 
@@ -219,6 +250,40 @@ mod tests {
         );
         assert_eq!(model.step(&value("z"), &cas, None), Some(value("z")));
         assert_eq!(model.step(&value("x"), &cas, None), Some(value("y")));
+    }
+
+    #[test]
+    fn pruning_hooks_follow_prefixes() {
+        let model = KvModel;
+        let read = get("k");
+        let seen = KvOutput::Value("p1a2;".into());
+        assert!(model.pins(&read, &seen));
+        assert!(!model.pins(&read, &KvOutput::Written));
+        // Appends only grow the value: a state that is not a prefix of it stays off the path.
+        assert!(model.can_reach(&value(""), &read, &seen));
+        assert!(model.can_reach(&value("p1"), &read, &seen));
+        assert!(!model.can_reach(&value("p1a3;"), &read, &seen));
+        let put = |text: &str| KvInput::Put {
+            key: "k".into(),
+            value: text.into(),
+        };
+        assert!(model.may_enable(&read, &seen, &put("p1")));
+        assert!(!model.may_enable(&read, &seen, &put("p2")));
+        let append = KvInput::Append {
+            key: "k".into(),
+            value: "p1".into(),
+        };
+        assert!(!model.may_enable(&read, &seen, &append));
+        let cas = KvInput::Cas {
+            key: "k".into(),
+            expected: "x".into(),
+            new: "p1a".into(),
+        };
+        assert!(model.may_enable(&read, &seen, &cas));
+        // A successful swap needs its expected value.
+        assert!(model.pins(&cas, &KvOutput::Cas(true)));
+        assert!(!model.pins(&cas, &KvOutput::Cas(false)));
+        assert!(!model.can_reach(&value("y"), &cas, &KvOutput::Cas(true)));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - `history`: `Operation`, `Outcome` (returned / failed / indefinite), `History`, real-time order.
 //! - `model`: the `Model` trait (sequential specification, partitions); `kv` and `register`
 //!   are the built-in models.
-//! - `search`: the Wing & Gong / Lowe search over one partition, memo with a fixed hasher.
+//! - `search`: the Wing & Gong / Lowe search over one partition, memo with a fixed hasher,
+//!   pruning of states in which a read can no longer be served (`Model::pins`).
 //! - `check`: validation, partitions in parallel (rayon), verdicts, counterexamples.
 //! - `minimize`: ddmin of an illegal partition into a small witness.
 //! - `json`, `edn`: parsing (and writing JSON); `format` picks one and names bad lines.

@@ -52,6 +52,40 @@ pub trait Model: Sync {
         false
     }
 
+    /// Pruning, off by default. True when `input` returning `output` can only run in particular
+    /// states (a read of a value, a successful compare-and-set). For such an operation `P` the
+    /// search keeps count of the operations not yet linearized for which [`Model::may_enable`]
+    /// holds; once none is left and [`Model::can_reach`] is false for the current state, `P` can
+    /// never be linearized from here and the search backtracks at once instead of at `P`'s
+    /// return. Both hooks must then keep this contract: if `can_reach(S, P)` is false, no
+    /// sequence of operations `O` with `may_enable(P, O)` false (with any outputs) takes `S` to a
+    /// state in which `P` returns its output.
+    fn pins(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+
+    /// See [`Model::pins`]: whether `state` may still lead to one in which `input` returns
+    /// `output` through operations that `may_enable` rejects. `true` is always safe.
+    fn can_reach(
+        &self,
+        _state: &Self::State,
+        _input: &Self::Input,
+        _output: &Self::Output,
+    ) -> bool {
+        true
+    }
+
+    /// See [`Model::pins`]: whether `other` (with any output) may put the state back on a path to
+    /// one in which `input` returns `output`. `true` is always safe.
+    fn may_enable(
+        &self,
+        _input: &Self::Input,
+        _output: &Self::Output,
+        _other: &Self::Input,
+    ) -> bool {
+        true
+    }
+
     /// Rejects an output of the wrong kind for its input (a read that returned "ok").
     fn validate(&self, _input: &Self::Input, _output: &Self::Output) -> Result<(), String> {
         Ok(())

@@ -32,6 +32,15 @@ pub enum RegisterOutput {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RegisterModel;
 
+/// The value the register must hold for `input` to return `output`, if there is exactly one.
+fn pinned_value(input: &RegisterInput, output: &RegisterOutput) -> Option<Option<i64>> {
+    match (input, output) {
+        (RegisterInput::Read, RegisterOutput::Value(value)) => Some(*value),
+        (RegisterInput::Cas { expected, .. }, RegisterOutput::Cas(true)) => Some(Some(*expected)),
+        _ => None,
+    }
+}
+
 fn show(value: Option<i64>) -> String {
     value.map_or_else(|| "nil".to_owned(), |value| value.to_string())
 }
@@ -77,6 +86,35 @@ impl Model for RegisterModel {
 
     fn is_read_only(&self, input: &RegisterInput) -> bool {
         matches!(input, RegisterInput::Read)
+    }
+
+    // Only a write or a swap of the very value a read needs can make it readable again.
+    fn pins(&self, input: &RegisterInput, output: &RegisterOutput) -> bool {
+        pinned_value(input, output).is_some()
+    }
+
+    fn can_reach(
+        &self,
+        state: &Option<i64>,
+        input: &RegisterInput,
+        output: &RegisterOutput,
+    ) -> bool {
+        pinned_value(input, output).is_none_or(|value| value == *state)
+    }
+
+    fn may_enable(
+        &self,
+        input: &RegisterInput,
+        output: &RegisterOutput,
+        other: &RegisterInput,
+    ) -> bool {
+        let Some(value) = pinned_value(input, output) else {
+            return true;
+        };
+        match other {
+            RegisterInput::Read => false,
+            RegisterInput::Write(set) | RegisterInput::Cas { new: set, .. } => value == Some(*set),
+        }
     }
 
     fn validate(&self, input: &RegisterInput, output: &RegisterOutput) -> Result<(), String> {

@@ -8,6 +8,13 @@
 //! linearized at any point after their call, or never. An optional operation with a return entry
 //! that is reached unlinearized is decided "never happened" there (memoized like a
 //! linearization). The search succeeds when every operation that is not optional is linearized.
+//!
+//! Pruning (`Model::pins`): a read of `v` can only run where the state allows `v`. Once every
+//! operation that could bring the state back to `v` is linearized and the state cannot reach `v`
+//! otherwise (for kv: it is not a prefix of `v`), the read can never be linearized, so the search
+//! backtracks right there instead of at the read's return, which may be far ahead: without it,
+//! every order of the appends in between is tried first. The deepest point then records the
+//! read as the operation that cannot be placed.
 
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
@@ -258,17 +265,170 @@ fn clear_bit(bits: &mut [u64], index: usize) {
     bits[index / 64] &= !(1 << (index % 64));
 }
 
+fn has_bit(bits: &[u64], index: usize) -> bool {
+    bits[index / 64] & (1 << (index % 64)) != 0
+}
+
+const ABSENT: usize = usize::MAX;
+
+/// The pruning of `Model::pins`: for each pinned operation, how many operations that may enable
+/// it are still unlinearized, and the set of unlinearized pinned operations with none left
+/// ("stranded"), which the current state must be able to reach (`Model::can_reach`).
+struct Pins {
+    /// For each operation, the pinned operations it may enable.
+    enables: Vec<Vec<usize>>,
+    /// For each pinned operation, its unlinearized enablers; unused for the others.
+    enablers_left: Vec<u32>,
+    pinned: Vec<bool>,
+    stranded: Vec<usize>,
+    /// Position of each operation in `stranded`, or `ABSENT`.
+    position: Vec<usize>,
+}
+
+impl Pins {
+    fn new<M: Model>(model: &M, operations: &[SearchOperation<'_, M>]) -> Pins {
+        let count = operations.len();
+        let pinned: Vec<bool> = operations
+            .iter()
+            .map(|operation| {
+                operation
+                    .output
+                    .is_some_and(|output| model.pins(operation.input, output))
+            })
+            .collect();
+        let mut pins = Pins {
+            enables: vec![Vec::new(); count],
+            enablers_left: vec![0; count],
+            pinned,
+            stranded: Vec::new(),
+            position: vec![ABSENT; count],
+        };
+        // Only operations that may change the state can enable anything; by call time, so that
+        // the scan for each pinned operation stops at the first one called after it returned.
+        let mut writers: Vec<usize> = (0..count)
+            .filter(|&index| !model.is_read_only(operations[index].input))
+            .collect();
+        writers.sort_by_key(|&index| operations[index].call);
+        for (index, operation) in operations.iter().enumerate() {
+            let Some(output) = operation.output.filter(|_| pins.pinned[index]) else {
+                continue;
+            };
+            for &writer in &writers {
+                // Operations called after the pinned one returned come after it.
+                if crate::history::precedes(
+                    operation.call,
+                    operation.return_time,
+                    operations[writer].call,
+                ) {
+                    break;
+                }
+                if writer != index
+                    && model.may_enable(operation.input, output, operations[writer].input)
+                {
+                    pins.enables[writer].push(index);
+                    pins.enablers_left[index] += 1;
+                }
+            }
+            if pins.enablers_left[index] == 0 {
+                pins.insert(index);
+            }
+        }
+        pins
+    }
+
+    fn insert(&mut self, index: usize) {
+        self.position[index] = self.stranded.len();
+        self.stranded.push(index);
+    }
+
+    fn remove(&mut self, index: usize) {
+        let position = self.position[index];
+        self.position[index] = ABSENT;
+        let last = self.stranded.pop().expect("a stranded operation to remove");
+        if last != index {
+            self.stranded[position] = last;
+            self.position[last] = position;
+        }
+    }
+
+    /// `index` was linearized (or decided never to happen); its bit is already set.
+    fn take(&mut self, index: usize, linearized: &[u64]) {
+        if self.position[index] != ABSENT {
+            self.remove(index);
+        }
+        for position in 0..self.enables[index].len() {
+            let pinned = self.enables[index][position];
+            self.enablers_left[pinned] -= 1;
+            if self.enablers_left[pinned] == 0 && !has_bit(linearized, pinned) {
+                self.insert(pinned);
+            }
+        }
+    }
+
+    /// Undoes `take`; the bit of `index` is already cleared.
+    fn give_back(&mut self, index: usize, linearized: &[u64]) {
+        for position in (0..self.enables[index].len()).rev() {
+            let pinned = self.enables[index][position];
+            if self.enablers_left[pinned] == 0 && !has_bit(linearized, pinned) {
+                self.remove(pinned);
+            }
+            self.enablers_left[pinned] += 1;
+        }
+        if self.pinned[index] && self.enablers_left[index] == 0 {
+            self.insert(index);
+        }
+    }
+
+    /// A stranded operation that `state` cannot lead to, if any.
+    fn dead_end<M: Model>(
+        &self,
+        model: &M,
+        operations: &[SearchOperation<'_, M>],
+        state: &M::State,
+    ) -> Option<usize> {
+        self.stranded.iter().copied().find(|&index| {
+            let operation = &operations[index];
+            let output = operation.output.expect("pinned operations have an output");
+            !model.can_reach(state, operation.input, output)
+        })
+    }
+}
+
 /// Searches for a linearization of `operations` (failed operations already removed).
-/// Marks (linearized set, state) as visited: `Ok(true)` when it is new, `Ok(false)` when the
-/// search was here before, and the over-budget verdict when the memo is full.
-fn remember<S: Hash + Eq + Clone>(
-    memo: &mut IndexSet<MemoKey<S>, FxBuildHasher>,
-    linearized: &[u64],
-    state: &S,
+/// What became of an attempt to lift one more operation out of the list.
+enum Advance {
+    /// (linearized set, state) is new and may lead somewhere: the operation is lifted.
+    Taken,
+    /// The search was here before.
+    Seen,
+    /// A pinned operation (its local index) can never be linearized from here.
+    DeadEnd(usize),
+}
+
+/// Tries to add `index` to the linearized set, leading to `state`: checks the memo, then the
+/// pinned operations, then records the pair in the memo. On anything but `Taken` the set and the
+/// pins are as they were. Over budget when the memo is full.
+#[allow(clippy::too_many_arguments)]
+fn advance<M: Model>(
+    model: &M,
+    operations: &[SearchOperation<'_, M>],
+    memo: &mut IndexSet<MemoKey<M::State>, FxBuildHasher>,
+    pins: &mut Pins,
+    linearized: &mut [u64],
+    index: usize,
+    state: &M::State,
     memo_entries_max: usize,
-) -> Result<bool, SearchVerdict> {
+) -> Result<Advance, SearchVerdict> {
+    set_bit(linearized, index);
     if memo.contains(&MemoProbe { linearized, state }) {
-        return Ok(false);
+        clear_bit(linearized, index);
+        return Ok(Advance::Seen);
+    }
+    pins.take(index, linearized);
+    if let Some(stranded) = pins.dead_end(model, operations, state) {
+        clear_bit(linearized, index);
+        pins.give_back(index, linearized);
+        return Ok(Advance::DeadEnd(stranded));
     }
     if memo.len() >= memo_entries_max {
         return Err(SearchVerdict::OverBudget {
@@ -279,7 +439,7 @@ fn remember<S: Hash + Eq + Clone>(
         linearized: linearized.to_vec().into_boxed_slice(),
         state: state.clone(),
     });
-    Ok(true)
+    Ok(Advance::Taken)
 }
 
 pub(crate) fn search<M: Model>(
@@ -288,6 +448,7 @@ pub(crate) fn search<M: Model>(
     budget: SearchBudget,
 ) -> SearchOutcome {
     let mut list = EntryList::new(operations);
+    let mut pins = Pins::new(model, operations);
     let definite_count = operations
         .iter()
         .filter(|operation| !operation.optional)
@@ -327,22 +488,39 @@ pub(crate) fn search<M: Model>(
         if list.is_call[entry] {
             let operation = &operations[operation_index];
             if let Some(next_state) = model.step(&state, operation.input, operation.output) {
-                set_bit(&mut linearized, operation_index);
-                let fresh =
-                    match remember(&mut memo, &linearized, &next_state, budget.memo_entries_max) {
-                        Ok(fresh) => fresh,
-                        Err(verdict) => break verdict,
-                    };
-                if fresh {
-                    stack.push((entry, std::mem::replace(&mut state, next_state)));
-                    list.lift(entry);
-                    if !operation.optional {
-                        remaining_definite -= 1;
+                match advance(
+                    model,
+                    operations,
+                    &mut memo,
+                    &mut pins,
+                    &mut linearized,
+                    operation_index,
+                    &next_state,
+                    budget.memo_entries_max,
+                ) {
+                    Err(verdict) => break verdict,
+                    Ok(Advance::Taken) => {
+                        stack.push((entry, std::mem::replace(&mut state, next_state)));
+                        list.lift(entry);
+                        if !operation.optional {
+                            remaining_definite -= 1;
+                        }
+                        entry = list.first;
+                        continue;
                     }
-                    entry = list.first;
-                    continue;
+                    Ok(Advance::Seen) => {}
+                    Ok(Advance::DeadEnd(stranded)) => {
+                        // Linearizable up to this operation, but `stranded` can never follow.
+                        if deepest.stuck.is_none() || stack.len() + 1 > deepest.prefix.len() {
+                            let mut prefix = order_of(&stack, &list);
+                            prefix.push(operation_index);
+                            deepest = Deepest {
+                                prefix,
+                                stuck: Some(stranded),
+                            };
+                        }
+                    }
                 }
-                clear_bit(&mut linearized, operation_index);
             }
             entry = list.next[entry];
         } else {
@@ -350,19 +528,25 @@ pub(crate) fn search<M: Model>(
                 // Not linearized by its return: it never happened. Memoized like a step, so that
                 // coming back here after backtracking falls through to the backtrack below.
                 let call = list.call_entry[entry];
-                set_bit(&mut linearized, operation_index);
-                let fresh = match remember(&mut memo, &linearized, &state, budget.memo_entries_max)
-                {
-                    Ok(fresh) => fresh,
+                match advance(
+                    model,
+                    operations,
+                    &mut memo,
+                    &mut pins,
+                    &mut linearized,
+                    operation_index,
+                    &state,
+                    budget.memo_entries_max,
+                ) {
                     Err(verdict) => break verdict,
-                };
-                if fresh {
-                    stack.push((call, state.clone()));
-                    list.lift(call);
-                    entry = list.first;
-                    continue;
+                    Ok(Advance::Taken) => {
+                        stack.push((call, state.clone()));
+                        list.lift(call);
+                        entry = list.first;
+                        continue;
+                    }
+                    Ok(Advance::Seen | Advance::DeadEnd(_)) => {}
                 }
-                clear_bit(&mut linearized, operation_index);
             }
             if deepest.stuck.is_none() || stack.len() > deepest.prefix.len() {
                 deepest = Deepest {
@@ -375,6 +559,7 @@ pub(crate) fn search<M: Model>(
             };
             let undone = list.operation[call];
             clear_bit(&mut linearized, undone);
+            pins.give_back(undone, &linearized);
             state = previous_state;
             list.unlift(call);
             if !operations[undone].optional {
@@ -466,6 +651,40 @@ mod tests {
                 stuck: Some(1)
             }
         );
+    }
+
+    #[test]
+    fn a_read_no_write_can_serve_is_a_dead_end_before_its_return() {
+        // write(1) then write(2), both before the read is even called: once 2 is written, no
+        // write of 1 is left, so the search gives up without waiting for the read's return.
+        let first = operation(
+            &RegisterInput::Write(1),
+            Some(&RegisterOutput::Written),
+            0,
+            Some(1),
+        );
+        let second = operation(
+            &RegisterInput::Write(2),
+            Some(&RegisterOutput::Written),
+            2,
+            Some(3),
+        );
+        let read = operation(
+            &RegisterInput::Read,
+            Some(&RegisterOutput::Value(Some(1))),
+            10,
+            Some(11),
+        );
+        let outcome = search(&RegisterModel, &[first, second, read], BUDGET);
+        assert_eq!(outcome.verdict, SearchVerdict::Illegal);
+        assert_eq!(
+            outcome.deepest,
+            Deepest {
+                prefix: vec![0, 1],
+                stuck: Some(2)
+            }
+        );
+        assert_eq!(outcome.steps, 4);
     }
 
     #[test]

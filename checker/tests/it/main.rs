@@ -5,3 +5,4 @@ mod cases;
 mod formats;
 mod histories;
 mod property;
+mod pruning;

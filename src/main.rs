@@ -36,6 +36,8 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Merges the outputs of sharded campaigns (`campaign --shard I/N`).
     Merge(cmd::merge::MergeArgs),
+    /// Shrinks a failing seed to a small scenario script that fails the same way.
+    Shrink(cmd::shrink::ShrinkArgs),
     /// Scripted scenarios (BRIEF §8): `list`, or `run NAME|FILE [--mutant M]`.
     #[command(subcommand)]
     Scenario(cmd::scenario::ScenarioCommand),
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Campaign(args) => cmd::campaign::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Merge(args) => cmd::merge::run(args),
+        Command::Shrink(args) => cmd::shrink::run(args),
         Command::Scenario(command) => cmd::scenario::run(command),
     };
     match result {

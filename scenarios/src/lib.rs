@@ -7,10 +7,10 @@
 //! - `swarm`: the configuration each campaign seed draws.
 //! - `campaign`: many seeds on worker threads, result lines, summary, JUnit, shard merging.
 //! - `record`: fills a `reports::RunRecord` (roles, faults, messages, linearization) for reports.
+//! - `shrink`: delta-debugs a failing run down to a small seeded-run script.
 //! - `script`: scripted scenarios (BRIEF §8): the text format, its runners, the embedded library
 //!   of `scripts/*.scn`, and seeded-run scripts that replay a campaign run exactly.
 //!
-//! Shrinking lands here in a later issue.
 
 pub mod campaign;
 pub mod cluster;
@@ -18,8 +18,9 @@ mod nemesis;
 pub mod oracle;
 pub mod record;
 pub mod run;
-pub mod swarm;
 pub mod script;
+pub mod shrink;
+pub mod swarm;
 
 pub use oracle::{Property, Violation};
 pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, run, run_with};

@@ -143,6 +143,10 @@ pub struct RunConfig {
     /// Disk sync latency and torn writes.
     #[serde(default)]
     pub disk: DiskConfig,
+    /// Operations each client issues at most (`None`: until the safety phase ends); shrinking
+    /// lowers it.
+    #[serde(default)]
+    pub ops_per_client: Option<u64>,
     /// Most entries in one append message.
     #[serde(default = "default_max_entries_per_msg")]
     pub max_entries_per_msg: usize,
@@ -175,6 +179,7 @@ impl RunConfig {
             link: LinkConfig::default(),
             disk: DiskConfig::default(),
             max_entries_per_msg: default_max_entries_per_msg(),
+            ops_per_client: None,
             checker_steps_max: 20_000_000,
         }
     }
@@ -250,6 +255,7 @@ impl RunConfig {
             clients: self.clients,
             keys: self.keys,
             mix: self.mix,
+            ops_per_client: self.ops_per_client,
             ..WorkloadConfig::default()
         }
     }
@@ -641,10 +647,10 @@ impl<'a> Harness<'a> {
     fn safety_phase(&mut self) -> Result<(), Violation> {
         loop {
             self.apply_due_faults()?;
-            if !self
+            if self
                 .sim
                 .peek_time_ns()
-                .is_some_and(|t| t <= self.config.duration_ns)
+                .is_none_or(|t| t > self.config.duration_ns)
             {
                 return Ok(());
             }

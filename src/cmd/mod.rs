@@ -9,3 +9,4 @@ pub mod mutants;
 pub mod replay;
 pub mod run;
 pub mod scenario;
+pub mod shrink;

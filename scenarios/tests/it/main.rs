@@ -4,3 +4,4 @@ mod campaign;
 mod record;
 mod runs;
 mod scripts;
+mod shrink;

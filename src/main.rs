@@ -47,6 +47,7 @@ enum Command {
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return report_parse_error(&error),
@@ -68,6 +69,17 @@ fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&format!("{error:#}")));
             ExitCode::from(EXIT_BAD_INPUT)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`raftsim replay ... | head`) would panic.
+/// The default action ends the process quietly instead, as other Unix tools do.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; setting a signal's
+    // disposition to its default has no other precondition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

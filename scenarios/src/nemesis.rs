@@ -205,7 +205,8 @@ impl Nemesis {
                 // The target ends up in a minority (possibly alone) when aimed at the leader,
                 // anywhere otherwise.
                 let split = if Some(node) == view.leader {
-                    self.rng.range_inclusive(1, u64::from(servers - 1) / 2)
+                    self.rng
+                        .range_inclusive(1, (u64::from(servers - 1) / 2).max(1))
                 } else {
                     self.rng.range_inclusive(1, u64::from(servers) - 1)
                 } as usize;

@@ -222,3 +222,19 @@ fn runs_too_short_for_faults_draw_none_instead_of_panicking() {
         );
     }
 }
+
+#[test]
+fn tiny_clusters_under_leader_aimed_faults_run_without_panicking() {
+    for servers in [1, 2] {
+        for seed in 0..5 {
+            let mut config = RunConfig::standard(seed);
+            config.servers = servers;
+            config.duration_ns = 2 * sim::NANOS_PER_SEC;
+            config.faults.count = 16;
+            config.faults.aim_at_leader_percent = 100;
+            config.faults.reactive_percent = 100;
+            config.faults.reactive_max = 8;
+            scenarios::run(&config).expect("valid configuration");
+        }
+    }
+}

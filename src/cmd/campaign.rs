@@ -57,6 +57,10 @@ pub struct CampaignArgs {
     /// Plain progress lines instead of a progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write HTML reports for at most this many failing seeds (default: every failing seed;
+    /// each is replayed once more with recording on).
+    #[arg(long, value_name = "N")]
+    pub max_reports: Option<usize>,
 }
 
 /// Raised by Ctrl-C: stop handing out seeds, finish the running ones, write what finished.
@@ -91,7 +95,7 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     let wall_s = stopwatch.elapsed().as_secs_f64();
     let summary = Summary::new(&end.results, Some(wall_s), end.interrupted);
     write_reports(&out, &end.results, &summary)?;
-    write_html(&out, &end.results)?;
+    write_html(&out, &end.results, args.max_reports.unwrap_or(usize::MAX))?;
     if end.interrupted {
         println!(
             "interrupted: {} of {total} seeds finished; their results are in {}",
@@ -314,19 +318,16 @@ pub fn exit_code(summary: &Summary, allow_unknown: bool, interrupted: bool) -> E
     }
 }
 
-/// Failing seeds that get an HTML report (each is replayed once more, with recording on).
-const HTML_REPORTS_MAX: usize = 50;
-
-/// Writes `reports/seed-S.html` for the failing seeds (the first `HTML_REPORTS_MAX`) and an
+/// Writes `reports/seed-S.html` for the failing seeds (the first `max_reports`) and an
 /// `index.html` listing every seed with its verdict, linking to those reports.
-fn write_html(out: &Path, results: &[SeedResult]) -> anyhow::Result<()> {
+fn write_html(out: &Path, results: &[SeedResult], max_reports: usize) -> anyhow::Result<()> {
     let dir = out.join("reports");
     let mut rows = Vec::with_capacity(results.len());
     let mut written = 0;
     for result in results {
         let failed = result.verdict != scenarios::campaign::Verdict::Pass;
         let mut report = None;
-        if failed && written < HTML_REPORTS_MAX {
+        if failed && written < max_reports {
             let options = scenarios::RunOptions {
                 record: true,
                 ..scenarios::RunOptions::default()

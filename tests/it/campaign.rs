@@ -116,6 +116,15 @@ fn a_failing_seed_prints_a_replay_that_reproduces_its_hash() {
     assert!(junit.contains("<failure type=\""), "{junit}");
 
     let seed = replay.split_whitespace().nth(3).unwrap().to_string();
+    // The failing seed has its HTML report, linked from the campaign's index.
+    let report = format!("reports/seed-{seed}.html");
+    let html = std::fs::read_to_string(out.join(&report)).expect("a report per failing seed");
+    assert!(
+        html.contains("linearizability"),
+        "the report names the violated property"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains(&report), "{index}");
     let results = out.join("results.jsonl");
     let output = raftsim(&[
         "replay",

@@ -5,21 +5,9 @@ pub fn ms(time_ns: u64) -> String {
     format!("{:.3}ms", time_ns as f64 / 1e6)
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
+/// Escapes text for HTML element content and attribute values (the checker's escaper, so
+/// both pages escape alike).
+pub use checker::html::escape;
 
 #[cfg(test)]
 mod tests {

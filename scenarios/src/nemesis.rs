@@ -150,10 +150,15 @@ impl Nemesis {
         self.pending.insert((at_ns, self.seq), pending);
     }
 
-    /// Schedules `begin` at `at_ns` and `undo` `length_ns` later (clamped to the end).
+    /// Schedules `begin` at `at_ns` and `undo` `length_ns` later.
     fn push_fault(&mut self, at_ns: u64, length_ns: u64, begin: FaultAction, undo: FaultAction) {
-        let end = (at_ns + length_ns).min(self.end_ns);
         self.push(at_ns, Pending::Apply(begin));
+        self.push_undo(at_ns, length_ns, undo);
+    }
+
+    /// Schedules `undo` `delay_ns` after `at_ns`, at the latest when the safety phase ends.
+    fn push_undo(&mut self, at_ns: u64, delay_ns: u64, undo: FaultAction) {
+        let end = (at_ns + delay_ns).min(self.end_ns);
         self.push(end, Pending::Apply(undo));
     }
 
@@ -166,8 +171,7 @@ impl Nemesis {
             Pending::Start { kind, length_ns } => {
                 let (begin, undos) = self.resolve(kind, length_ns, view);
                 for (delay, undo) in undos {
-                    let end = (at_ns + delay).min(self.end_ns);
-                    self.push(end, Pending::Apply(undo));
+                    self.push_undo(at_ns, delay, undo);
                 }
                 begin
             }

@@ -195,17 +195,17 @@ pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
 /// The command that reproduces a run of this configuration: `raftsim replay` for a campaign's
 /// swarm or standard draw, else `raftsim run` with the flags of its shape.
 pub fn command(config: &RunConfig) -> String {
-    use crate::swarm::{Shape, config_for};
-    let mutants: String = config
-        .mutants
-        .iter()
-        .map(|m| format!(" --mutant {}", m.name()))
-        .collect();
-    if *config == config_for(config.seed, Shape::Swarm, &config.mutants) {
-        return format!("raftsim replay --seed {}{mutants}", config.seed);
-    }
-    if *config == config_for(config.seed, Shape::Standard, &config.mutants) {
-        return format!("raftsim replay --seed {} --standard{mutants}", config.seed);
+    use crate::campaign::SeedShape;
+    use crate::swarm::Shape;
+    for shape in [Shape::Swarm, Shape::Standard] {
+        let seed_shape = SeedShape {
+            shape,
+            mutants: config.mutants.clone(),
+            duration_ns: None,
+        };
+        if seed_shape.config(config.seed) == *config {
+            return seed_shape.replay_command(config.seed);
+        }
     }
     let standard = RunConfig::standard(config.seed);
     let mut command = format!("raftsim run --seed {}", config.seed);

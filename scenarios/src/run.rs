@@ -483,9 +483,9 @@ impl<'a> Harness<'a> {
     ) -> Result<(), Violation> {
         let from = self.commit_checked + 1;
         self.commit_checked = commit;
+        // Running servers only: a crashed server has no node (and will not vote until back).
         let logs: Vec<(NodeId, u64, u64)> = self
             .servers()
-            .filter(|&(id, _)| self.sim.is_up(id))
             .map(|(id, s)| {
                 let raft = s.raft();
                 let last = raft.last_index();

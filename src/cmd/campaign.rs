@@ -111,11 +111,7 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
-    let jobs = match args.jobs {
-        Some(0) => anyhow::bail!("--jobs must be at least 1"),
-        Some(jobs) => jobs,
-        None => std::thread::available_parallelism().map_or(1, usize::from),
-    };
+    let jobs = worker_count(args.jobs)?;
     let duration_ns = match args.duration_ms {
         Some(0) => anyhow::bail!("--duration-ms must be positive"),
         Some(ms) => Some(
@@ -155,6 +151,15 @@ fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
         fail_fast: args.fail_fast,
         allow_unknown: args.allow_unknown,
     })
+}
+
+/// `--jobs`: at least one; all cores when not given.
+pub fn worker_count(jobs: Option<usize>) -> anyhow::Result<usize> {
+    match jobs {
+        Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(jobs) => Ok(jobs),
+        None => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
+    }
 }
 
 fn default_out(shard: Option<Shard>) -> PathBuf {

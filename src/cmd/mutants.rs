@@ -4,20 +4,22 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use clap::Args;
 use raft::Mutant;
-use rayon::prelude::*;
-use scenarios::swarm::{self, Shape};
+use scenarios::campaign::{CampaignConfig, SeedPlan, SeedRange, SeedShape, Shard, run_campaign};
+use scenarios::swarm::Shape;
 
 #[derive(Debug, Args)]
 pub struct MutantsArgs {
     /// Run each mutant over the seeds and print the detection table.
     #[arg(long)]
     pub score: bool,
-    /// Seeds to score, `A..B` (B excluded).
-    #[arg(long, default_value = "0..100", value_parser = parse_seed_range)]
-    pub seeds: (u64, u64),
+    /// Seeds to score: A..B (end exclusive), A..=B or one seed.
+    #[arg(long, default_value = "0..100", value_name = "A..B")]
+    pub seeds: SeedRange,
     /// Score only these mutants (repeatable); all of them by default.
     #[arg(long = "mutant", value_name = "M")]
     pub mutants: Vec<Mutant>,
@@ -29,31 +31,12 @@ pub struct MutantsArgs {
     pub jobs: Option<usize>,
 }
 
-/// Parses `A..B` with A < B.
-pub fn parse_seed_range(text: &str) -> Result<(u64, u64), String> {
-    let (start, end) = text
-        .split_once("..")
-        .ok_or_else(|| format!("seed range {text:?} is not of the form A..B"))?;
-    let parse = |part: &str| {
-        part.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("seed range {text:?}: {part:?} is not a seed"))
-    };
-    let (start, end) = (parse(start)?, parse(end)?);
-    if start >= end {
-        return Err(format!("seed range {text:?} is empty"));
-    }
-    Ok((start, end))
-}
-
 pub fn run(args: MutantsArgs) -> anyhow::Result<ExitCode> {
     if !args.score {
         list();
         return Ok(ExitCode::SUCCESS);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()?;
+    let jobs = super::campaign::worker_count(args.jobs)?;
     let mutants: Vec<Option<Mutant>> = if args.mutants.is_empty() {
         std::iter::once(None)
             .chain(Mutant::ALL.iter().copied().map(Some))
@@ -66,27 +49,23 @@ pub fn run(args: MutantsArgs) -> anyhow::Result<ExitCode> {
     );
     let mut firsts = Vec::new();
     for mutant in mutants {
-        let row = pool.install(|| score(mutant, args.seeds, args.first_only));
+        let row = score(mutant, args.seeds, jobs, args.first_only)?;
         if mutant.is_some() {
             firsts.push(row.first);
         }
         println!("{}", row.markdown(mutant));
     }
     if !firsts.is_empty() {
-        let detected: Vec<u64> = firsts.iter().filter_map(|&f| f).collect();
-        let missed = firsts.len() - detected.len();
+        let detected = firsts.iter().flatten().count();
+        let missed = firsts.len() - detected;
         println!(
-            "\nmutants detected: {}/{}; median seeds to first detection: {}",
-            detected.len(),
+            "\nmutants detected: {detected}/{}; median seeds to first detection: {}",
             firsts.len(),
-            median_seeds(&firsts, args.seeds.0)
+            median_seeds(&firsts, args.seeds.start)
                 .map_or_else(|| "none".to_string(), |m| m.to_string())
         );
         if missed > 0 {
-            println!(
-                "{missed} mutant(s) not detected in seeds {}..{}",
-                args.seeds.0, args.seeds.1
-            );
+            println!("{missed} mutant(s) not detected in seeds {}", args.seeds);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -107,7 +86,7 @@ struct Row {
     run: u64,
     failing: u64,
     first: Option<u64>,
-    kinds: BTreeMap<&'static str, u64>,
+    kinds: BTreeMap<String, u64>,
 }
 
 impl Row {
@@ -133,45 +112,49 @@ impl Row {
     }
 }
 
-/// Runs `mutant` over the seeds, in chunks so `first_only` can stop early while staying
-/// deterministic: the first failing seed is the smallest one, whatever the thread timing.
-fn score(mutant: Option<Mutant>, (start, end): (u64, u64), first_only: bool) -> Row {
-    let mutants: Vec<Mutant> = mutant.into_iter().collect();
+/// Runs `mutant` over the seeds as a swarm campaign; `first_only` stops at the first failure.
+/// Results come in seed order, so the first failing seed is the smallest whatever the threads.
+fn score(
+    mutant: Option<Mutant>,
+    seeds: SeedRange,
+    jobs: usize,
+    first_only: bool,
+) -> anyhow::Result<Row> {
+    let config = CampaignConfig {
+        plan: SeedPlan {
+            range: seeds,
+            shard: Shard::WHOLE,
+        },
+        shape: SeedShape {
+            shape: Shape::Swarm,
+            mutants: mutant.into_iter().collect(),
+            duration_ns: None,
+        },
+        jobs,
+        check_determinism: false,
+        fail_fast: first_only,
+        allow_unknown: false,
+    };
+    // The table has no wall-clock fields.
+    let end = run_campaign(
+        &config,
+        &AtomicBool::new(false),
+        &|| Duration::ZERO,
+        &mut |_| Ok(()),
+    )?;
     let mut row = Row {
-        run: 0,
+        run: end.results.len() as u64,
         failing: 0,
         first: None,
         kinds: BTreeMap::new(),
     };
-    let chunk = 2 * rayon::current_num_threads().max(1) as u64;
-    let mut next = start;
-    while next < end {
-        let upto = (next + chunk).min(end);
-        let results: Vec<(u64, Option<&'static str>)> = (next..upto)
-            .into_par_iter()
-            .map(|seed| {
-                let config = swarm::config_for(seed, Shape::Swarm, &mutants);
-                let kind = match scenarios::run(&config) {
-                    Ok(outcome) => outcome.violation.map(|v| v.property.name()),
-                    Err(_) => Some("bad-configuration"),
-                };
-                (seed, kind)
-            })
-            .collect();
-        for (seed, kind) in results {
-            row.run += 1;
-            if let Some(kind) = kind {
-                row.failing += 1;
-                row.first.get_or_insert(seed);
-                *row.kinds.entry(kind).or_default() += 1;
-            }
-        }
-        if first_only && row.first.is_some() {
-            break;
-        }
-        next = upto;
+    for result in end.results.iter().filter(|r| r.fails_gate(false)) {
+        row.failing += 1;
+        row.first.get_or_insert(result.seed);
+        let kind = result.property.clone().unwrap_or_default();
+        *row.kinds.entry(kind).or_default() += 1;
     }
-    row
+    Ok(row)
 }
 
 /// Median of seeds-to-first-detection (counting from the range start, 1-based); an undetected

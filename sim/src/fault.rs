@@ -58,6 +58,13 @@ pub enum FaultAction {
         drop_probability: f64,
         duplicate_probability: f64,
     },
+    /// An operator's request to a running node (say, a membership change), opaque to the
+    /// simulator: it hands `command` to [`crate::Node::on_admin`]. A crashed or paused node
+    /// misses it, as a hung process would.
+    Admin {
+        node: NodeId,
+        command: String,
+    },
 }
 
 impl FaultAction {
@@ -94,6 +101,15 @@ impl FaultAction {
             | FaultAction::Pause { node }
             | FaultAction::Resume { node }
             | FaultAction::ClockJump { node, .. } => check(*node),
+            FaultAction::Admin { node, command } => {
+                check(*node)?;
+                if command.trim().is_empty() || command.contains('\n') {
+                    return Err(SimError::Fault(format!(
+                        "admin n{node}: the command must be one non-empty line"
+                    )));
+                }
+                Ok(())
+            }
             FaultAction::ClockRate { node, rate } => {
                 check(*node)?;
                 rate_ppm(*rate).map(|_| ())
@@ -126,7 +142,8 @@ impl FaultAction {
             | FaultAction::Pause { node }
             | FaultAction::Resume { node }
             | FaultAction::ClockRate { node, .. }
-            | FaultAction::ClockJump { node, .. } => Some(*node),
+            | FaultAction::ClockJump { node, .. }
+            | FaultAction::Admin { node, .. } => Some(*node),
             _ => None,
         }
     }
@@ -182,6 +199,7 @@ impl fmt::Display for FaultAction {
                 side(from),
                 side(to)
             ),
+            FaultAction::Admin { node, command } => write!(f, "admin n{node} {command}"),
         }
     }
 }

@@ -39,6 +39,12 @@ pub trait Node {
     fn on_sync(&mut self, ctx: &mut Context<'_, Self::Message, Self::Timer>, token: u64) {
         let _ = (ctx, token);
     }
+
+    /// An operator's command ([`crate::FaultAction::Admin`]) reached this running node. Nodes
+    /// that take no commands ignore it.
+    fn on_admin(&mut self, ctx: &mut Context<'_, Self::Message, Self::Timer>, command: &str) {
+        let _ = (ctx, command);
+    }
 }
 
 /// What a node may do while handling one event.

@@ -578,6 +578,12 @@ where
                 self.world.nodes[*node as usize].clock.jump(now, *delta_ns);
                 self.world.reschedule_timers(*node);
             }
+            FaultAction::Admin { node, command } => {
+                if self.world.nodes[*node as usize].paused {
+                    return;
+                }
+                self.with_node(*node, |target, ctx| target.on_admin(ctx, command));
+            }
         }
     }
 

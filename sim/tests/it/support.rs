@@ -27,6 +27,10 @@ pub enum Seen {
         token: u64,
         at_ns: u64,
     },
+    Admin {
+        command: String,
+        at_ns: u64,
+    },
 }
 
 #[derive(Default)]
@@ -62,6 +66,13 @@ impl Node for ProbeNode {
     fn on_sync(&mut self, ctx: &mut Context<'_, Probe, u64>, token: u64) {
         self.seen.push(Seen::Synced {
             token,
+            at_ns: ctx.global_time_ns(),
+        });
+    }
+
+    fn on_admin(&mut self, ctx: &mut Context<'_, Probe, u64>, command: &str) {
+        self.seen.push(Seen::Admin {
+            command: command.to_string(),
             at_ns: ctx.global_time_ns(),
         });
     }

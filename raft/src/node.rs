@@ -257,6 +257,13 @@ impl<S: Storage> RawNode<S> {
                 id: self.id,
             });
         }
+        let vote_refused = matches!(
+            message.kind,
+            MessageKind::VoteResponse | MessageKind::PreVoteResponse
+        ) && message.reject;
+        if vote_refused {
+            self.learn_commit(message.commit, message.log_term);
+        }
         if message.term > self.term {
             if !self.step_higher_term(&message) {
                 return Ok(());
@@ -308,12 +315,31 @@ impl<S: Storage> RawNode<S> {
                 ..Message::default()
             });
         } else if message.kind == MessageKind::PreVote {
-            self.send(Message {
-                kind: MessageKind::PreVoteResponse,
-                to: message.from,
-                reject: true,
-                ..Message::default()
-            });
+            self.refuse_vote(MessageKind::PreVoteResponse, message.from);
+        }
+    }
+
+    /// Refuses a vote, telling the candidate our commit index and the term of its entry: with
+    /// configurations taking effect when applied, a candidate whose log is behind ours may be
+    /// the only voter of a configuration it has not learned is committed, and no one else can
+    /// campaign (etcd issue 12359). Learning the commit lets it apply the change and win.
+    fn refuse_vote(&mut self, kind: MessageKind, to: NodeId) {
+        let commit = self.log.committed;
+        self.send(Message {
+            kind,
+            to,
+            reject: true,
+            commit,
+            log_term: self.log.term(commit).unwrap_or(0),
+            ..Message::default()
+        });
+    }
+
+    /// Another node's commit index: committed in our log too when we hold its entry with the
+    /// same term (log matching makes the prefixes equal).
+    fn learn_commit(&mut self, commit: u64, term: u64) {
+        if commit > self.log.committed && self.log.match_term(commit, term) {
+            self.log.commit_to(commit);
         }
     }
 
@@ -348,12 +374,7 @@ impl<S: Storage> RawNode<S> {
                 ..Message::default()
             });
         } else {
-            self.send(Message {
-                kind,
-                to: message.from,
-                reject: true,
-                ..Message::default()
-            });
+            self.refuse_vote(kind, message.from);
         }
     }
 

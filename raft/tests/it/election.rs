@@ -1,6 +1,6 @@
 //! §5.2 leader election, §5.4.1 the election restriction, PreVote and CheckQuorum (§9.6).
 
-use raft::{Config, MemStorage, Message, MessageKind, RawNode, Role};
+use raft::{Config, HardState, MemStorage, Message, MessageKind, RawNode, Role};
 
 use crate::support::*;
 
@@ -391,4 +391,34 @@ fn pre_votes_are_refused_within_the_leader_lease() {
     };
     network.node(2).step(request).unwrap();
     assert!(!network.node(2).has_ready(), "no reply at all");
+}
+
+/// A refused vote carries the voter's commit index and its entry's term; a candidate holding
+/// that entry learns it is committed (so, with configurations taking effect when applied, it
+/// can apply a change that makes it the only voter: etcd issue 12359). A candidate whose entry
+/// at that index has another term learns nothing.
+#[test]
+fn refused_votes_teach_the_candidate_the_commit_index() {
+    for (candidate_log, learned) in [(&[1, 1, 1, 2, 2][..], 5), (&[1, 1, 1, 1, 1][..], 0)] {
+        let mut voter = storage_with_log(&[1, 2, 3], &[1, 1, 1, 2, 2, 2], 2);
+        voter.set_hard_state(HardState {
+            term: 2,
+            vote: None,
+            commit: 5,
+        });
+        let mut network = Network::with_storages(
+            vec![
+                (1, storage_with_log(&[1, 2, 3], candidate_log, 2)),
+                (2, voter),
+            ],
+            |_| {},
+        );
+        network.campaign(1);
+        assert_ne!(network.get(1).role(), Role::Leader);
+        assert_eq!(
+            network.get(1).commit_index(),
+            learned,
+            "candidate log {candidate_log:?}"
+        );
+    }
 }

@@ -58,6 +58,8 @@ pub enum FaultKind {
     Pause,
     Clock,
     LinkLoss,
+    /// An operator's command to a server (a membership change): a mark, not a span.
+    Admin,
 }
 
 impl FaultKind {
@@ -69,6 +71,7 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::Clock => "clock",
             FaultKind::LinkLoss => "link loss",
+            FaultKind::Admin => "admin",
         }
     }
 }

@@ -61,6 +61,7 @@ fn fault_fill(kind: FaultKind) -> &'static str {
         FaultKind::Pause => "#4a7bd0",
         FaultKind::Clock => "#9b59b6",
         FaultKind::LinkLoss => "#b8860b",
+        FaultKind::Admin => "#2e8b57",
     }
 }
 
@@ -259,6 +260,7 @@ fn node_overlays(svg: &mut String, record: &RunRecord, node: NodeId, scale: Scal
                 (0.0, 4.0, fault_fill(band.kind).to_string())
             }
             FaultKind::Cut => (4.0, 3.0, fault_fill(band.kind).to_string()),
+            FaultKind::Admin => (LANE - 16.0, 5.0, fault_fill(band.kind).to_string()),
             FaultKind::Crash | FaultKind::LinkLoss => continue,
         };
         let _ = writeln!(

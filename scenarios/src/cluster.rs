@@ -7,6 +7,8 @@ use kv::{
 };
 use sim::{Context, NodeId, RngStream, SeedRng};
 
+use crate::admin::AdminCommand;
+
 /// Timers of cluster nodes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum NodeTimer {
@@ -261,6 +263,28 @@ impl sim::Node for ClusterNode {
         if let ClusterNode::Server(node) = self {
             let server = node.server.as_mut().expect("a started server");
             server.on_sync(&mut SimEnv { ctx }, token);
+        }
+    }
+
+    /// A membership change reaches a server as an operator would send it: proposed if this
+    /// server is a leader that accepts it, refused otherwise (the outcome goes to the log).
+    fn on_admin(&mut self, ctx: Ctx<'_, '_>, command: &str) {
+        let ClusterNode::Server(node) = self else {
+            return;
+        };
+        let server = node.server.as_mut().expect("a started server");
+        let outcome = match AdminCommand::parse(command) {
+            Ok(AdminCommand::ConfChange(change)) => {
+                let mut env = SimEnv { ctx };
+                match server.with_raft(&mut env, |raft| raft.propose_conf_change(change)) {
+                    Ok(index) => format!("{command}: appended at index {index}"),
+                    Err(error) => format!("{command}: refused: {error}"),
+                }
+            }
+            Err(error) => error,
+        };
+        if ctx.logging() {
+            ctx.log("admin", || outcome);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Wiring a Raft + KV cluster into the simulator (BRIEF §8, §10).
 //!
+//! - `admin`: operator commands to servers (membership changes) carried as admin fault actions.
 //! - `cluster`: servers and clients as simulator nodes; `SimEnv` adapts `kv::Env` to the
 //!   simulator's context.
 //! - `oracle`: online safety oracles checked after every event.
@@ -12,6 +13,7 @@
 //!   of `scripts/*.scn`, and seeded-run scripts that replay a campaign run exactly.
 //!
 
+pub mod admin;
 pub mod campaign;
 pub mod cluster;
 mod nemesis;

@@ -8,10 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use raft::Role;
+use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Role};
 use serde::{Deserialize, Serialize};
 use sim::{Fault, FaultAction, FaultSchedule, NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
 
+use crate::admin::AdminCommand;
 use crate::run::RunConfig;
 
 /// What the nemesis sees of the cluster when it picks a target.
@@ -19,6 +20,10 @@ pub(crate) struct ClusterView {
     pub servers: NodeId,
     /// The leader of the highest term among running servers, if any.
     pub leader: Option<NodeId>,
+    /// The voters of that leader's configuration (addresses; the incoming half when joint).
+    pub voters: Vec<NodeId>,
+    /// Whether that configuration is joint.
+    pub joint: bool,
 }
 
 /// Faults of one kind, as the nemesis plans them before resolving a target.
@@ -36,6 +41,8 @@ enum Kind {
     LinkLoss,
     /// Heavy duplication without loss: duplicated votes, acks and read confirmations.
     Duplication,
+    /// A membership change proposed at the leader, sometimes cut off right after.
+    Membership,
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +117,8 @@ pub(crate) struct Nemesis {
     end_ns: u64,
     latency_max_ns: u64,
     sync_max_ns: u64,
+    /// Whether a new leader may be handed a membership change at once.
+    membership: bool,
 }
 
 impl Nemesis {
@@ -126,6 +135,7 @@ impl Nemesis {
             end_ns: config.duration_ns,
             latency_max_ns: config.link.latency_ns_max.max(NANOS_PER_MILLI),
             sync_max_ns: config.disk.sync_latency_ns_max,
+            membership: mix.membership,
         };
         let kinds = enabled_kinds(config);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
@@ -299,7 +309,84 @@ impl Nemesis {
                 };
                 (vec![on], vec![(length_ns, off)])
             }
+            Kind::Membership => self.membership(length_ns, view),
         }
+    }
+
+    /// A membership change at the leader: a voter added or removed, or several at once (which
+    /// correct Raft turns into joint consensus), relative to the leader's configuration. Half
+    /// the time the leader and the changed servers are cut off from the rest soon after, while
+    /// the change is in flight: the moment Figure 10 and the single-server change bug need.
+    #[allow(clippy::type_complexity)]
+    fn membership(
+        &mut self,
+        length_ns: u64,
+        view: &ClusterView,
+    ) -> (Vec<FaultAction>, Vec<(u64, FaultAction)>) {
+        let Some(leader) = view.leader.filter(|_| !view.joint) else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut voters = view.voters.clone();
+        let mut spares: Vec<NodeId> = (0..view.servers).filter(|n| !voters.contains(n)).collect();
+        self.rng.shuffle(&mut voters);
+        self.rng.shuffle(&mut spares);
+        // (added, removed), each option valid against the leader's configuration.
+        let mut options: Vec<(Vec<NodeId>, Vec<NodeId>)> = Vec::new();
+        if let Some(&spare) = spares.first() {
+            options.push((vec![spare], Vec::new()));
+        }
+        if voters.len() >= 2 {
+            options.push((Vec::new(), vec![voters[0]]));
+        }
+        if spares.len() >= 2 {
+            let count = self.rng.range_inclusive(2, spares.len() as u64) as usize;
+            options.push((spares[..count].to_vec(), Vec::new()));
+        }
+        if voters.len() >= 3 {
+            let count =
+                self.rng
+                    .range_inclusive(2, (voters.len() as u64 - 1).min(3)) as usize;
+            options.push((Vec::new(), voters[..count].to_vec()));
+        }
+        if !spares.is_empty() && voters.len() >= 2 {
+            options.push((vec![spares[0]], vec![voters[0]]));
+        }
+        if options.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let (added, removed) = options.swap_remove(self.rng.below(options.len() as u64) as usize);
+        let change = ConfChange::joint(
+            ConfChangeTransition::Auto,
+            added
+                .iter()
+                .map(|&n| (ConfChangeKind::AddNode, u64::from(n) + 1))
+                .chain(
+                    removed
+                        .iter()
+                        .map(|&n| (ConfChangeKind::RemoveNode, u64::from(n) + 1)),
+                ),
+        );
+        let begin = vec![AdminCommand::ConfChange(change).to(leader)];
+        let mut later = Vec::new();
+        if self.rng.chance(0.5) {
+            let mut side: Vec<NodeId> = std::iter::once(leader)
+                .chain(added.iter().chain(&removed).copied())
+                .collect();
+            side.sort_unstable();
+            side.dedup();
+            let rest: Vec<NodeId> = (0..view.servers).filter(|n| !side.contains(n)).collect();
+            if !rest.is_empty() {
+                let delay = self.rng.below(3 * self.latency_max_ns);
+                later.push((
+                    delay,
+                    FaultAction::Partition {
+                        groups: vec![side, rest],
+                    },
+                ));
+                later.push((delay + length_ns, FaultAction::Heal));
+            }
+        }
+        (begin, later)
     }
 
     /// Reacts to a vote granted (a bounce of the voter once the vote is out), an election
@@ -350,10 +437,24 @@ impl Nemesis {
             );
             return;
         }
-        let at = now_ns + self.rng.below(3 * latency);
         let length = self
             .rng
             .range_inclusive(100 * NANOS_PER_MILLI, 1_000 * NANOS_PER_MILLI);
+        if self.membership && self.rng.chance(0.25) {
+            // A change handed to the new leader before its first entry can commit: correct
+            // Raft refuses it until then (BRIEF §8 S5).
+            let at = now_ns + self.rng.below(latency / 2 + 1);
+            let kind = Kind::Membership;
+            self.push(
+                at,
+                Pending::Start {
+                    kind,
+                    length_ns: length,
+                },
+            );
+            return;
+        }
+        let at = now_ns + self.rng.below(3 * latency);
         let (begin, undo) = match self.rng.below(3) {
             0 => (FaultAction::Crash { node }, FaultAction::Restart { node }),
             1 => (FaultAction::Pause { node }, FaultAction::Resume { node }),
@@ -379,6 +480,7 @@ fn enabled_kinds(config: &RunConfig) -> Vec<Kind> {
         (mix.clock_drift, Kind::ClockDrift),
         (mix.link_loss, Kind::LinkLoss),
         (mix.link_loss && mix.duplication, Kind::Duplication),
+        (mix.membership, Kind::Membership),
     ]
     .into_iter()
     .filter_map(|(on, kind)| on.then_some(kind))

@@ -402,8 +402,13 @@ pub fn fault_bands(schedule: &FaultSchedule, servers: NodeId, healed_ns: u64) ->
                     );
                 }
             }
-            FaultAction::ClockJump { node, .. } => {
-                let mut band = open(FaultKind::Clock, at, vec![*node], label);
+            FaultAction::ClockJump { node, .. } | FaultAction::Admin { node, .. } => {
+                let kind = if matches!(fault.action, FaultAction::Admin { .. }) {
+                    FaultKind::Admin
+                } else {
+                    FaultKind::Clock
+                };
+                let mut band = open(kind, at, vec![*node], label);
                 band.end_ns = at + sim::NANOS_PER_MILLI;
                 bands.push(band);
             }

@@ -3,16 +3,18 @@
 //! leader, completed operations and converged logs (the liveness phase), then the
 //! linearizability check of the clients' history. Oracles watch every event throughout.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use kv::{ClerkConfig, HistoryRecord, Op, OpResult, ReadMode, ServerConfig, WorkloadConfig};
-use raft::{Mutant, MutantSet, Role};
+use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Mutant, MutantSet, Role};
 use serde::{Deserialize, Serialize};
 use sim::{
     DiskConfig, EventKind, FaultAction, FaultSchedule, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC,
     NodeId, SeedRng, SimConfig, Simulation, Step,
 };
 
+use crate::admin::AdminCommand;
 use crate::cluster::{ClientNode, ClusterNode, ServerNode};
 use crate::nemesis::{ClusterView, FaultSource};
 use crate::oracle::{Oracles, Property, ServerView, Violation};
@@ -47,6 +49,11 @@ pub struct FaultMix {
     /// At most this many reactive faults per run.
     #[serde(default)]
     pub reactive_max: u32,
+    /// Membership changes proposed at the leader: voters added and removed, one at a time or
+    /// several at once (joint consensus), some cut off right after, some by a leader just
+    /// elected. The liveness phase restores every server as a voter.
+    #[serde(default)]
+    pub membership: bool,
 }
 
 impl fmt::Display for FaultMix {
@@ -61,6 +68,7 @@ impl fmt::Display for FaultMix {
             (self.clock_drift, "clock"),
             (self.link_loss, "loss"),
             (self.link_loss && self.duplication, "duplication"),
+            (self.membership, "membership"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -93,6 +101,7 @@ impl FaultMix {
             aim_at_leader_percent: 50,
             reactive_percent: 30,
             reactive_max: count / 2,
+            membership: true,
         }
     }
 
@@ -105,6 +114,7 @@ impl FaultMix {
             self.pauses,
             self.clock_drift,
             self.link_loss,
+            self.membership,
         ]
         .into_iter()
         .filter(|&on| on)
@@ -150,6 +160,14 @@ pub struct RunConfig {
     /// Most entries in one append message.
     #[serde(default = "default_max_entries_per_msg")]
     pub max_entries_per_msg: usize,
+    /// The first this many servers form the initial configuration; the others start as spares
+    /// that membership changes may add (`None`: every server is a voter).
+    #[serde(default)]
+    pub initial_voters: Option<usize>,
+    /// A configuration change takes effect when its entry is appended (the dissertation's rule)
+    /// instead of when it is applied (etcd's).
+    #[serde(default)]
+    pub conf_change_on_append: bool,
     /// Linearizability-check budget in search steps; over it the verdict is unknown (a failure).
     pub checker_steps_max: u64,
 }
@@ -180,6 +198,8 @@ impl RunConfig {
             disk: DiskConfig::default(),
             max_entries_per_msg: default_max_entries_per_msg(),
             ops_per_client: None,
+            initial_voters: None,
+            conf_change_on_append: false,
             checker_steps_max: 20_000_000,
         }
     }
@@ -190,6 +210,14 @@ impl RunConfig {
         }
         if !(1..=64).contains(&self.clients) {
             return Err(format!("--clients {} is outside 1..=64", self.clients));
+        }
+        if let Some(voters) = self.initial_voters
+            && !(1..=self.servers).contains(&voters)
+        {
+            return Err(format!(
+                "initial voters {voters} is outside 1..={}",
+                self.servers
+            ));
         }
         if self.duration_ns == 0 {
             return Err("the run's duration must be positive".into());
@@ -225,13 +253,19 @@ impl RunConfig {
         }
         config.mutants = self.mutant_set();
         config.max_entries_per_msg = self.max_entries_per_msg;
+        config.conf_change_on_append = self.conf_change_on_append;
         config
+    }
+
+    /// How many servers the initial configuration has.
+    pub fn voters(&self) -> usize {
+        self.initial_voters.unwrap_or(self.servers)
     }
 
     fn server_config(&self, address: NodeId) -> ServerConfig {
         ServerConfig {
             address: u64::from(address),
-            voters: (0..self.servers as u64).collect(),
+            voters: (0..self.voters() as u64).collect(),
             raft: self.raft_config(u64::from(address) + 1),
             tick_ns: self.tick_ns,
             read_mode: self.read_mode,
@@ -268,7 +302,7 @@ impl fmt::Display for RunConfig {
             f,
             "servers={} clients={} duration={}ms read_mode={} snapshot_threshold={} keys={} mix={} \
              election={}x{}ms heartbeat={}x{}ms latency={}-{}ms sync<={}ms entries/msg={} \
-             faults={} mutants=[{}]",
+             voters={}{} faults={} mutants=[{}]",
             self.servers,
             self.clients,
             self.duration_ns / NANOS_PER_MILLI,
@@ -284,6 +318,12 @@ impl fmt::Display for RunConfig {
             self.link.latency_ns_max / NANOS_PER_MILLI,
             self.disk.sync_latency_ns_max / NANOS_PER_MILLI,
             self.max_entries_per_msg,
+            self.voters(),
+            if self.conf_change_on_append {
+                " conf-on-append"
+            } else {
+                ""
+            },
             self.faults,
             mutants.join(",")
         )
@@ -471,10 +511,13 @@ impl<'a> Harness<'a> {
     }
 
     /// Leader completeness, looking ahead: when a leader counts entries committed, no running
-    /// server that could win an election (its log at least as up-to-date as those of a
-    /// majority of servers) may lack them. Correct Raft guarantees this at the moment of
-    /// commit; counting replicas of an older term (Figure 8) breaks it before any new leader
-    /// shows the loss.
+    /// server that could win an election may lack them. A server could win when it is a voter
+    /// of its own configuration and, in each half of that configuration (both when joint), a
+    /// majority are running servers whose logs are no more up-to-date than its own (it
+    /// campaigns by its own configuration; voters vote by logs alone). Correct Raft guarantees
+    /// this at the moment of commit; counting replicas of an older term (Figure 8), or a
+    /// quorum of a configuration the others never agreed to (Figure 10, the single-server
+    /// change bug), breaks it before any new leader shows the loss.
     fn check_commit_is_safe(
         &mut self,
         leader: NodeId,
@@ -484,15 +527,15 @@ impl<'a> Harness<'a> {
         let from = self.commit_checked + 1;
         self.commit_checked = commit;
         // Running servers only: a crashed server has no node (and will not vote until back).
-        let logs: Vec<(NodeId, u64, u64)> = self
+        // Raft ids, as configurations name them.
+        let logs: BTreeMap<u64, (u64, u64)> = self
             .servers()
             .map(|(id, s)| {
                 let raft = s.raft();
                 let last = raft.last_index();
-                (id, raft.term_at(last).unwrap_or(0), last)
+                (u64::from(id) + 1, (raft.term_at(last).unwrap_or(0), last))
             })
             .collect();
-        let majority = self.servers as usize / 2 + 1;
         let Some(leader_raft) = self.sim.node(leader).and_then(ClusterNode::as_server) else {
             return Ok(());
         };
@@ -501,37 +544,39 @@ impl<'a> Harness<'a> {
             let Some(term) = leader_raft.term_at(index) else {
                 continue;
             };
-            for &(candidate, last_term, last_index) in &logs {
-                let Some(server) = self.sim.node(candidate).and_then(ClusterNode::as_server) else {
+            for (&candidate, &candidate_log) in &logs {
+                let address = (candidate - 1) as NodeId;
+                let Some(server) = self.sim.node(address).and_then(ClusterNode::as_server) else {
                     continue;
                 };
                 let raft = server.raft();
                 let holds = index < raft.first_index() || raft.term_at(index) == Some(term);
-                if holds {
+                if holds || has_unapplied_conf_change(raft) {
+                    // A server that knows of a committed configuration change it has not
+                    // applied does not campaign (its configuration is about to change).
                     continue;
                 }
-                let voters: Vec<NodeId> = logs
-                    .iter()
-                    .filter(|&&(_, t, i)| (last_term, last_index) >= (t, i))
-                    .map(|&(id, _, _)| id)
-                    .collect();
-                if voters.len() >= majority {
-                    let names: Vec<String> = voters.iter().map(|v| format!("n{v}")).collect();
-                    return Err(Violation {
-                        property: Property::LeaderCompleteness,
-                        nodes: vec![leader, candidate],
-                        term: Some(leader_raft.term()),
-                        index: Some(index),
-                        time_ns,
-                        message: format!(
-                            "n{leader} (term {}) counts {index}@{term} committed, but n{candidate}, \
-                             which lacks it, could be elected: its log ({last_index}@{last_term}) \
-                             is at least as up-to-date as those of {}",
-                            leader_raft.term(),
-                            names.join(", ")
-                        ),
-                    });
-                }
+                let Some(electors) = electing_quorum(&raft.conf_state(), candidate, |id| {
+                    logs.get(&id).is_some_and(|&log| candidate_log >= log)
+                }) else {
+                    continue;
+                };
+                let names: Vec<String> = electors.iter().map(|v| format!("n{}", v - 1)).collect();
+                let (last_term, last_index) = candidate_log;
+                return Err(Violation {
+                    property: Property::LeaderCompleteness,
+                    nodes: vec![leader, address],
+                    term: Some(leader_raft.term()),
+                    index: Some(index),
+                    time_ns,
+                    message: format!(
+                        "n{leader} (term {}) counts {index}@{term} committed, but n{address}, \
+                         which lacks it, could be elected: its log ({last_index}@{last_term}) \
+                         is at least as up-to-date as those of {}, a quorum of its configuration",
+                        leader_raft.term(),
+                        names.join(", ")
+                    ),
+                });
             }
         }
         Ok(())
@@ -542,11 +587,15 @@ impl<'a> Harness<'a> {
         let leader = self
             .servers()
             .filter(|(_, s)| s.raft().role() == Role::Leader)
-            .max_by_key(|(_, s)| s.raft().term())
-            .map(|(id, _)| id);
+            .max_by_key(|(_, s)| s.raft().term());
+        let conf = leader.map(|(_, s)| s.raft().conf_state());
         ClusterView {
             servers: self.servers,
-            leader,
+            leader: leader.map(|(id, _)| id),
+            voters: conf.as_ref().map_or_else(Vec::new, |conf| {
+                conf.voters.iter().map(|&id| (id - 1) as NodeId).collect()
+            }),
+            joint: conf.is_some_and(|conf| !conf.voters_outgoing.is_empty()),
         }
     }
 
@@ -697,6 +746,7 @@ impl<'a> Harness<'a> {
                 if self.converged() {
                     return Ok(());
                 }
+                self.restore_membership()?;
                 next_poll = self.sim.now_ns() + poll_ns;
             }
             match self.sim.peek_time_ns() {
@@ -715,6 +765,31 @@ impl<'a> Harness<'a> {
                 self.config.liveness_bound_ns / NANOS_PER_MILLI,
                 self.describe_state()
             ),
+        })
+    }
+
+    /// Asks the leader to make every server a voter again, when a membership change left some
+    /// out; refused (and asked again at the next poll) while another change is under way.
+    fn restore_membership(&mut self) -> Result<(), Violation> {
+        let view = self.view();
+        let Some(leader) = view.leader else {
+            return Ok(());
+        };
+        if view.joint || view.voters.len() == self.servers as usize {
+            return Ok(());
+        }
+        let missing = (0..self.servers).filter(|n| !view.voters.contains(n));
+        let change = ConfChange::joint(
+            ConfChangeTransition::Auto,
+            missing.map(|n| (ConfChangeKind::AddNode, u64::from(n) + 1)),
+        );
+        self.sim
+            .apply_fault(AdminCommand::ConfChange(change).to(leader))
+            .expect("admin commands to a server are valid");
+        self.observe(Step {
+            time_ns: self.sim.now_ns(),
+            node: Some(leader),
+            kind: EventKind::Fault,
         })
     }
 
@@ -743,6 +818,10 @@ impl<'a> Harness<'a> {
         else {
             return false;
         };
+        let conf = leader.raft().conf_state();
+        if conf.voters.len() != self.servers as usize || !conf.voters_outgoing.is_empty() {
+            return false;
+        }
         let target = leader.raft().last_index();
         leader.raft().commit_index() == target
             && self.servers().all(|(_, s)| {
@@ -755,13 +834,26 @@ impl<'a> Harness<'a> {
             .servers()
             .map(|(id, s)| {
                 let raft = s.raft();
+                let conf = raft.conf_state();
+                let names = |ids: &BTreeSet<u64>| {
+                    ids.iter()
+                        .map(|id| format!("n{}", id - 1))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                let outgoing = if conf.voters_outgoing.is_empty() {
+                    String::new()
+                } else {
+                    format!("&{{{}}}", names(&conf.voters_outgoing))
+                };
                 format!(
-                    "n{id} {:?} term={} commit={} last={} applied={}",
+                    "n{id} {:?} term={} commit={} last={} applied={} voters={{{}}}{outgoing}",
                     raft.role(),
                     raft.term(),
                     raft.commit_index(),
                     raft.last_index(),
-                    s.state_machine().applied_index()
+                    s.state_machine().applied_index(),
+                    names(&conf.voters)
                 )
             })
             .collect();
@@ -830,6 +922,37 @@ impl<'a> Harness<'a> {
         }
         Ok(outcome)
     }
+}
+
+/// Whether `raft` knows a configuration change is committed that it has not applied yet.
+fn has_unapplied_conf_change(raft: &raft::RawNode<raft::MemStorage>) -> bool {
+    let (applied, commit) = (raft.applied_index(), raft.commit_index());
+    commit > applied
+        && raft.entries(applied + 1, commit + 1).is_ok_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.kind == raft::EntryKind::ConfChange)
+        })
+}
+
+/// The voters of `conf` that would elect `candidate` (those for which `would_vote` holds),
+/// when they make a quorum of each half of the configuration and it is a voter itself.
+fn electing_quorum(
+    conf: &raft::ConfState,
+    candidate: u64,
+    would_vote: impl Fn(u64) -> bool,
+) -> Option<Vec<u64>> {
+    let halves = [&conf.voters, &conf.voters_outgoing];
+    let is_voter = halves.iter().any(|half| half.contains(&candidate));
+    let mut electors = BTreeSet::new();
+    for half in halves.into_iter().filter(|half| !half.is_empty()) {
+        let willing: Vec<u64> = half.iter().copied().filter(|&id| would_vote(id)).collect();
+        if willing.len() <= half.len() / 2 {
+            return None;
+        }
+        electors.extend(willing);
+    }
+    (is_voter && !electors.is_empty()).then(|| electors.into_iter().collect())
 }
 
 fn check_history(outcome: &mut RunOutcome) -> checker::CheckResult {

@@ -62,7 +62,24 @@ pub fn draw(seed: u64) -> RunConfig {
     config.disk.torn_write_probability = *rng.pick(&[0.0, 0.5]);
     // Small appends split a leader's catch-up over several messages (Figure 8's step c).
     config.max_entries_per_msg = *rng.pick(&[1, 4, 64, 1024]);
+    draw_membership(seed, &mut config);
     config
+}
+
+/// Membership knobs, from their own stream so the draws above stay what they were.
+fn draw_membership(seed: u64, config: &mut RunConfig) {
+    let mut rng = SeedRng::new(seed).stream("swarm-membership");
+    config.faults.membership = rng.chance(0.5);
+    if !config.faults.membership {
+        return;
+    }
+    // Configurations apply on append half the time: the dissertation's rule, under which a
+    // change before the term's first commit loses committed entries (BRIEF §8 S5).
+    config.conf_change_on_append = rng.chance(0.5);
+    // An even configuration with a spare to add is what S5 needs.
+    if rng.chance(0.5) {
+        config.initial_voters = Some(config.servers - 1);
+    }
 }
 
 fn draw_mix(rng: &mut RngStream) -> OpMix {
@@ -129,6 +146,16 @@ mod tests {
             assert!(configs.iter().any(|c| c.read_mode == mode), "{mode}");
         }
         assert!(configs.iter().all(|c| c.read_mode != ReadMode::Lease));
+    }
+
+    #[test]
+    fn seeds_cover_membership_changes_in_both_modes() {
+        let configs: Vec<RunConfig> = (0..200).map(draw).collect();
+        let membership = configs.iter().filter(|c| c.faults.membership);
+        assert!(membership.clone().any(|c| c.conf_change_on_append));
+        assert!(membership.clone().any(|c| !c.conf_change_on_append));
+        assert!(membership.clone().any(|c| c.initial_voters.is_some()));
+        assert!(configs.iter().any(|c| !c.faults.membership));
     }
 
     #[test]

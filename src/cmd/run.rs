@@ -87,6 +87,13 @@ pub struct ShapeArgs {
     /// Faults drawn for the safety phase (0: none).
     #[arg(long, default_value_t = 8)]
     pub fault_count: u32,
+    /// Only the first N servers form the initial configuration; the rest are spares that
+    /// membership changes may add.
+    #[arg(long, value_name = "N")]
+    pub initial_voters: Option<usize>,
+    /// Configuration changes take effect when appended (the dissertation's rule), not applied.
+    #[arg(long)]
+    pub conf_change_on_append: bool,
 }
 
 impl Default for ShapeArgs {
@@ -99,6 +106,8 @@ impl Default for ShapeArgs {
             mutants: Vec::new(),
             read_mode: ReadMode::ReadIndex,
             fault_count: 8,
+            initial_voters: None,
+            conf_change_on_append: false,
         }
     }
 }
@@ -112,6 +121,8 @@ impl ShapeArgs {
         config.mutants = self.mutants.clone();
         config.read_mode = self.read_mode;
         config.faults.count = self.fault_count;
+        config.initial_voters = self.initial_voters;
+        config.conf_change_on_append = self.conf_change_on_append;
         config
     }
 }
@@ -235,6 +246,12 @@ fn replay_command(args: &RunArgs) -> String {
     }
     if shape.fault_count != 8 {
         command += &format!(" --fault-count {}", shape.fault_count);
+    }
+    if let Some(voters) = shape.initial_voters {
+        command += &format!(" --initial-voters {voters}");
+    }
+    if shape.conf_change_on_append {
+        command += " --conf-change-on-append";
     }
     command
 }

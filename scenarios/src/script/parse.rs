@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use kv::{Op, ReadMode};
-use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Mutant, Role};
+use raft::{ConfChange, Mutant, Role};
 use sim::FaultAction;
 
 use super::seeded::parse_run_config;
@@ -12,6 +12,7 @@ use super::syntax::{
     parse_node_list, parse_server,
 };
 use super::{Script, ScriptError, parse_property};
+use crate::admin::{AdminCommand, parse_conf_change_words};
 use crate::oracle::Property;
 use crate::run::RunConfig;
 
@@ -654,9 +655,18 @@ pub fn parse_fault(verb: &str, args: &[&str]) -> Result<Option<FaultAction>, Str
                 duplicate_probability,
             }
         }
+        // A membership change the server proposes when the fault is due (in a seeded run).
+        ("conf-change", [node, words @ ..]) => {
+            let change = parse_conf_change_words(words, script_server_ids)?;
+            AdminCommand::ConfChange(change).to(address(node)?)
+        }
+        ("admin", [node, words @ ..]) if !words.is_empty() => FaultAction::Admin {
+            node: address(node)?,
+            command: words.join(" "),
+        },
         (
             "partition" | "heal" | "cut" | "restore" | "crash" | "restart" | "pause" | "resume"
-            | "clock-rate" | "clock-jump" | "link-loss",
+            | "clock-rate" | "clock-jump" | "link-loss" | "conf-change" | "admin",
             _,
         ) => return Err(format!("wrong arguments for `{verb}`")),
         _ => return Ok(None),
@@ -713,32 +723,23 @@ fn parse_client(args: &[&str]) -> Result<Command, String> {
     })
 }
 
-/// `conf-change nK add n4,n5 [joint|joint-explicit]`, `remove`, `add-learner`, `leave-joint`.
+/// `conf-change nK add n4,n5 [remove n1] [joint|joint-explicit]`, or `conf-change nK leave-joint`.
 fn parse_conf_change(args: &[&str]) -> Result<Command, String> {
-    let usage = "`conf-change NODE add|remove|add-learner NODES [joint|joint-explicit]` or `conf-change NODE leave-joint`";
-    let (node, rest) = args.split_first().ok_or(usage)?;
-    let node = parse_server(node)?;
-    let change = match rest {
-        ["leave-joint"] => ConfChange::leave_joint(),
-        [kind, nodes, transition @ ..] => {
-            let kind = match *kind {
-                "add" => ConfChangeKind::AddNode,
-                "remove" => ConfChangeKind::RemoveNode,
-                "add-learner" => ConfChangeKind::AddLearner,
-                _ => return Err(usage.into()),
-            };
-            let transition = match transition {
-                [] => ConfChangeTransition::Auto,
-                ["joint"] => ConfChangeTransition::JointImplicit,
-                ["joint-explicit"] => ConfChangeTransition::JointExplicit,
-                _ => return Err(usage.into()),
-            };
-            let ids = parse_node_list(nodes)?.servers(u64::MAX);
-            ConfChange::joint(transition, ids.into_iter().map(|id| (kind, id)))
-        }
-        _ => return Err(usage.into()),
-    };
-    Ok(Command::ConfChange { node, change })
+    let (node, rest) = args
+        .split_first()
+        .ok_or("`conf-change NODE add|remove|add-learner NODES... [joint|joint-explicit]`")?;
+    Ok(Command::ConfChange {
+        node: parse_server(node)?,
+        change: parse_conf_change_words(rest, script_server_ids)?,
+    })
+}
+
+/// A node list of a membership change as Raft ids (script names are Raft ids).
+fn script_server_ids(token: &str) -> Result<Vec<u64>, String> {
+    match parse_node_list(token)? {
+        NodeList::All => Err("a membership change lists its nodes".into()),
+        list => Ok(list.servers(u64::MAX)),
+    }
 }
 
 fn parse_role(token: &str) -> Result<Role, String> {

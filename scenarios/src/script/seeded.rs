@@ -19,6 +19,7 @@ use sim::{FaultAction, FaultSchedule};
 use super::parse::{Command, Expectation, parse_mutants};
 use super::syntax::{format_duration, format_time};
 use super::{Script, ScriptError, ScriptOptions, ScriptOutcome, ScriptViolation};
+use crate::admin::{AdminCommand, render_conf_change_words};
 use crate::oracle::Property;
 use crate::run::{RunConfig, RunOptions, run_with};
 
@@ -214,6 +215,14 @@ pub fn render_fault(action: &FaultAction) -> String {
             side(from),
             side(to)
         ),
+        FaultAction::Admin { node, command } => match AdminCommand::parse(command) {
+            Ok(AdminCommand::ConfChange(change)) => format!(
+                "conf-change {} {}",
+                n(node),
+                render_conf_change_words(&change, |id| format!("n{id}"))
+            ),
+            Err(_) => format!("admin {} {command}", n(node)),
+        },
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod campaign;
 mod record;
+mod regressions;
 mod runs;
 mod scripts;
 mod shrink;

@@ -48,8 +48,10 @@ pub struct Config {
     pub mutants: MutantSet,
     /// A configuration takes effect as soon as its entry is appended to the log (the Raft
     /// paper's rule, §6) instead of when it is applied (etcd's rule, the default). Scenario S5
-    /// needs it to reproduce the single-server change bug. Known limit: a conf-change entry
-    /// later truncated away does not revert the configuration.
+    /// needs it to reproduce the single-server change bug. A node always runs the latest
+    /// configuration in its log: truncating a conf-change entry away reverts to the one before,
+    /// a snapshot carries the configuration as of its index, and a leader that removed itself
+    /// keeps leading until that change commits.
     #[serde(default)]
     pub conf_change_on_append: bool,
 }

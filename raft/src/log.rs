@@ -3,7 +3,7 @@
 
 use crate::error::StorageError;
 use crate::storage::Storage;
-use crate::types::{Entry, Snapshot};
+use crate::types::{ConfState, Entry, Snapshot};
 
 /// Entries (and possibly a snapshot) not yet persisted. `offset` is the index of `entries[0]`.
 #[derive(Debug)]
@@ -309,6 +309,15 @@ impl<S: Storage> RaftLog<S> {
             self.committed
         );
         self.applied = self.applied.max(index);
+    }
+
+    /// The configuration of the snapshot the log starts after: the pending one's, else
+    /// storage's.
+    pub fn snapshot_conf_state(&self) -> ConfState {
+        match &self.unstable.snapshot {
+            Some(snapshot) => snapshot.metadata.conf_state.clone(),
+            None => self.storage.initial_state().1,
+        }
     }
 
     /// The snapshot to send a lagging follower: the pending one, else storage's.

@@ -2,13 +2,17 @@
 //! (§3.10 of the dissertation).
 //!
 //! A configuration takes effect when the application applies its entry and calls
-//! [`RawNode::apply_conf_change`]. One change may be pending at a time, and a leader accepts none
-//! before it has committed an entry of its own term.
+//! [`RawNode::apply_conf_change`], or, with [`crate::Config::conf_change_on_append`], as soon as
+//! its entry is in the log: the node then always runs the latest configuration its log holds,
+//! committed or not, and falls back to an older one when a newer leader truncates the change
+//! away. One change may be pending at a time, and a leader accepts none before it has committed
+//! an entry of its own term.
 
 use crate::error::Error;
 use crate::mutant::Mutant;
 use crate::node::RawNode;
 use crate::storage::Storage;
+use crate::tracker::Configuration;
 use crate::types::{ConfChange, ConfState, Entry, EntryKind, NodeId, Role};
 
 impl<S: Storage> RawNode<S> {
@@ -70,6 +74,69 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
+    /// With `conf_change_on_append`: whether truncating the log from `index` on removes a
+    /// conf-change entry, whose configuration must then stop being in effect.
+    pub(crate) fn truncation_removes_conf_change(&self, index: u64) -> bool {
+        if !self.config.conf_change_on_append {
+            return false;
+        }
+        let removed = self
+            .log
+            .entries(index, self.log.last_index() + 1, usize::MAX)
+            .expect("an uncommitted suffix is held");
+        removed
+            .iter()
+            .any(|entry| entry.kind == EntryKind::ConfChange)
+    }
+
+    /// With `conf_change_on_append`, after a conflicting suffix holding a conf change was
+    /// replaced: the node falls back to the latest configuration its log still holds, committed
+    /// or not (§4.1 of the dissertation).
+    pub(crate) fn adopt_log_configuration(&mut self) {
+        // Only a follower truncates; a leader would also need `leader_after_conf_change`.
+        assert_ne!(
+            self.role,
+            Role::Leader,
+            "node {} term {}: a leader never truncates its own log",
+            self.id,
+            self.term
+        );
+        let last_index = self.log.last_index();
+        let configuration = self.configuration_at(last_index);
+        self.tracker
+            .set_config(configuration, last_index + 1, self.config.max_inflight_msgs);
+    }
+
+    /// The configuration as of `index`: that of the snapshot the log starts after, changed by
+    /// every conf-change entry up to `index` in log order. An invalid change is skipped, as every
+    /// node skipped it when appending or applying it.
+    pub(crate) fn configuration_at(&self, index: u64) -> Configuration {
+        let snapshot_index = self.log.first_index() - 1;
+        let last_index = self.log.last_index();
+        assert!(
+            index >= snapshot_index,
+            "node {}: configuration as of {index} asked, before the snapshot at {snapshot_index}",
+            self.id
+        );
+        assert!(
+            index <= last_index,
+            "node {}: configuration as of {index} asked, beyond the last index {last_index}",
+            self.id
+        );
+        let entries = self
+            .log
+            .entries(snapshot_index + 1, index + 1, usize::MAX)
+            .expect("the entries after the snapshot are held");
+        let allow_multi = self.config.mutants.contains(Mutant::DirectMultiChange);
+        let mut configuration = Configuration::from_conf_state(&self.log.snapshot_conf_state());
+        for change in entries.iter().filter_map(Entry::conf_change) {
+            if let Ok(next) = configuration.apply_change(&change, allow_multi) {
+                configuration = next;
+            }
+        }
+        configuration
+    }
+
     /// Puts `change` into effect now. An invalid change is ignored, as every node ignores it.
     fn adopt_conf_change(&mut self, change: &ConfChange) {
         let allow_multi = self.config.mutants.contains(Mutant::DirectMultiChange);
@@ -85,8 +152,10 @@ impl<S: Storage> RawNode<S> {
     }
 
     /// Applies a committed configuration change; the application calls this when it applies
-    /// the entry. Returns the configuration now in effect. A change that is invalid against the
-    /// current configuration is an error and changes nothing (every node decides the same way).
+    /// the entry. Returns the configuration now in effect (with `conf_change_on_append`, that of
+    /// the whole log, which may include later entries' changes). A change that is invalid against
+    /// the current configuration is an error and changes nothing (every node decides the same
+    /// way).
     pub fn apply_conf_change(&mut self, change: &ConfChange) -> Result<ConfState, Error> {
         if self.config.conf_change_on_append {
             // Already in effect since the entry was appended.
@@ -110,11 +179,16 @@ impl<S: Storage> RawNode<S> {
     }
 
     fn leader_after_conf_change(&mut self) {
-        if !self.tracker.is_voter(self.id) {
-            // Removed or demoted: a leader that is not a voter cannot stay leader.
+        if !self.tracker.is_voter(self.id) && !self.config.conf_change_on_append {
+            // Removed or demoted by an applied change: a leader that is not a voter cannot stay
+            // leader.
             self.become_follower(self.term, None);
             return;
         }
+        // On append, the change that removed or demoted this leader is not even replicated yet:
+        // stepping down now would strand it in this log alone. As in §4.2.2 of the dissertation
+        // the leader goes on replicating without counting itself, and steps down once the change
+        // commits (`tick_leader`).
         if self
             .lead_transferee
             .is_some_and(|to| !self.tracker.is_voter(to))

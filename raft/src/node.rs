@@ -107,20 +107,15 @@ impl<S: Storage> RawNode<S> {
             config,
         };
         let last_index = node.log.last_index();
-        let max_inflight = node.config.max_inflight_msgs;
-        node.tracker.set_config(
-            Configuration::from_conf_state(&conf_state),
-            last_index + 1,
-            max_inflight,
-        );
-        if node.config.conf_change_on_append {
+        let configuration = if node.config.conf_change_on_append {
             // The configuration is the latest one in the log, applied or not.
-            let entries = node
-                .log
-                .entries(node.log.first_index(), last_index + 1, usize::MAX)
-                .unwrap_or_default();
-            node.adopt_appended_conf_changes(&entries);
-        }
+            node.configuration_at(last_index)
+        } else {
+            Configuration::from_conf_state(&conf_state)
+        };
+        let max_inflight = node.config.max_inflight_msgs;
+        node.tracker
+            .set_config(configuration, last_index + 1, max_inflight);
         node.become_follower(node.term, None);
         node.ready_state.soft_state = node.soft_state();
         Ok(node)
@@ -194,7 +189,8 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
-    /// The configuration in effect (the latest applied one).
+    /// The configuration in effect: the latest applied one, or with `conf_change_on_append` the
+    /// latest one in the log.
     pub fn conf_state(&self) -> ConfState {
         self.tracker.config.to_conf_state()
     }
@@ -443,6 +439,10 @@ impl<S: Storage> RawNode<S> {
     }
 
     fn tick_leader(&mut self) {
+        if self.removed_by_committed_change() {
+            self.become_follower(self.term, None);
+            return;
+        }
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
         if self.election_elapsed >= self.config.election_tick {
@@ -458,6 +458,14 @@ impl<S: Storage> RawNode<S> {
             self.heartbeat_elapsed = 0;
             self.broadcast_heartbeat();
         }
+    }
+
+    /// With `conf_change_on_append`: whether this leader removed or demoted itself by a change
+    /// that is now committed. (Otherwise a leader steps down as soon as it applies such a change.)
+    fn removed_by_committed_change(&self) -> bool {
+        self.config.conf_change_on_append
+            && !self.tracker.is_voter(self.id)
+            && self.log.committed >= self.pending_conf_index
     }
 
     /// Whether a quorum was heard from since the last check; resets the marks for the next one.

@@ -18,9 +18,11 @@
 //!
 //! Restarting a node is constructing it from a [`crate::Storage`] holding exactly what was made
 //! durable; it comes back as a follower with its term, vote and commit index, the configuration
-//! of its latest snapshot, and `applied` at the snapshot index, so the application re-applies the
-//! committed entries after its snapshot (conf changes included).
+//! of its latest snapshot (with `conf_change_on_append`, the latest one in its log), and `applied`
+//! at the snapshot index, so the application re-applies the committed entries after its snapshot
+//! (conf changes included).
 
+use crate::error::StorageError;
 use crate::mutant::Mutant;
 use crate::node::RawNode;
 use crate::storage::Storage;
@@ -175,10 +177,31 @@ impl<S: Storage> RawNode<S> {
 
 impl RawNode<crate::storage::MemStorage> {
     /// Compacts the log: snapshots the application's `data`, which must reflect exactly the
-    /// entries up to [`RawNode::applied_index`], with the configuration now in effect.
+    /// entries up to [`RawNode::applied_index`], with the configuration as of that index.
     pub fn compact(&mut self, data: Vec<u8>) -> Result<Snapshot, crate::Error> {
         let index = self.log.applied;
-        let conf_state = self.conf_state();
+        let snapshot_index = self.log.first_index() - 1;
+        if index < snapshot_index {
+            // A snapshot from the leader is pending and not applied yet.
+            return Err(StorageError::SnapshotOutOfDate {
+                index,
+                current: snapshot_index,
+            }
+            .into());
+        }
+        // With `conf_change_on_append` the configuration in effect may come from entries after
+        // `index`, uncommitted ones even; a snapshot carrying it would keep such a change alive
+        // after a truncation removed its entry, and apply it twice on a restart.
+        let configuration = self.configuration_at(index);
+        if !self.config.conf_change_on_append {
+            assert_eq!(
+                configuration, self.tracker.config,
+                "node {}: the configuration applied differs from the log's up to applied index \
+                 {index}; was every applied conf change passed to apply_conf_change?",
+                self.id
+            );
+        }
+        let conf_state = configuration.to_conf_state();
         Ok(self.log.storage.create_snapshot(index, conf_state, data)?)
     }
 }

@@ -296,8 +296,13 @@ impl<S: Storage> RawNode<S> {
                     self.log.committed
                 );
                 let offset = (conflict - message.index - 1) as usize;
+                let removes_conf_change = self.truncation_removes_conf_change(conflict);
                 self.log.append(&entries[offset..]);
-                self.adopt_appended_conf_changes(&entries[offset..]);
+                if removes_conf_change {
+                    self.adopt_log_configuration();
+                } else {
+                    self.adopt_appended_conf_changes(&entries[offset..]);
+                }
             }
         }
         self.log.commit_to(

@@ -6,6 +6,7 @@ mod support;
 mod election;
 mod membership;
 mod mutants;
+mod on_append;
 mod persistence;
 mod random;
 mod reads;

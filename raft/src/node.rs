@@ -432,7 +432,7 @@ impl<S: Storage> RawNode<S> {
 
     fn tick_election(&mut self) {
         self.election_elapsed += 1;
-        if self.promotable() && self.election_elapsed >= self.randomized_election_timeout {
+        if self.election_elapsed >= self.randomized_election_timeout && self.promotable() {
             self.election_elapsed = 0;
             self.campaign();
         }
@@ -498,6 +498,21 @@ impl<S: Storage> RawNode<S> {
     /// Whether this node may campaign: a voter of the current configuration.
     pub fn promotable(&self) -> bool {
         self.tracker.is_voter(self.id)
+            || (self.config.conf_change_on_append && self.voter_as_of_commit())
+    }
+
+    /// With configurations taking effect on append: whether we are a voter of the configuration
+    /// as of our commit index. A server whose removal is appended but not known committed must
+    /// still campaign (dissertation §4.2.2): it may hold the only copy of its removal, and the
+    /// others, behind its log, cannot win without its vote. It counts votes under its latest
+    /// configuration, without itself, and steps down once the removal commits.
+    fn voter_as_of_commit(&self) -> bool {
+        let snapshot_index = self.log.first_index() - 1;
+        let index = self
+            .log
+            .committed
+            .clamp(snapshot_index, self.log.last_index());
+        self.configuration_at(index).voters.contains(self.id)
     }
 
     fn reset(&mut self, term: u64) {

@@ -178,3 +178,39 @@ fn a_removed_leader_leads_until_its_removal_commits() {
     network.propose(2, b"after");
     assert_eq!(network.get(3).commit_index(), network.get(2).commit_index());
 }
+
+#[test]
+fn a_server_whose_removal_is_not_committed_still_campaigns() {
+    // Goal: §4.2.2: a server not in its latest configuration still campaigns while that
+    // configuration is not known committed. Method: leader 1 of {1, 2} appends its own removal,
+    // which reaches no one, and is deposed (2 campaigns at a higher term and loses: it needs 1's
+    // vote and its log is behind). Without 1 campaigning, no leader could ever be elected; with
+    // it, 1 wins under {2} (2 votes for the longer log), commits its removal and steps down,
+    // and 2 then leads alone.
+    let mut network = Network::with_config(&[1, 2], |c| c.conf_change_on_append = true);
+    network.elect(1);
+    network.cut.extend([(1, 2), (2, 1)]);
+    let index = network
+        .node(1)
+        .propose_conf_change(ConfChange::single(ConfChangeKind::RemoveNode, 1))
+        .expect("change accepted");
+    network.settle();
+    assert_eq!(voters(&network, 1), vec![2]);
+    network.heal();
+    network.campaign(2);
+    assert_ne!(
+        network.get(2).role(),
+        Role::Leader,
+        "1's log is ahead of 2's"
+    );
+    assert!(network.get(1).promotable(), "its removal is not committed");
+    network.campaign(1);
+    assert_eq!(network.get(1).role(), Role::Leader);
+    assert!(network.get(2).commit_index() >= index);
+    network.tick(1, 1);
+    assert_eq!(network.get(1).role(), Role::Follower);
+    assert!(!network.get(1).promotable());
+    network.elect(2);
+    assert_eq!(network.leaders(), vec![2]);
+    network.propose(2, b"after");
+}

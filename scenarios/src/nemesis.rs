@@ -43,6 +43,8 @@ enum Kind {
     Duplication,
     /// A membership change proposed at the leader, sometimes cut off right after.
     Membership,
+    /// A single-server change handed to a leader just elected, before its first commit.
+    NewLeaderChange,
 }
 
 #[derive(Clone, Debug)]
@@ -117,8 +119,8 @@ pub(crate) struct Nemesis {
     end_ns: u64,
     latency_max_ns: u64,
     sync_max_ns: u64,
-    /// Whether a new leader may be handed a membership change at once.
-    membership: bool,
+    /// New leaders that may still be handed a membership change at once (with membership on).
+    membership_reactions_left: u32,
 }
 
 impl Nemesis {
@@ -135,7 +137,11 @@ impl Nemesis {
             end_ns: config.duration_ns,
             latency_max_ns: config.link.latency_ns_max.max(NANOS_PER_MILLI),
             sync_max_ns: config.disk.sync_latency_ns_max,
-            membership: mix.membership,
+            membership_reactions_left: if mix.membership {
+                MEMBERSHIP_REACTIONS_MAX
+            } else {
+                0
+            },
         };
         let kinds = enabled_kinds(config);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
@@ -309,7 +315,8 @@ impl Nemesis {
                 };
                 (vec![on], vec![(length_ns, off)])
             }
-            Kind::Membership => self.membership(length_ns, view),
+            Kind::Membership => self.membership(length_ns, view, false),
+            Kind::NewLeaderChange => self.membership(length_ns, view, true),
         }
     }
 
@@ -322,6 +329,7 @@ impl Nemesis {
         &mut self,
         length_ns: u64,
         view: &ClusterView,
+        single_only: bool,
     ) -> (Vec<FaultAction>, Vec<(u64, FaultAction)>) {
         let Some(leader) = view.leader.filter(|_| !view.joint) else {
             return (Vec::new(), Vec::new());
@@ -336,25 +344,38 @@ impl Nemesis {
             options.push((vec![spare], Vec::new()));
         }
         if voters.len() >= 2 {
-            options.push((Vec::new(), vec![voters[0]]));
+            // A just-elected leader removes another server (S5: the old leader, say).
+            let removed = match voters.iter().find(|&&v| v != leader) {
+                Some(&other) if single_only => other,
+                _ => voters[0],
+            };
+            options.push((Vec::new(), vec![removed]));
         }
-        if spares.len() >= 2 {
+        if spares.len() >= 2 && !single_only {
             let count = self.rng.range_inclusive(2, spares.len() as u64) as usize;
             options.push((spares[..count].to_vec(), Vec::new()));
         }
-        if voters.len() >= 3 {
+        if voters.len() >= 3 && !single_only {
             let count =
                 self.rng
                     .range_inclusive(2, (voters.len() as u64 - 1).min(3)) as usize;
             options.push((Vec::new(), voters[..count].to_vec()));
         }
-        if !spares.is_empty() && voters.len() >= 2 {
+        if !spares.is_empty() && voters.len() >= 2 && !single_only {
             options.push((vec![spares[0]], vec![voters[0]]));
         }
         if options.is_empty() {
             return (Vec::new(), Vec::new());
         }
-        let (added, removed) = options.swap_remove(self.rng.below(options.len() as u64) as usize);
+        // The single-server changes (the first options) half the time: with a cut right after,
+        // they set up the single-server change bug; else any option.
+        let single = options.len().min(if spares.is_empty() { 1 } else { 2 });
+        let pick = if self.rng.chance(0.5) {
+            self.rng.below(single as u64)
+        } else {
+            self.rng.below(options.len() as u64)
+        };
+        let (added, removed) = options.swap_remove(pick as usize);
         let change = ConfChange::joint(
             ConfChangeTransition::Auto,
             added
@@ -368,7 +389,7 @@ impl Nemesis {
         );
         let begin = vec![AdminCommand::ConfChange(change).to(leader)];
         let mut later = Vec::new();
-        if self.rng.chance(0.5) {
+        if !single_only && self.rng.chance(0.5) {
             let mut side: Vec<NodeId> = std::iter::once(leader)
                 .chain(added.iter().chain(&removed).copied())
                 .collect();
@@ -376,7 +397,12 @@ impl Nemesis {
             side.dedup();
             let rest: Vec<NodeId> = (0..view.servers).filter(|n| !side.contains(n)).collect();
             if !rest.is_empty() {
-                let delay = self.rng.below(3 * self.latency_max_ns);
+                // At once half the time: only the cut-off side has the entry then.
+                let delay = if self.rng.chance(0.5) {
+                    0
+                } else {
+                    self.rng.below(3 * self.latency_max_ns)
+                };
                 later.push((
                     delay,
                     FaultAction::Partition {
@@ -400,7 +426,23 @@ impl Nemesis {
         voted: bool,
         view: &ClusterView,
     ) {
-        if self.reactive_left == 0 || now_ns >= self.end_ns || view.servers < 2 {
+        if now_ns >= self.end_ns || view.servers < 2 {
+            return;
+        }
+        if role == Role::Leader && self.membership_reactions_left > 0 && self.rng.chance(0.5) {
+            // A change handed to the new leader before its first entry can commit: correct
+            // Raft refuses it until then (BRIEF §8 S5). Its own budget, apart from the
+            // reactive faults, so every membership seed gets a few.
+            self.membership_reactions_left -= 1;
+            let at = now_ns + self.rng.below(self.latency_max_ns / 2 + 1);
+            let length_ns = self
+                .rng
+                .range_inclusive(100 * NANOS_PER_MILLI, 1_000 * NANOS_PER_MILLI);
+            let kind = Kind::NewLeaderChange;
+            self.push(at, Pending::Start { kind, length_ns });
+            return;
+        }
+        if self.reactive_left == 0 {
             return;
         }
         if !voted && !matches!(role, Role::Candidate | Role::Leader) {
@@ -440,20 +482,6 @@ impl Nemesis {
         let length = self
             .rng
             .range_inclusive(100 * NANOS_PER_MILLI, 1_000 * NANOS_PER_MILLI);
-        if self.membership && self.rng.chance(0.25) {
-            // A change handed to the new leader before its first entry can commit: correct
-            // Raft refuses it until then (BRIEF §8 S5).
-            let at = now_ns + self.rng.below(latency / 2 + 1);
-            let kind = Kind::Membership;
-            self.push(
-                at,
-                Pending::Start {
-                    kind,
-                    length_ns: length,
-                },
-            );
-            return;
-        }
         let at = now_ns + self.rng.below(3 * latency);
         let (begin, undo) = match self.rng.below(3) {
             0 => (FaultAction::Crash { node }, FaultAction::Restart { node }),
@@ -467,6 +495,9 @@ impl Nemesis {
         self.push_fault(at, length, begin, undo);
     }
 }
+
+/// New leaders handed a membership change at once, at most, per run.
+const MEMBERSHIP_REACTIONS_MAX: u32 = 4;
 
 fn enabled_kinds(config: &RunConfig) -> Vec<Kind> {
     let mix = &config.faults;

@@ -147,16 +147,33 @@ impl Nemesis {
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
         let earliest = 200 * NANOS_PER_MILLI;
         let latest = config.duration_ns.saturating_sub(300 * NANOS_PER_MILLI);
-        if kinds.is_empty() || latest < earliest || config.servers < 2 {
+        if latest < earliest || config.servers < 2 {
             nemesis.reactive_left = 0;
+            nemesis.membership_reactions_left = 0;
             return nemesis;
         }
-        for _ in 0..mix.count {
-            let at = plan_rng.range_inclusive(earliest, latest);
-            let length_ns =
-                plan_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
-            let kind = *plan_rng.pick(&kinds);
-            nemesis.push(at, Pending::Start { kind, length_ns });
+        if kinds.is_empty() {
+            nemesis.reactive_left = 0;
+        } else {
+            for _ in 0..mix.count {
+                let at = plan_rng.range_inclusive(earliest, latest);
+                let length_ns =
+                    plan_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
+                let kind = *plan_rng.pick(&kinds);
+                nemesis.push(at, Pending::Start { kind, length_ns });
+            }
+        }
+        // Membership changes come on top of the other faults, planned from their own stream,
+        // so switching them on leaves the rest of the plan as it was.
+        if mix.membership {
+            let mut membership_rng = root.stream("faults-membership");
+            for _ in 0..membership_rng.range_inclusive(1, MEMBERSHIP_CHANGES_MAX) {
+                let at = membership_rng.range_inclusive(earliest, latest);
+                let length_ns =
+                    membership_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
+                let kind = Kind::Membership;
+                nemesis.push(at, Pending::Start { kind, length_ns });
+            }
         }
         nemesis
     }
@@ -496,6 +513,9 @@ impl Nemesis {
     }
 }
 
+/// Planned membership changes per run, at most (at least one when switched on).
+const MEMBERSHIP_CHANGES_MAX: u64 = 3;
+
 /// New leaders handed a membership change at once, at most, per run.
 const MEMBERSHIP_REACTIONS_MAX: u32 = 4;
 
@@ -511,7 +531,6 @@ fn enabled_kinds(config: &RunConfig) -> Vec<Kind> {
         (mix.clock_drift, Kind::ClockDrift),
         (mix.link_loss, Kind::LinkLoss),
         (mix.link_loss && mix.duplication, Kind::Duplication),
-        (mix.membership, Kind::Membership),
     ]
     .into_iter()
     .filter_map(|(on, kind)| on.then_some(kind))

@@ -105,7 +105,7 @@ impl FaultMix {
         }
     }
 
-    /// How many kinds of fault are switched on.
+    /// How many kinds of fault are switched on, membership changes aside.
     pub fn kinds(&self) -> usize {
         [
             self.partitions,
@@ -114,7 +114,6 @@ impl FaultMix {
             self.pauses,
             self.clock_drift,
             self.link_loss,
-            self.membership,
         ]
         .into_iter()
         .filter(|&on| on)

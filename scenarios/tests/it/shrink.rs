@@ -44,8 +44,36 @@ fn no_truncate_on_conflict_seed_0_shrinks() {
 }
 
 #[test]
-fn leader_local_read_seed_1_shrinks() {
-    check(1, Mutant::LeaderLocalRead);
+fn leader_local_read_seed_67_shrinks() {
+    check(67, Mutant::LeaderLocalRead);
+}
+
+/// Membership failures hang on who leads when each change is proposed (a change sent to a
+/// server that no longer leads is refused), so removing a fault that moves leadership often
+/// loses the failure, and these may shrink little (seed 382: 10 fault actions to 6; seed 82: 29
+/// to 2). What must hold is that their scripts (with `conf-change` lines) replay the failure and
+/// that shrinking is deterministic.
+fn check_replays(seed: u64, mutant: Mutant) {
+    let config = swarm::config_for(seed, Shape::Swarm, &[mutant]);
+    let shrunk = shrink(&config, 200).expect("the seed fails");
+    assert!(shrunk.after.weight() <= shrunk.before.weight());
+    let script = shrunk.script("test");
+    assert!(script.contains("conf-change"), "{mutant}:\n{script}");
+    let outcome = run_text(&script, &ScriptOptions::default()).expect("the script runs");
+    assert!(outcome.found(shrunk.property), "{mutant}:\n{script}");
+    assert!(outcome.expected_held(), "{mutant}:\n{script}");
+    let again = shrink(&config, 200).expect("the seed fails");
+    assert_eq!(again.script("test"), script);
+}
+
+#[test]
+fn direct_multi_change_seed_82_replays_shrunk() {
+    check_replays(82, Mutant::DirectMultiChange);
+}
+
+#[test]
+fn conf_change_before_noop_seed_382_replays_shrunk() {
+    check_replays(382, Mutant::ConfChangeBeforeNoop);
 }
 
 #[test]

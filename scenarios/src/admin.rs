@@ -41,6 +41,26 @@ impl AdminCommand {
         }
     }
 
+    /// Refuses a command naming a server the cluster does not have.
+    pub fn validate(&self, servers: usize) -> Result<(), String> {
+        match self {
+            AdminCommand::ConfChange(change) => {
+                match change
+                    .changes
+                    .iter()
+                    .find(|single| single.node_id > servers as u64)
+                {
+                    Some(single) => Err(format!(
+                        "admin `{}`: server n{} does not exist",
+                        self.text(),
+                        single.node_id - 1
+                    )),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
     /// The fault action that hands this command to `node`.
     pub fn to(&self, node: NodeId) -> FaultAction {
         FaultAction::Admin {
@@ -178,6 +198,9 @@ mod tests {
 
     #[test]
     fn malformed_commands_are_errors() {
+        let add_n9 = AdminCommand::ConfChange(ConfChange::single(ConfChangeKind::AddNode, 10));
+        assert!(add_n9.validate(5).is_err());
+        assert!(add_n9.validate(10).is_ok());
         for text in [
             "conf-change",
             "conf-change add",

@@ -410,6 +410,11 @@ pub fn run_with(
             schedule
                 .validate(config.servers)
                 .map_err(|error| error.to_string())?;
+            for fault in schedule.faults() {
+                if let FaultAction::Admin { command, .. } = &fault.action {
+                    AdminCommand::parse(command)?.validate(config.servers)?;
+                }
+            }
             FaultSource::fixed(schedule)
         }
         None => FaultSource::nemesis(config, &root),

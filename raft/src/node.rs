@@ -311,22 +311,32 @@ impl<S: Storage> RawNode<S> {
                 ..Message::default()
             });
         } else if message.kind == MessageKind::PreVote {
-            self.refuse_vote(MessageKind::PreVoteResponse, message.from);
+            self.refuse_vote(MessageKind::PreVoteResponse, message);
         }
     }
 
-    /// Refuses a vote, telling the candidate our commit index and the term of its entry: with
+    /// Refuses a vote, telling the candidate how much of its log is committed: with
     /// configurations taking effect when applied, a candidate whose log is behind ours may be
     /// the only voter of a configuration it has not learned is committed, and no one else can
-    /// campaign (etcd issue 12359). Learning the commit lets it apply the change and win.
-    fn refuse_vote(&mut self, kind: MessageKind, to: NodeId) {
-        let commit = self.log.committed;
+    /// campaign (etcd issue 12359); applied on append, a server that never hears its removal
+    /// committed would campaign forever. Learning the commit lets it apply the change. When we
+    /// hold the candidate's last entry and have committed it, that entry is the hint (the
+    /// candidate surely holds it); otherwise our commit index and its term.
+    fn refuse_vote(&mut self, kind: MessageKind, request: &Message) {
+        let (last_index, last_term) = (request.index, request.log_term);
+        let (commit, log_term) =
+            if self.log.committed >= last_index && self.log.match_term(last_index, last_term) {
+                (last_index, last_term)
+            } else {
+                let commit = self.log.committed;
+                (commit, self.log.term(commit).unwrap_or(0))
+            };
         self.send(Message {
             kind,
-            to,
+            to: request.from,
             reject: true,
             commit,
-            log_term: self.log.term(commit).unwrap_or(0),
+            log_term,
             ..Message::default()
         });
     }
@@ -370,7 +380,7 @@ impl<S: Storage> RawNode<S> {
                 ..Message::default()
             });
         } else {
-            self.refuse_vote(kind, message.from);
+            self.refuse_vote(kind, message);
         }
     }
 

@@ -515,8 +515,8 @@ impl<'a> Harness<'a> {
     }
 
     /// Leader completeness, looking ahead: when a leader counts entries committed, no running
-    /// server that could win an election may lack them. A server could win when it is a voter
-    /// of its own configuration and, in each half of that configuration (both when joint), a
+    /// server that could win an election may lack them. A server could win when it may
+    /// campaign (`promotable`) and, in each half of its own configuration (both when joint), a
     /// majority are running servers whose logs are no more up-to-date than its own (it
     /// campaigns by its own configuration; voters vote by logs alone). Correct Raft guarantees
     /// this at the moment of commit; counting replicas of an older term (Figure 8), or a
@@ -560,7 +560,10 @@ impl<'a> Harness<'a> {
                     // applied does not campaign (its configuration is about to change).
                     continue;
                 }
-                let Some(electors) = electing_quorum(&raft.conf_state(), candidate, |id| {
+                if !raft.promotable() {
+                    continue;
+                }
+                let Some(electors) = electing_quorum(&raft.conf_state(), |id| {
                     logs.get(&id).is_some_and(|&log| candidate_log >= log)
                 }) else {
                     continue;
@@ -939,15 +942,12 @@ fn has_unapplied_conf_change(raft: &raft::RawNode<raft::MemStorage>) -> bool {
         })
 }
 
-/// The voters of `conf` that would elect `candidate` (those for which `would_vote` holds),
-/// when they make a quorum of each half of the configuration and it is a voter itself.
-fn electing_quorum(
-    conf: &raft::ConfState,
-    candidate: u64,
-    would_vote: impl Fn(u64) -> bool,
-) -> Option<Vec<u64>> {
+/// The voters of `conf` that would elect a candidate (those for which `would_vote` holds),
+/// when they make a quorum of each half of the configuration. The candidate campaigns when
+/// `promotable`; with configurations applied on append that includes a server whose removal is
+/// not known committed, which then wins without its own vote.
+fn electing_quorum(conf: &raft::ConfState, would_vote: impl Fn(u64) -> bool) -> Option<Vec<u64>> {
     let halves = [&conf.voters, &conf.voters_outgoing];
-    let is_voter = halves.iter().any(|half| half.contains(&candidate));
     let mut electors = BTreeSet::new();
     for half in halves.into_iter().filter(|half| !half.is_empty()) {
         let willing: Vec<u64> = half.iter().copied().filter(|&id| would_vote(id)).collect();
@@ -956,7 +956,7 @@ fn electing_quorum(
         }
         electors.extend(willing);
     }
-    (is_voter && !electors.is_empty()).then(|| electors.into_iter().collect())
+    (!electors.is_empty()).then(|| electors.into_iter().collect())
 }
 
 fn check_history(outcome: &mut RunOutcome) -> checker::CheckResult {

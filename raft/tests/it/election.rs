@@ -422,3 +422,26 @@ fn refused_votes_teach_the_candidate_the_commit_index() {
         );
     }
 }
+
+/// A voter that holds and has committed the candidate's last entry names that entry, even when
+/// its own commit index lies beyond the candidate's log (where the commit index itself would
+/// teach the candidate nothing).
+#[test]
+fn a_refused_vote_names_the_candidates_last_entry_when_committed() {
+    let mut voter = storage_with_log(&[1, 2, 3], &[1, 1, 1, 2, 2, 2], 2);
+    voter.set_hard_state(HardState {
+        term: 2,
+        vote: None,
+        commit: 6,
+    });
+    let mut network = Network::with_storages(
+        vec![
+            (1, storage_with_log(&[1, 2, 3], &[1, 1, 1, 2, 2], 2)),
+            (2, voter),
+        ],
+        |_| {},
+    );
+    network.campaign(1);
+    assert_ne!(network.get(1).role(), Role::Leader);
+    assert_eq!(network.get(1).commit_index(), 5);
+}

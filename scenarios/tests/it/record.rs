@@ -33,13 +33,13 @@ fn recording_does_not_change_the_run() {
 }
 
 #[test]
-fn seed_1_no_dedup_record_names_the_failing_operation() {
+fn seed_2_no_dedup_record_names_the_failing_operation() {
     let config = RunConfig {
         mutants: vec![Mutant::NoDedup],
-        ..RunConfig::standard(1)
+        ..RunConfig::standard(2)
     };
     let (_, record) = record_of(&config);
-    let violation = record.violation.as_ref().expect("no-dedup fails on seed 1");
+    let violation = record.violation.as_ref().expect("no-dedup fails on seed 2");
     assert_eq!(violation.property, "linearizability");
     assert!(record.operations.iter().any(|op| op.stuck));
     assert!(record.roles.iter().any(|c| c.role == reports::Role::Leader));

@@ -496,10 +496,10 @@ impl Nemesis {
             );
             return;
         }
+        let at = now_ns + self.rng.below(3 * latency);
         let length = self
             .rng
             .range_inclusive(100 * NANOS_PER_MILLI, 1_000 * NANOS_PER_MILLI);
-        let at = now_ns + self.rng.below(3 * latency);
         let (begin, undo) = match self.rng.below(3) {
             0 => (FaultAction::Crash { node }, FaultAction::Restart { node }),
             1 => (FaultAction::Pause { node }, FaultAction::Resume { node }),

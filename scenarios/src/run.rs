@@ -124,6 +124,7 @@ impl FaultMix {
         Self {
             count: 0,
             reactive_max: 0,
+            membership: false,
             ..Self::all(0)
         }
     }

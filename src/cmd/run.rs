@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 use kv::ReadMode;
 use raft::Mutant;
-use scenarios::{RunConfig, RunOptions, run_with};
+use scenarios::{FaultMix, RunConfig, RunOptions, run_with};
 use sim::{FaultSchedule, NANOS_PER_MILLI};
 
 #[derive(Debug, Args, Default)]
@@ -84,7 +84,7 @@ pub struct ShapeArgs {
     /// How clients' Gets are served: log, read-index, lease or follower.
     #[arg(long, default_value = "read-index")]
     pub read_mode: ReadMode,
-    /// Faults drawn for the safety phase (0: none).
+    /// Faults drawn for the safety phase (0: none, and no membership changes).
     #[arg(long, default_value_t = 8)]
     pub fault_count: u32,
     /// Only the first N servers form the initial configuration; the rest are spares that
@@ -120,7 +120,11 @@ impl ShapeArgs {
         config.duration_ns = self.duration_ms.saturating_mul(NANOS_PER_MILLI);
         config.mutants = self.mutants.clone();
         config.read_mode = self.read_mode;
-        config.faults.count = self.fault_count;
+        // No faults means none at all: no reactive faults and no membership changes either.
+        config.faults = match self.fault_count {
+            0 => FaultMix::none(),
+            count => FaultMix::all(count),
+        };
         config.initial_voters = self.initial_voters;
         config.conf_change_on_append = self.conf_change_on_append;
         config

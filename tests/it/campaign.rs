@@ -172,6 +172,16 @@ fn bad_input_is_one_line_and_exit_2() {
         vec!["replay", "--seed", "1", "--results", missing],
         vec!["merge", missing],
         vec!["merge"],
+        vec!["run", "--seed", "1", "--initial-voters", "0"],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--nodes",
+            "3",
+            "--initial-voters",
+            "4",
+        ],
     ];
     for args in cases {
         let output = raftsim(&args);
@@ -180,4 +190,30 @@ fn bad_input_is_one_line_and_exit_2() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn fault_count_zero_means_no_fault_at_all() {
+    let dir = scratch("no-faults");
+    std::fs::create_dir_all(&dir).unwrap();
+    let saved = dir.join("faults.json");
+    let output = raftsim(&[
+        "run",
+        "--seed",
+        "3",
+        "--duration-ms",
+        "2000",
+        "--fault-count",
+        "0",
+        "--save-faults",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let faults: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(
+        faults,
+        serde_json::json!([]),
+        "no reactive faults, no membership changes"
+    );
 }

@@ -650,7 +650,7 @@ impl<S: Storage> RawNode<S> {
 
     /// A configuration change committed but not applied means our view of the voters may be
     /// stale; etcd refuses to campaign then, and so do we.
-    fn has_unapplied_conf_change(&self) -> bool {
+    pub fn has_unapplied_conf_change(&self) -> bool {
         let (applied, committed) = (self.log.applied, self.log.committed);
         if committed <= applied {
             return false;

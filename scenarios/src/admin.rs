@@ -41,6 +41,21 @@ impl AdminCommand {
         }
     }
 
+    /// Adds and removes voters (addresses) in one change: a simple change when one voter
+    /// changes, joint consensus (left automatically) when several do.
+    pub fn change_voters(added: &[NodeId], removed: &[NodeId]) -> AdminCommand {
+        let raft_id = |&address: &NodeId| u64::from(address) + 1;
+        let changes = added
+            .iter()
+            .map(|n| (ConfChangeKind::AddNode, raft_id(n)))
+            .chain(
+                removed
+                    .iter()
+                    .map(|n| (ConfChangeKind::RemoveNode, raft_id(n))),
+            );
+        AdminCommand::ConfChange(ConfChange::joint(ConfChangeTransition::Auto, changes))
+    }
+
     /// Refuses a command naming a server the cluster does not have.
     pub fn validate(&self, servers: usize) -> Result<(), String> {
         match self {

@@ -273,18 +273,15 @@ impl sim::Node for ClusterNode {
             return;
         };
         let server = node.server.as_mut().expect("a started server");
-        let outcome = match AdminCommand::parse(command) {
-            Ok(AdminCommand::ConfChange(change)) => {
-                let mut env = SimEnv { ctx };
-                match server.with_raft(&mut env, |raft| raft.propose_conf_change(change)) {
-                    Ok(index) => format!("{command}: appended at index {index}"),
-                    Err(error) => format!("{command}: refused: {error}"),
-                }
-            }
+        let outcome = AdminCommand::parse(command).map(|AdminCommand::ConfChange(change)| {
+            server.with_raft(&mut SimEnv { ctx: &mut *ctx }, |raft| {
+                raft.propose_conf_change(change)
+            })
+        });
+        ctx.log("admin", || match outcome {
+            Ok(Ok(index)) => format!("{command}: appended at index {index}"),
+            Ok(Err(error)) => format!("{command}: refused: {error}"),
             Err(error) => error,
-        };
-        if ctx.logging() {
-            ctx.log("admin", || outcome);
-        }
+        });
     }
 }

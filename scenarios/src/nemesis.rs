@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Role};
+use raft::Role;
 use serde::{Deserialize, Serialize};
 use sim::{Fault, FaultAction, FaultSchedule, NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
 
@@ -393,18 +393,7 @@ impl Nemesis {
             self.rng.below(options.len() as u64)
         };
         let (added, removed) = options.swap_remove(pick as usize);
-        let change = ConfChange::joint(
-            ConfChangeTransition::Auto,
-            added
-                .iter()
-                .map(|&n| (ConfChangeKind::AddNode, u64::from(n) + 1))
-                .chain(
-                    removed
-                        .iter()
-                        .map(|&n| (ConfChangeKind::RemoveNode, u64::from(n) + 1)),
-                ),
-        );
-        let begin = vec![AdminCommand::ConfChange(change).to(leader)];
+        let begin = vec![AdminCommand::change_voters(&added, &removed).to(leader)];
         let mut later = Vec::new();
         if !single_only && self.rng.chance(0.5) {
             let mut side: Vec<NodeId> = std::iter::once(leader)

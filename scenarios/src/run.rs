@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use kv::{ClerkConfig, HistoryRecord, Op, OpResult, ReadMode, ServerConfig, WorkloadConfig};
-use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Mutant, MutantSet, Role};
+use raft::{Mutant, MutantSet, Role};
 use serde::{Deserialize, Serialize};
 use sim::{
     DiskConfig, EventKind, FaultAction, FaultSchedule, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC,
@@ -556,7 +556,7 @@ impl<'a> Harness<'a> {
                 };
                 let raft = server.raft();
                 let holds = index < raft.first_index() || raft.term_at(index) == Some(term);
-                if holds || has_unapplied_conf_change(raft) {
+                if holds || raft.has_unapplied_conf_change() {
                     // A server that knows of a committed configuration change it has not
                     // applied does not campaign (its configuration is about to change).
                     continue;
@@ -786,13 +786,11 @@ impl<'a> Harness<'a> {
         if view.joint || view.voters.len() == self.servers as usize {
             return Ok(());
         }
-        let missing = (0..self.servers).filter(|n| !view.voters.contains(n));
-        let change = ConfChange::joint(
-            ConfChangeTransition::Auto,
-            missing.map(|n| (ConfChangeKind::AddNode, u64::from(n) + 1)),
-        );
+        let missing: Vec<NodeId> = (0..self.servers)
+            .filter(|n| !view.voters.contains(n))
+            .collect();
         self.sim
-            .apply_fault(AdminCommand::ConfChange(change).to(leader))
+            .apply_fault(AdminCommand::change_voters(&missing, &[]).to(leader))
             .expect("admin commands to a server are valid");
         self.observe(Step {
             time_ns: self.sim.now_ns(),
@@ -932,32 +930,23 @@ impl<'a> Harness<'a> {
     }
 }
 
-/// Whether `raft` knows a configuration change is committed that it has not applied yet.
-fn has_unapplied_conf_change(raft: &raft::RawNode<raft::MemStorage>) -> bool {
-    let (applied, commit) = (raft.applied_index(), raft.commit_index());
-    commit > applied
-        && raft.entries(applied + 1, commit + 1).is_ok_and(|entries| {
-            entries
-                .iter()
-                .any(|e| e.kind == raft::EntryKind::ConfChange)
-        })
-}
-
 /// The voters of `conf` that would elect a candidate (those for which `would_vote` holds),
 /// when they make a quorum of each half of the configuration. The candidate campaigns when
 /// `promotable`; with configurations applied on append that includes a server whose removal is
 /// not known committed, which then wins without its own vote.
 fn electing_quorum(conf: &raft::ConfState, would_vote: impl Fn(u64) -> bool) -> Option<Vec<u64>> {
-    let halves = [&conf.voters, &conf.voters_outgoing];
-    let mut electors = BTreeSet::new();
-    for half in halves.into_iter().filter(|half| !half.is_empty()) {
-        let willing: Vec<u64> = half.iter().copied().filter(|&id| would_vote(id)).collect();
-        if willing.len() <= half.len() / 2 {
-            return None;
-        }
-        electors.extend(willing);
-    }
-    (!electors.is_empty()).then(|| electors.into_iter().collect())
+    let voters = raft::JointConfig {
+        incoming: conf.voters.clone(),
+        outgoing: conf.voters_outgoing.clone(),
+    };
+    let won = voters.vote_result(|id| Some(would_vote(id))) == raft::VoteResult::Won;
+    won.then(|| {
+        voters
+            .ids()
+            .into_iter()
+            .filter(|&id| would_vote(id))
+            .collect()
+    })
 }
 
 fn check_history(outcome: &mut RunOutcome) -> checker::CheckResult {

@@ -31,6 +31,40 @@ pub enum Wire {
     Reply(ClientReply),
 }
 
+impl Wire {
+    /// The first word of its text: the Raft message kind, `request` or `reply`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Wire::Raft(message) => message.kind.name(),
+            Wire::Request(_) => "request",
+            Wire::Reply(_) => "reply",
+        }
+    }
+}
+
+/// `app t4 prev=1@1 [2@2] commit=1`, `request seq=3 put("x", "1")`, `reply seq=3 ok "1"`,
+/// `reply seq=3 wrong-leader hint=n2`: the one text of a message, for scripts, reports and
+/// logs (the route is the caller's to add).
+impl std::fmt::Display for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wire::Raft(message) => write!(f, "{message}"),
+            Wire::Request(request) => write!(f, "request seq={} {}", request.seq, request.op),
+            Wire::Reply(reply) => {
+                write!(f, "reply seq={} ", reply.seq)?;
+                match &reply.outcome {
+                    ReplyOutcome::Ok(result) => write!(f, "ok {result}"),
+                    ReplyOutcome::WrongLeader {
+                        leader_hint: Some(leader),
+                    } => write!(f, "wrong-leader hint=n{}", raft_id(*leader)),
+                    ReplyOutcome::WrongLeader { leader_hint: None } => f.write_str("wrong-leader"),
+                    ReplyOutcome::NotReady => f.write_str("not-ready"),
+                }
+            }
+        }
+    }
+}
+
 /// The world as a server sees it: a network, a disk with asynchronous sync, a tick timer and
 /// its own clock.
 pub trait Env {

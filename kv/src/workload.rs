@@ -1,7 +1,7 @@
 //! The workload generator (BRIEF §6): what each client does next, and how long it thinks first.
 //!
 //! Few keys by default, so operations contend. Every written value is unique to its operation
-//! (`c{client}-{n}`, appended as `c{client}-{n};`), so a value read pins down which write it came
+//! (`cK-N` for client K counted from one, appended as `cK-N;`), so a value read pins down which write it came
 //! from and the checker stays sharp. A `Cas` expects, half of the time, the value the client last
 //! observed for that key (so it often succeeds), otherwise "" (succeeds only on a missing or
 //! emptied key). All randomness comes from the caller's generator.
@@ -207,7 +207,8 @@ impl Workload {
         let n = state.issued;
         state.issued += 1;
         let key = format!("k{}", uniform_below(rng, config.keys as u64));
-        let value = format!("c{client}-{n}");
+        // Clients are named from one (`c1`), as everywhere people read them.
+        let value = format!("c{}-{n}", client + 1);
         let op = match choose_kind(&config.mix, rng) {
             OpKind::Get => Op::Get { key },
             OpKind::Put => Op::Put { key, value },

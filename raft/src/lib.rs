@@ -16,6 +16,7 @@
 //! - `node`: [`RawNode`]: state, construction from storage, ticks, dispatch, elections.
 //! - `replication`, `reads`, `membership`: the rest of the protocol, as `impl RawNode` blocks.
 //! - `ready`: the [`Ready`]/`advance` output cycle.
+//! - `text`: how messages read (`Display`, kind names), for scripts, reports and logs.
 
 mod config;
 mod error;
@@ -29,6 +30,7 @@ mod reads;
 mod ready;
 mod replication;
 mod storage;
+mod text;
 mod tracker;
 mod types;
 
@@ -39,6 +41,7 @@ pub use node::{JitterSource, RawNode};
 pub use quorum::{JointConfig, VoteResult};
 pub use ready::Ready;
 pub use storage::{MemStorage, Storage};
+pub use text::UnknownMessageKind;
 pub use tracker::{Progress, ProgressState};
 pub use types::{
     ConfChange, ConfChangeKind, ConfChangeSingle, ConfChangeTransition, ConfState, Entry,

@@ -126,19 +126,36 @@ pub enum MessageKind {
     ReadIndexResponse,
 }
 
-/// One message between nodes. Unused fields stay at their defaults.
+/// One message between nodes, etcd-raft's single message type: which fields mean something
+/// depends on `kind` (see [`MessageKind`]); unused fields stay at their defaults. Its text form
+/// (`Display`, in `text.rs`) is how scripts, reports and logs show it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {
     pub kind: MessageKind,
+    /// Sender and receiver, by Raft id.
     pub from: NodeId,
     pub to: NodeId,
+    /// The sender's term (for a PreVote and its response, the term the candidate would take).
     pub term: u64,
+    /// Append: the term of the entry at `index`, just before `entries`. Vote, PreVote: the
+    /// term of the candidate's last entry. A rejected AppendResponse: the term of the
+    /// follower's entry at `reject_hint`. A refused vote: the term of the entry at `commit`.
     pub log_term: u64,
+    /// Append: the index just before `entries`. AppendResponse: the last index now matching
+    /// the leader's log, or on reject the rejected index. Vote, PreVote: the candidate's last
+    /// index. ReadIndexResponse: the index the read must wait for.
     pub index: u64,
+    /// Append: the entries to append after `index`.
     pub entries: Vec<Entry>,
+    /// Append, Heartbeat: the leader's commit index (capped at what the follower is known to
+    /// hold). A refused vote: an index the voter knows committed (with `log_term`).
     pub commit: u64,
+    /// Snapshot: the snapshot to install.
     pub snapshot: Option<Snapshot>,
+    /// Responses: the request was refused (an append that did not match, a vote not granted).
     pub reject: bool,
+    /// A rejected AppendResponse: the follower's last index at or below the rejected one, for
+    /// the leader's fast backtracking.
     pub reject_hint: u64,
     /// A ReadIndex request context (ReadIndex, ReadIndexResponse).
     pub context: Vec<u8>,

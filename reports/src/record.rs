@@ -204,6 +204,8 @@ pub struct RunRecord {
     pub config: Vec<(String, String)>,
     pub servers: u32,
     pub clients: u32,
+    /// Every node's name, by node id (servers, then clients), as the harness names them.
+    pub names: Vec<String>,
     /// When the safety phase ended and every fault was healed.
     pub safety_end_ns: u64,
     /// When the run stopped.
@@ -235,13 +237,12 @@ impl RunRecord {
         }
     }
 
-    /// Lane label of a node: `n0` for servers, `c5` for clients.
+    /// A node's name (`n1`, `c2`), as the record's producer named it.
     pub fn node_name(&self, node: NodeId) -> String {
-        if node < self.servers {
-            format!("n{node}")
-        } else {
-            format!("c{node}")
-        }
+        self.names
+            .get(node as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("#{node}"))
     }
 
     /// The moment the report centres on: the violation, or for a history that is not

@@ -1,28 +1,21 @@
-//! Wiring a Raft + KV cluster into the simulator (BRIEF §8, §10).
+//! Wiring a Raft + KV cluster into the simulator (BRIEF §8, §10), in layers. A module uses
+//! only the modules above it in this list; nothing imports downwards:
 //!
-//! - `admin`: operator commands to servers (membership changes) carried as admin fault actions.
-//! - `cluster`: servers and clients as simulator nodes; `SimEnv` adapts `kv::Env` to the
-//!   simulator's context.
-//! - `oracle`: online safety oracles checked after every event.
-//! - `run`: one whole seeded run: drawn faults, safety phase, liveness phase, history check.
-//! - `swarm`: the configuration each campaign seed draws.
-//! - `campaign`: many seeds on worker threads, result lines, summary, JUnit, shard merging.
-//! - `record`: fills a `reports::RunRecord` (roles, faults, messages, linearization) for reports.
-//! - `shrink`: delta-debugs a failing run down to a small seeded-run script.
-//! - `script`: scripted scenarios (BRIEF §8): the text format, its runners, the embedded library
-//!   of `scripts/*.scn`, and seeded-run scripts that replay a campaign run exactly.
-//!
+//! 1. `config`: what a run is (`RunConfig`, `FaultMix`), the fault kinds' table, the swarm
+//!    draw, what a failure violated (`Property`, `Violation`), the bounds of every setting.
+//! 2. `harness`: the cluster in the simulator: nodes, `SimEnv`, admin commands, one factory
+//!    (`Cluster::new`) and one observe step running every oracle, the history's verdict.
+//! 3. `run`: one seeded run: phases, the nemesis, recording for reports, the replay command.
+//! 4. `campaign`: many seeds on threads, result files, summaries, JUnit, shards and merging.
+//! 5. `shrink`: delta-debugging a failing run down to a seeded-run script.
+//! 6. `script`: scenario scripts, their runners and their inline expected output.
 
-pub mod admin;
 pub mod campaign;
-pub mod cluster;
-mod nemesis;
-pub mod oracle;
-pub mod record;
+pub mod config;
+pub mod harness;
 pub mod run;
 pub mod script;
 pub mod shrink;
-pub mod swarm;
 
-pub use oracle::{Property, Violation};
-pub use run::{FaultMix, RunConfig, RunOptions, RunOutcome, run, run_with};
+pub use config::{FaultMix, Property, RunConfig, Violation};
+pub use run::{Repro, RunError, RunOptions, RunOutcome, run, run_with};

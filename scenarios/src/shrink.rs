@@ -7,10 +7,11 @@
 
 use std::fmt;
 
-use sim::{FaultSchedule, NANOS_PER_MILLI};
+use sim::NANOS_PER_MILLI;
 
-use crate::oracle::Property;
-use crate::run::{RunConfig, RunOptions, run_with};
+use crate::config::{Property, RunConfig};
+use crate::harness::FaultSchedule;
+use crate::run::{RunError, RunOptions, run_with};
 use crate::script::render_seeded_run;
 
 /// How big a failing run is.
@@ -61,21 +62,14 @@ impl Shrunk {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ShrinkError {
-    /// The configuration is invalid.
-    Config(String),
+    /// The run cannot start.
+    #[error("{0}")]
+    Run(#[from] RunError),
     /// The run passes: there is nothing to shrink.
+    #[error("the run passes: there is nothing to shrink")]
     Passes,
-}
-
-impl fmt::Display for ShrinkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShrinkError::Config(message) => f.write_str(message),
-            ShrinkError::Passes => f.write_str("the run passes: there is nothing to shrink"),
-        }
-    }
 }
 
 struct Shrinker {
@@ -121,7 +115,7 @@ pub fn shrink_with(
     faults: Option<FaultSchedule>,
     runs_max: u32,
 ) -> Result<Shrunk, ShrinkError> {
-    let outcome = run_with(config, faults, RunOptions::default()).map_err(ShrinkError::Config)?;
+    let outcome = run_with(config, faults, RunOptions::default())?;
     let property = outcome
         .violation
         .as_ref()

@@ -53,6 +53,7 @@ impl EchoNode {
 }
 
 impl Node for EchoNode {
+    type Admin = String;
     type Message = EchoMessage;
     type Timer = ();
 
@@ -71,9 +72,10 @@ impl Node for EchoNode {
             EchoMessage::Request { seq } => ctx.send(from, EchoMessage::Response { seq }),
             EchoMessage::Response { seq } => {
                 assert_eq!(
-                    seq, self.exchanges_done,
-                    "n{} got a response out of order",
-                    self.id
+                    seq,
+                    self.exchanges_done,
+                    "{} got a response out of order",
+                    crate::names::server(self.id)
                 );
                 self.exchanges_done += 1;
                 self.send_next(ctx);
@@ -132,8 +134,10 @@ pub fn run_echo(config: EchoConfig) -> Result<EchoReport, SimError> {
     for id in 0..node_count {
         let done = sim.node(id).map_or(0, EchoNode::exchanges_done);
         assert_eq!(
-            done, target,
-            "echo node n{id} finished {done} of {target} exchanges"
+            done,
+            target,
+            "echo node {} finished {done} of {target} exchanges",
+            crate::names::server(id)
         );
     }
     Ok(EchoReport {

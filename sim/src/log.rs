@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::NodeId;
+use crate::names::Names;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogRecord {
@@ -15,11 +16,16 @@ pub struct LogRecord {
     /// A short machine-friendly tag: `send`, `drop`, `crash`, `elected`, ...
     pub kind: String,
     pub message: String,
+    /// How `node` is printed.
+    #[serde(skip)]
+    pub names: Names,
 }
 
 impl fmt::Display for LogRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let node = self.node.map_or("sim".to_string(), |n| format!("n{n}"));
+        let node = self
+            .node
+            .map_or("sim".to_string(), |n| self.names.of(n).to_string());
         write!(
             f,
             "{:>12.6}ms {:>4} {:<10} {}",
@@ -37,6 +43,7 @@ pub const LOG_RECORDS_MAX: usize = 2_000_000;
 #[derive(Clone, Debug, Default)]
 pub struct Log {
     enabled: bool,
+    names: Names,
     records: Vec<LogRecord>,
     discarded: u64,
 }
@@ -48,6 +55,15 @@ impl Log {
 
     pub fn set_enabled(&mut self, enabled: bool) {
         self.enabled = enabled;
+    }
+
+    /// How records name their nodes.
+    pub fn set_names(&mut self, names: Names) {
+        self.names = names;
+    }
+
+    pub fn names(&self) -> Names {
+        self.names
     }
 
     /// Adds a record; `message` is only built when logging is on.
@@ -72,6 +88,7 @@ impl Log {
             node,
             kind: kind.to_string(),
             message: message(),
+            names: self.names,
         });
     }
 

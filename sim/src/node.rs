@@ -21,6 +21,9 @@ pub trait Node {
     type Message: Clone + Debug + Hash;
     /// A node's own timer tag, handed back when the timer fires.
     type Timer: Clone + Debug + Hash;
+    /// The operator commands the node takes ([`crate::FaultAction::Admin`]); `String` for
+    /// nodes that take none or take plain text.
+    type Admin: crate::AdminCommand;
 
     /// The node starts, fresh at time zero or after a crash: `ctx.disk()` holds what survived.
     fn on_start(&mut self, ctx: &mut Context<'_, Self::Message, Self::Timer>);
@@ -42,7 +45,11 @@ pub trait Node {
 
     /// An operator's command ([`crate::FaultAction::Admin`]) reached this running node. Nodes
     /// that take no commands ignore it.
-    fn on_admin(&mut self, ctx: &mut Context<'_, Self::Message, Self::Timer>, command: &str) {
+    fn on_admin(
+        &mut self,
+        ctx: &mut Context<'_, Self::Message, Self::Timer>,
+        command: &Self::Admin,
+    ) {
         let _ = (ctx, command);
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use crate::disk::Disk;
-use crate::fault::{FaultAction, FaultSchedule, rate_ppm};
+use crate::fault::{FaultAction, rate_ppm};
 use crate::log::Log;
 use crate::messages::{DropReason, MessageEvent, MessageLog};
 use crate::network::{LinkConfig, Network};
@@ -21,6 +21,8 @@ pub struct SimConfig {
     /// Every link starts with this configuration.
     pub link: LinkConfig,
     pub disk: DiskConfig,
+    /// How logs and messages name the nodes.
+    pub names: crate::Names,
 }
 
 impl SimConfig {
@@ -29,14 +31,16 @@ impl SimConfig {
             node_count,
             link: LinkConfig::default(),
             disk: DiskConfig::default(),
+            names: crate::Names::default(),
         }
     }
 
     pub fn validate(&self) -> Result<(), SimError> {
-        if self.node_count == 0 || self.node_count > 1024 {
+        if self.node_count == 0 || self.node_count > crate::NODES_MAX {
             return Err(SimError::Config(format!(
-                "node count {} is outside 1..=1024",
-                self.node_count
+                "node count {} is outside 1..={}",
+                self.node_count,
+                crate::NODES_MAX
             )));
         }
         self.link.validate()?;
@@ -68,7 +72,6 @@ type Factory<N> = Box<dyn FnMut(NodeId) -> N>;
 pub struct Simulation<N: Node> {
     nodes: Vec<Option<N>>,
     factory: Factory<N>,
-    faults: Vec<FaultAction>,
     seed: u64,
     world: World<N::Message, N::Timer>,
 }
@@ -91,6 +94,7 @@ where
         let root = SeedRng::new(seed);
         let network = Network::new(config.node_count, config.link);
         let mut world = World::new(config.node_count, network, config.disk, root);
+        world.log.set_names(config.names);
         let nodes = (0..config.node_count as NodeId)
             .map(|id| Some(factory(id)))
             .collect();
@@ -100,7 +104,6 @@ where
         Ok(Self {
             nodes,
             factory: Box::new(factory),
-            faults: Vec::new(),
             seed,
             world,
         })
@@ -270,35 +273,8 @@ where
         }
     }
 
-    /// Schedules every fault of `schedule` (validated first; none may lie in the past).
-    pub fn schedule_faults(&mut self, schedule: &FaultSchedule) -> Result<(), SimError> {
-        schedule.validate(self.nodes.len())?;
-        for fault in schedule.faults() {
-            self.schedule_fault(fault.at_ns, fault.action.clone())?;
-        }
-        Ok(())
-    }
-
-    pub fn schedule_fault(&mut self, at_ns: u64, action: FaultAction) -> Result<(), SimError> {
-        action.validate(self.nodes.len())?;
-        if at_ns < self.world.now_ns {
-            return Err(SimError::Fault(format!(
-                "{action} at {at_ns} ns is before the current time {} ns",
-                self.world.now_ns
-            )));
-        }
-        self.faults.push(action);
-        self.world.queue.push(
-            at_ns,
-            Event::Fault {
-                index: self.faults.len() - 1,
-            },
-        );
-        Ok(())
-    }
-
     /// Applies a fault now, as a processed event.
-    pub fn apply_fault(&mut self, action: FaultAction) -> Result<(), SimError> {
+    pub fn apply_fault(&mut self, action: FaultAction<N::Admin>) -> Result<(), SimError> {
         action.validate(self.nodes.len())?;
         self.process_fault(&action);
         Ok(())
@@ -368,15 +344,6 @@ where
                 token,
             } => self.process_sync(node, incarnation, target, token),
             Event::Start { node } => self.process_start(node),
-            Event::Fault { index } => {
-                let action = self.faults[index].clone();
-                self.process_fault(&action);
-                Some(Step {
-                    time_ns,
-                    node: action.node(),
-                    kind: EventKind::Fault,
-                })
-            }
         }
     }
 
@@ -430,9 +397,10 @@ where
         let time_ns = self.world.now_ns;
         self.world.record(to, EventKind::DeliverDropped, digest);
         self.world.stats.messages_dropped += 1;
-        self.world
-            .log
-            .record(time_ns, Some(to), "drop", || format!("from n{from}: {why}"));
+        let names = self.world.log.names();
+        self.world.log.record(time_ns, Some(to), "drop", || {
+            format!("from {}: {why}", names.of(from))
+        });
         Some(Step {
             time_ns,
             node: Some(to),
@@ -542,9 +510,9 @@ where
         })
     }
 
-    fn process_fault(&mut self, action: &FaultAction) {
+    fn process_fault(&mut self, action: &FaultAction<N::Admin>) {
         let now = self.world.now_ns;
-        let digest = trace::digest(&action.to_string());
+        let digest = action.digest();
         self.world.record(
             action.node().unwrap_or(NETWORK_NODE),
             EventKind::Fault,

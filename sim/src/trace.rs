@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use serde::{Deserialize, Serialize};
 
 use crate::NodeId;
+use crate::names::Names;
 
 /// What kind of event was processed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -136,14 +137,18 @@ pub struct TraceEntry {
     pub hash: u64,
 }
 
-impl fmt::Display for TraceEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "event #{} at {:.6}ms on n{}: {:?} digest={:016x} hash={:016x}",
+impl TraceEntry {
+    /// The event in words, its node named by `names` (faults on the network by `network`).
+    pub fn describe(&self, names: Names) -> String {
+        let node = if self.node == NodeId::MAX {
+            "network".to_string()
+        } else {
+            names.of(self.node).to_string()
+        };
+        format!(
+            "event #{} at {:.6}ms on {node}: {:?} digest={:016x} hash={:016x}",
             self.index,
             self.time_ns as f64 / 1e6,
-            self.node,
             self.kind,
             self.digest,
             self.hash
@@ -160,13 +165,13 @@ pub struct Divergence {
     pub right: Option<TraceEntry>,
 }
 
-impl fmt::Display for Divergence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Divergence {
+    /// Where the runs part, in words, nodes named by `names`.
+    pub fn describe(&self, names: Names) -> String {
         let show = |entry: &Option<TraceEntry>| {
-            entry.map_or("(trace ended)".to_string(), |entry| entry.to_string())
+            entry.map_or("(trace ended)".to_string(), |entry| entry.describe(names))
         };
-        write!(
-            f,
+        format!(
             "runs diverge at event #{}: first run {}; second run {}",
             self.index,
             show(&self.left),

@@ -44,9 +44,6 @@ pub(crate) enum Event<M> {
         target: u64,
         token: u64,
     },
-    Fault {
-        index: usize,
-    },
 }
 
 pub(crate) struct PendingTimer<T> {
@@ -185,7 +182,9 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
     pub fn send(&mut self, from: NodeId, to: NodeId, message: M) {
         assert!(
             (to as usize) < self.nodes.len(),
-            "n{from} sends to n{to}, which does not exist ({} nodes)",
+            "{} sends to {}, which does not exist ({} nodes)",
+            self.log.names().of(from),
+            self.log.names().of(to),
             self.nodes.len()
         );
         self.stats.messages_sent += 1;
@@ -204,16 +203,20 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         if !self.network.is_up(from, to) {
             self.stats.messages_dropped += 1;
             self.note_dropped_at_send(from, to, &message, DropReason::LinkDown);
-            self.log
-                .record(now, Some(from), "drop", || format!("to n{to}: link down"));
+            let names = self.log.names();
+            self.log.record(now, Some(from), "drop", || {
+                format!("to {}: link down", names.of(to))
+            });
             return;
         }
         let link = *self.network.link(from, to);
         if self.network_rng.chance(link.drop_probability) {
             self.stats.messages_dropped += 1;
             self.note_dropped_at_send(from, to, &message, DropReason::Lost);
-            self.log
-                .record(now, Some(from), "drop", || format!("to n{to}: lost"));
+            let names = self.log.names();
+            self.log.record(now, Some(from), "drop", || {
+                format!("to {}: lost", names.of(to))
+            });
             return;
         }
         let digest = trace::digest(&message);
@@ -296,7 +299,8 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         let state = &mut self.nodes[node as usize];
         assert!(
             state.timers.len() < TIMERS_PER_NODE_MAX,
-            "n{node} has {} pending timers",
+            "{} has {} pending timers",
+            self.log.names().of(node),
             state.timers.len()
         );
         let id = state.next_timer_id;

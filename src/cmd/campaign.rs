@@ -14,10 +14,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use raft::Mutant;
 use scenarios::campaign::{
-    CampaignConfig, ResultsFile, SeedPlan, SeedRange, SeedResult, SeedShape, Shard, Summary,
-    Verdict, run_campaign, write_reports,
+    CampaignConfig, ResultsFile, SeedPlan, SeedRange, SeedResult, Shard, Summary, Verdict,
+    run_campaign, write_reports,
 };
-use scenarios::swarm::Shape;
+use scenarios::config::swarm::Shape;
+use scenarios::run::SeedShape;
 use sim::NANOS_PER_MILLI;
 
 use crate::wall::Stopwatch;
@@ -95,7 +96,12 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     let wall_s = stopwatch.elapsed().as_secs_f64();
     let summary = Summary::new(&end.results, Some(wall_s), end.interrupted);
     write_reports(&out, &end.results, &summary)?;
-    write_html(&out, &end.results, args.max_reports.unwrap_or(usize::MAX))?;
+    write_html(
+        &out,
+        &end.results,
+        &config.shape,
+        args.max_reports.unwrap_or(usize::MAX),
+    )?;
     if end.interrupted {
         println!(
             "interrupted: {} of {total} seeds finished; their results are in {}",
@@ -139,10 +145,7 @@ fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
         mutants: args.mutants.clone(),
         duration_ns,
     };
-    shape
-        .config(plan.nth(0))
-        .validate()
-        .map_err(anyhow::Error::msg)?;
+    shape.config(plan.nth(0)).validate()?;
     Ok(CampaignConfig {
         plan,
         shape,
@@ -289,7 +292,7 @@ pub fn print_summary(summary: &Summary, out: &Path, allow_unknown: bool) {
         println!(
             "  seed {} {}: replay: {}",
             failing.seed,
-            failing.property.as_deref().unwrap_or("?"),
+            failing.property.map_or("?", scenarios::Property::name),
             failing.replay
         );
     }
@@ -325,7 +328,12 @@ pub fn exit_code(summary: &Summary, allow_unknown: bool, interrupted: bool) -> E
 
 /// Writes `reports/seed-S.html` for the failing seeds (the first `max_reports`) and an
 /// `index.html` listing every seed with its verdict, linking to those reports.
-fn write_html(out: &Path, results: &[SeedResult], max_reports: usize) -> anyhow::Result<()> {
+fn write_html(
+    out: &Path,
+    results: &[SeedResult],
+    shape: &SeedShape,
+    max_reports: usize,
+) -> anyhow::Result<()> {
     let dir = out.join("reports");
     let mut rows = Vec::with_capacity(results.len());
     let mut written = 0;
@@ -335,10 +343,12 @@ fn write_html(out: &Path, results: &[SeedResult], max_reports: usize) -> anyhow:
         if failed && written < max_reports {
             let options = scenarios::RunOptions {
                 record: true,
+                repro: Some(scenarios::Repro::campaign(result.seed, shape)),
                 ..scenarios::RunOptions::default()
             };
-            if let Ok(outcome) = scenarios::run_with(&result.config, None, options)
-                && let Some(record) = &outcome.record
+            if let Ok(Ok(outcome)) = scenarios::run::catch_panic(|| {
+                scenarios::run_with(&result.config, None, options)
+            }) && let Some(record) = &outcome.record
             {
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -353,7 +363,7 @@ fn write_html(out: &Path, results: &[SeedResult], max_reports: usize) -> anyhow:
         rows.push(reports::IndexRow {
             seed: result.seed,
             verdict: format!("{:?}", result.verdict).to_lowercase(),
-            kind: result.property.clone().unwrap_or_default(),
+            kind: result.property.map_or(String::new(), |p| p.to_string()),
             summary: result
                 .message
                 .clone()

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use clap::Args;
 use raft::Mutant;
-use scenarios::campaign::{CampaignConfig, SeedPlan, SeedRange, SeedShape, Shard, run_campaign};
-use scenarios::swarm::Shape;
+use scenarios::campaign::{CampaignConfig, SeedPlan, SeedRange, Shard, run_campaign};
+use scenarios::config::swarm::Shape;
+use scenarios::run::SeedShape;
 
 #[derive(Debug, Args)]
 pub struct MutantsArgs {
@@ -151,7 +152,7 @@ fn score(
     for result in end.results.iter().filter(|r| r.fails_gate(false)) {
         row.failing += 1;
         row.first.get_or_insert(result.seed);
-        let kind = result.property.clone().unwrap_or_default();
+        let kind = result.property.map_or(String::new(), |p| p.to_string());
         *row.kinds.entry(kind).or_default() += 1;
     }
     Ok(row)

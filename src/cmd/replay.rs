@@ -9,8 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use raft::Mutant;
-use scenarios::campaign::{SeedShape, read_results};
-use scenarios::swarm::Shape;
+use scenarios::Repro;
+use scenarios::campaign::read_results;
+use scenarios::config::swarm::Shape;
+use scenarios::run::{Origin, SeedShape};
 use sim::NANOS_PER_MILLI;
 
 use super::run::{ReportArgs, RunArgs, run_and_report};
@@ -56,9 +58,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         ..RunArgs::default()
     };
     let Some(path) = &args.results else {
-        let shape = seed_shape(&args)?;
-        let replay = shape.replay_command(args.seed);
-        let (code, _) = run_and_report(&run_args, shape.config(args.seed), &replay)?;
+        let repro = Repro::campaign(args.seed, &seed_shape(&args)?);
+        let config = repro
+            .config()
+            .expect("a campaign shape makes its configuration");
+        let (code, _) = run_and_report(&run_args, config, &repro)?;
         return Ok(code);
     };
     let results = read_results(path)?;
@@ -66,12 +70,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|result| result.seed == args.seed)
         .with_context(|| format!("{} has no line for seed {}", path.display(), args.seed))?;
-    let replay = format!(
-        "raftsim replay --seed {} --results {}",
-        args.seed,
-        path.display()
-    );
-    let (code, outcome) = run_and_report(&run_args, recorded.config.clone(), &replay)?;
+    let repro = Repro {
+        seed: args.seed,
+        origin: Origin::Results(path.clone()),
+    };
+    let (code, outcome) = run_and_report(&run_args, recorded.config.clone(), &repro)?;
     let replayed = format!("{:016x}", outcome.trace_hash);
     println!(
         "recorded: verdict={:?} trace_hash={}",

@@ -7,8 +7,10 @@ use anyhow::Context as _;
 use clap::Args;
 use kv::ReadMode;
 use raft::Mutant;
-use scenarios::{FaultMix, RunConfig, RunOptions, run_with};
-use sim::{FaultSchedule, NANOS_PER_MILLI};
+use scenarios::harness::FaultSchedule;
+use scenarios::run::{Origin, RunFlags};
+use scenarios::{Repro, RunConfig, RunOptions, run_with};
+use sim::NANOS_PER_MILLI;
 
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
@@ -113,39 +115,42 @@ impl Default for ShapeArgs {
 }
 
 impl ShapeArgs {
-    pub fn config(&self, seed: u64) -> RunConfig {
-        let mut config = RunConfig::standard(seed);
-        config.servers = self.nodes;
-        config.clients = self.clients;
-        config.duration_ns = self.duration_ms.saturating_mul(NANOS_PER_MILLI);
-        config.mutants = self.mutants.clone();
-        config.read_mode = self.read_mode;
-        // No faults means none at all: no reactive faults and no membership changes either.
-        config.faults = match self.fault_count {
-            0 => FaultMix::none(),
-            count => FaultMix::all(count),
-        };
-        config.initial_voters = self.initial_voters;
-        config.conf_change_on_append = self.conf_change_on_append;
-        config
+    /// The flags as the replay command builder knows them.
+    pub fn flags(&self, faults: Option<&std::path::Path>) -> RunFlags {
+        RunFlags {
+            nodes: self.nodes,
+            clients: self.clients,
+            duration_ms: self.duration_ms,
+            mutants: self.mutants.clone(),
+            read_mode: self.read_mode,
+            fault_count: self.fault_count,
+            initial_voters: self.initial_voters,
+            conf_change_on_append: self.conf_change_on_append,
+            faults: faults.map(std::path::Path::to_path_buf),
+        }
     }
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let config = args.shape.config(args.seed);
-    let replay = replay_command(&args);
-    run_and_report(&args, config, &replay).map(|(code, _)| code)
+    let repro = Repro {
+        seed: args.seed,
+        origin: Origin::Run(args.shape.flags(args.faults.as_deref())),
+    };
+    let config = repro
+        .config()
+        .expect("a run's flags make its configuration");
+    run_and_report(&args, config, &repro).map(|(code, _)| code)
 }
 
 /// Runs `config` (with `args`'s fault file and outputs), prints the configuration, counts, trace
-/// hash and verdict, and on failure `replay`, the command that reproduces it. Shared by `run` and
+/// hash and verdict, and on failure the command that reproduces it. Shared by `run` and
 /// `replay`, so both print the same verdict.
 pub fn run_and_report(
     args: &RunArgs,
     config: RunConfig,
-    replay: &str,
+    repro: &Repro,
 ) -> anyhow::Result<(ExitCode, scenarios::RunOutcome)> {
-    config.validate().map_err(anyhow::Error::msg)?;
+    config.validate()?;
     let faults = match &args.faults {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -165,8 +170,9 @@ pub fn run_and_report(
         keep_log: args.trace.is_some(),
         record_trace: false,
         record: args.report.wanted(),
+        repro: Some(repro.clone()),
     };
-    let outcome = run_with(&config, faults, options).map_err(anyhow::Error::msg)?;
+    let outcome = run_with(&config, faults, options)?;
     println!("faults ({}):", outcome.faults.len());
     print!("{}", outcome.faults);
     let stats = &outcome.stats;
@@ -202,7 +208,7 @@ pub fn run_and_report(
         }
         Some(violation) => {
             println!("verdict: FAIL {violation}");
-            println!("replay: {replay}");
+            println!("replay: {}", repro.command());
             ExitCode::from(1)
         }
     };
@@ -227,35 +233,4 @@ fn write_outputs(args: &RunArgs, outcome: &scenarios::RunOutcome) -> anyhow::Res
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
-}
-
-/// The one-line command that reproduces this run.
-fn replay_command(args: &RunArgs) -> String {
-    let shape = &args.shape;
-    let mut command = format!("raftsim run --seed {}", args.seed);
-    if shape.nodes != 5 {
-        command += &format!(" --nodes {}", shape.nodes);
-    }
-    if shape.clients != 5 {
-        command += &format!(" --clients {}", shape.clients);
-    }
-    if shape.duration_ms != 10_000 {
-        command += &format!(" --duration-ms {}", shape.duration_ms);
-    }
-    for mutant in &shape.mutants {
-        command += &format!(" --mutant {}", mutant.name());
-    }
-    if shape.read_mode != ReadMode::ReadIndex {
-        command += &format!(" --read-mode {}", shape.read_mode);
-    }
-    if shape.fault_count != 8 {
-        command += &format!(" --fault-count {}", shape.fault_count);
-    }
-    if let Some(voters) = shape.initial_voters {
-        command += &format!(" --initial-voters {voters}");
-    }
-    if shape.conf_change_on_append {
-        command += " --conf-change-on-append";
-    }
-    command
 }

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use raft::Mutant;
+use scenarios::config::swarm::{self, Shape};
 use scenarios::shrink::{ShrinkError, shrink};
-use scenarios::swarm::{self, Shape};
 
 #[derive(Debug, Args)]
 pub struct ShrinkArgs {
@@ -43,7 +43,7 @@ pub fn run(args: ShrinkArgs) -> anyhow::Result<ExitCode> {
             println!("seed {} passes: nothing to shrink", args.seed);
             return Ok(ExitCode::from(1));
         }
-        Err(ShrinkError::Config(message)) => anyhow::bail!(message),
+        Err(error @ ShrinkError::Run(_)) => return Err(error.into()),
     };
     let mutants: Vec<&str> = args.mutants.iter().map(|m| m.name()).collect();
     let description = format!(

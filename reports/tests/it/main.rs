@@ -117,12 +117,13 @@ fn small_record() -> RunRecord {
         ],
         servers: 3,
         clients: 1,
+        names: ["n1", "n2", "n3", "c1"].map(String::from).to_vec(),
         safety_end_ns: 900 * MS,
         end_ns: 1_000 * MS,
         schedule: vec![
             ScheduledFault {
                 at_ns: 300 * MS,
-                action: "partition {n2} | {n0,n1}".into(),
+                action: "partition {n3} | {n1,n2}".into(),
             },
             ScheduledFault {
                 at_ns: 500 * MS,
@@ -130,11 +131,11 @@ fn small_record() -> RunRecord {
             },
             ScheduledFault {
                 at_ns: 600 * MS,
-                action: "crash n2".into(),
+                action: "crash n3".into(),
             },
             ScheduledFault {
                 at_ns: 700 * MS,
-                action: "restart n2".into(),
+                action: "restart n3".into(),
             },
         ],
         faults: vec![
@@ -143,14 +144,14 @@ fn small_record() -> RunRecord {
                 start_ns: 300 * MS,
                 end_ns: 500 * MS,
                 nodes: vec![2],
-                label: "partition {n2} | {n0,n1}".into(),
+                label: "partition {n3} | {n1,n2}".into(),
             },
             FaultBand {
                 kind: FaultKind::Crash,
                 start_ns: 600 * MS,
                 end_ns: 700 * MS,
                 nodes: vec![2],
-                label: "crash n2".into(),
+                label: "crash n3".into(),
             },
         ],
         roles,
@@ -215,19 +216,19 @@ fn timeline_of_a_small_run() {
         reproduce: raftsim run --seed 7 --nodes 3 --clients 1 --duration-ms 900
         time 0 .. 1000.000ms (13.889ms per column; L leader, C candidate, p pre-candidate, . follower, x down, z paused, ! violation)
                                                                          !   |
-        n0   ........................................................................  term 1
-        n1   ..........CLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL  term 1
-        n2   ...........................................xxxxxxxx.....................  term 1
+        n1   ........................................................................  term 1
+        n2   ..........CLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL  term 1
+        n3   ...........................................xxxxxxxx.....................  term 1
         faults:
-                                  ===============                                      partition {n2} | {n0,n1}
-                                                        ========                       crash n2
+                                  ===============                                      partition {n3} | {n1,n2}
+                                                        ========                       crash n3
         events:
-             155.000ms  n1 leader of term 1
-             300.000ms  partition {n2} | {n0,n1}
+             155.000ms  n2 leader of term 1
+             300.000ms  partition {n3} | {n1,n2}
              500.000ms  heal
-             600.000ms  crash n2
-             600.000ms  n2 down
-             700.000ms  restart n2
+             600.000ms  crash n3
+             600.000ms  n3 down
+             700.000ms  restart n3
              900.000ms  every fault healed
             1000.000ms  VIOLATION linearizability
         violation: client history is not linearizable (failing: key "x")

@@ -1,71 +1,67 @@
-//! The cluster-script runner: real `kv::Server`s and clients in a `Simulation<ClusterNode>`,
-//! driven line by line. Every message is held by the simulator and handed back here: it is
-//! delivered at once unless a `block` rule matches, in which case it waits for `deliver` or
-//! `drop`. The oracles check every server after every event, and the clients' history is checked
-//! for linearizability at `check-history` and at the end. Violations do not stop the script:
-//! each property's first violation is recorded with the line that detected it.
+//! The cluster-script runner: the harness's cluster (built by the same factory as seeded runs,
+//! judged by the same observe step and oracles), driven line by line. Every message is held
+//! by the simulator and handed back here: it is delivered one `latency` after it was sent
+//! unless a `block` rule matches, in which case it waits for `deliver` or `drop`. The clients'
+//! history is checked for linearizability at `check-history` and at the end. Violations do not
+//! stop the script: each property's first violation is recorded with the line that found it.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use kv::persist::{HARDSTATE_FILE, LOG_FILE, encode_entry, encode_hard_state};
+use kv::server::raft_id;
 use kv::{ClerkConfig, Command as KvCommand, OpResult, ServerConfig, WorkloadConfig};
-use raft::{ConfChange, Entry, EntryKind, HardState, MemStorage, RawNode, Role};
-use sim::{EventKind, NodeId, SeedRng, SimConfig, Simulation, Step};
+use raft::{Entry, EntryKind, HardState, MemStorage, RawNode, Role};
+use sim::text::format_time;
+use sim::{NodeId, SimConfig};
 
-use super::parse::{ClusterSpec, Command, Expectation, Line, ReplyExpect};
-use super::syntax::{Filter, describe_message, format_time, node_name};
-use super::{Script, ScriptError, ScriptOptions, ScriptOutcome, ScriptViolation};
-use crate::cluster::{ClientNode, ClusterNode, ServerNode, SimEnv};
-use crate::oracle::{Oracles, Property, ServerView, Violation};
-use crate::run::to_checker_history;
+use super::parse::{ClusterSettings, Command, Expectation, Line, ReplyExpect};
+use super::syntax::{Filter, NodeList, describe_message};
+use super::{Script, ScriptError, ScriptOptions, ScriptOutcome};
+use crate::config::{Property, Violation};
+use crate::harness::history;
+use crate::harness::nodes::ClusterNode;
+use crate::harness::{Cluster, ClusterSpec, Observed};
 
 /// Bound on events one `run` may process: a script that livelocks fails instead of hanging.
 const EVENTS_PER_ADVANCE_MAX: u64 = 5_000_000;
+/// A script runs at most this long in virtual time.
+const SCRIPT_TIME_NS_MAX: u64 = 3_600 * sim::NANOS_PER_SEC;
 /// Held messages listed one by one under a `deliver` or `drop`.
 const MESSAGES_LISTED_MAX: usize = 8;
-
-/// An expectation on one server's Raft node.
-type NodeCheck<'a> = dyn Fn(u64, &RawNode<MemStorage>) -> Result<(), String> + 'a;
+/// The checker's budget for a script's history.
+const CHECKER_STEPS_MAX: u64 = 20_000_000;
 
 /// The log and hard state a server boots from.
 #[derive(Clone, Debug, Default)]
 struct Preload {
     terms: Option<Vec<u64>>,
     term: Option<u64>,
-    vote: Option<u64>,
+    vote: Option<NodeId>,
     commit: Option<u64>,
 }
 
 pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, ScriptError> {
-    let Command::Cluster(spec) = &script.lines[0].command else {
+    let first = &script.lines[0];
+    let Command::Cluster(settings) = &first.command else {
         unreachable!("the parser requires `cluster` first")
     };
-    let mut spec = spec.as_ref().clone();
+    let mut settings = settings.as_ref().clone();
     for &mutant in &options.mutants {
-        if !spec.mutants.contains(&mutant) {
-            spec.mutants.push(mutant);
+        if !settings.mutants.contains(&mutant) {
+            settings.mutants.push(mutant);
         }
     }
-    let mut preloads = vec![Preload::default(); spec.servers as usize];
+    let mut preloads = vec![Preload::default(); settings.servers as usize];
     let mut runner: Option<Runner> = None;
-    let mut trace = String::new();
-    writeln!(
-        trace,
-        "{:>4}  {}",
-        script.lines[0].number, script.lines[0].text
-    )
-    .ok();
     for line in &script.lines[1..] {
-        if line.condition.is_some_and(|c| !c.holds(&spec.mutants)) {
+        if line.condition.is_some_and(|c| !c.holds(&settings.mutants)) {
             continue;
         }
         match &line.command {
             Command::Log { nodes, terms } => {
-                for id in nodes.servers(spec.servers) {
-                    preloads[id as usize - 1].terms = Some(terms.clone());
+                for address in nodes.servers(settings.servers) {
+                    preloads[address as usize].terms = Some(terms.clone());
                 }
-                writeln!(trace, "{:>4}  {}", line.number, line.text).ok();
             }
             Command::HardState {
                 nodes,
@@ -73,63 +69,37 @@ pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, Sc
                 vote,
                 commit,
             } => {
-                for id in nodes.servers(spec.servers) {
-                    let preload = &mut preloads[id as usize - 1];
+                for address in nodes.servers(settings.servers) {
+                    let preload = &mut preloads[address as usize];
                     preload.term = term.or(preload.term);
                     preload.vote = vote.or(preload.vote);
                     preload.commit = commit.or(preload.commit);
                 }
-                writeln!(trace, "{:>4}  {}", line.number, line.text).ok();
             }
             _ => {
                 let runner = match &mut runner {
                     Some(runner) => runner,
-                    None => runner.insert(Runner::boot(&spec, &preloads, line.number)?),
+                    None => runner.insert(Runner::boot(&settings, &preloads, first.number)?),
                 };
                 runner.line = line.number;
                 runner.execute(line)?;
-                trace.push_str(&std::mem::take(&mut runner.trace));
             }
         }
     }
     let mut runner = match runner {
         Some(runner) => runner,
-        None => Runner::boot(&spec, &preloads, script.lines[0].number)?,
+        None => Runner::boot(&settings, &preloads, first.number)?,
     };
-    let end_line = script.lines.last().map_or(1, |l| l.number);
-    runner.line = end_line;
+    runner.line = script.lines.last().map_or(first.number, |l| l.number);
     runner.check_history(true);
+    runner.flush_found();
     runner.finish_expectations();
-    trace.push_str(&runner.trace);
-    let summary = if runner.violations.is_empty() {
-        "no violation".to_string()
-    } else {
-        let names: Vec<String> = runner
-            .violations
-            .iter()
-            .map(|(line, v)| format!("{} (line {line})", v.property))
-            .collect();
-        format!("violations: {}", names.join(", "))
-    };
-    let verdict = if runner.failures.is_empty() {
-        "expected outcome held"
-    } else {
-        "expected outcome did NOT hold"
-    };
-    writeln!(trace, "end  {summary}; {verdict}").ok();
-    Ok(ScriptOutcome {
-        trace,
-        violations: runner.violations,
-        failures: runner.failures,
-    })
+    Ok(runner.outcome)
 }
 
 struct Runner {
-    spec: ClusterSpec,
-    sim: Simulation<ClusterNode>,
-    oracles: Oracles,
-    servers: u64,
-    crashed: Vec<bool>,
+    settings: ClusterSettings,
+    cluster: Cluster,
     blocks: Vec<Filter>,
     /// Every message sent so far (for `expect count`).
     seen: Vec<(NodeId, NodeId, kv::Wire)>,
@@ -138,89 +108,56 @@ struct Runner {
     sent_ns: BTreeMap<u64, u64>,
     /// Next sequence number of a `propose`d command.
     next_propose_seq: u64,
-    violations: Vec<(usize, Violation)>,
     /// Lines of `expect violation` that ran, with their property.
     expected_violations: Vec<(usize, Property)>,
-    failures: Vec<String>,
     line: usize,
-    trace: String,
+    /// What the current line found (violations, failed expectations), for its output.
+    found: Vec<String>,
+    outcome: ScriptOutcome,
 }
 
 impl Runner {
-    fn boot(spec: &ClusterSpec, preloads: &[Preload], line: usize) -> Result<Runner, ScriptError> {
-        let servers = spec.servers;
-        let server_configs: Vec<ServerConfig> = (0..servers)
-            .map(|address| server_config(spec, address))
-            .collect();
-        for config in &server_configs {
-            config
-                .raft
-                .validate()
-                .map_err(|e| ScriptError::new(1, format!("raft configuration: {e}")))?;
-        }
-        let root = SeedRng::new(spec.seed);
-        let clerk_config = ClerkConfig {
-            request_timeout_ns: spec.tick_ns * spec.election_tick,
-            op_deadline_ns: 8 * spec.tick_ns * spec.election_tick,
-            read_mode: spec.read_mode,
-            ..ClerkConfig::default()
-        };
-        let workload = WorkloadConfig {
-            clients: spec.clients.max(1) as usize,
-            keys: 1,
-            ..WorkloadConfig::default()
-        };
-        let server_addresses: Vec<u64> = (0..servers).collect();
-        let mut starts = vec![0u32; servers as usize];
-        let factory = move |id: NodeId| {
-            if u64::from(id) < servers {
-                let start = &mut starts[id as usize];
-                let jitter = root.stream(&format!("jitter-n{id}-start{start}"));
-                *start += 1;
-                ClusterNode::Server(Box::new(ServerNode::new(
-                    server_configs[id as usize].clone(),
-                    jitter,
-                )))
-            } else {
-                let index = (u64::from(id) - servers) as usize;
-                ClusterNode::Client(Box::new(ClientNode::new(
-                    index,
-                    u64::from(id),
-                    server_addresses.clone(),
-                    clerk_config,
-                    workload.clone(),
-                    0,
-                    root,
-                )))
-            }
-        };
-        let sim_config = SimConfig::new((spec.servers + spec.clients) as usize);
-        let mut sim = Simulation::new(sim_config, spec.seed, factory)
-            .map_err(|e| ScriptError::new(line, e.to_string()))?;
-        sim.set_hold_messages(true);
+    fn boot(
+        settings: &ClusterSettings,
+        preloads: &[Preload],
+        line: usize,
+    ) -> Result<Runner, ScriptError> {
         for (address, preload) in preloads.iter().enumerate() {
-            write_preload(&mut sim, address as NodeId, preload);
+            check_preload(preload).map_err(|e| {
+                ScriptError::new(
+                    line,
+                    format!("{}: {e}", sim::names::server(address as NodeId)),
+                )
+            })?;
         }
+        let cluster = Cluster::new(cluster_spec(settings))
+            .map_err(|e| ScriptError::new(line, e.to_string()))?;
         let mut runner = Runner {
-            spec: spec.clone(),
-            sim,
-            oracles: Oracles::default(),
-            servers,
-            crashed: vec![false; servers as usize],
+            settings: settings.clone(),
+            cluster,
             blocks: Vec::new(),
             seen: Vec::new(),
             next_unseen_id: 0,
             sent_ns: BTreeMap::new(),
             next_propose_seq: 1,
-            violations: Vec::new(),
             expected_violations: Vec::new(),
-            failures: Vec::new(),
             line,
-            trace: String::new(),
+            found: Vec::new(),
+            outcome: ScriptOutcome::default(),
         };
+        runner.cluster.sim.set_hold_messages(true);
+        for (address, preload) in preloads.iter().enumerate() {
+            write_preload(&mut runner.cluster, address as NodeId, preload);
+        }
         runner.advance(0);
-        writeln!(runner.trace, "{:>4}  boot {}", "", runner.state()).ok();
+        let state = runner.state();
+        runner.outcome.push_output(line, format!("boot {state}"));
+        runner.flush_found();
         Ok(runner)
+    }
+
+    fn servers(&self) -> NodeId {
+        self.cluster.servers()
     }
 
     // ----- the event loop -----
@@ -231,45 +168,43 @@ impl Runner {
         let mut events = 0u64;
         loop {
             let next_release = self.pump();
-            let next_event = self.sim.peek_time_ns();
+            let next_event = self.cluster.sim.peek_time_ns();
             if let Some(release) = next_release
                 && release <= until
                 && next_event.is_none_or(|t| release < t)
             {
-                self.sim.run_until(release);
+                self.cluster.sim.run_until(release);
                 continue;
             }
             match next_event {
                 Some(t) if t <= until => {
                     events += 1;
                     if events > EVENTS_PER_ADVANCE_MAX {
-                        // A livelock: report it as a failed expectation, skip to `until`.
+                        // A livelock: a failed expectation; skip to `until`.
                         let failure = format!(
-                            "line {}: more than {EVENTS_PER_ADVANCE_MAX} events before {}",
-                            self.line,
+                            "more than {EVENTS_PER_ADVANCE_MAX} events before {}",
                             format_time(until)
                         );
-                        writeln!(self.trace, "{:>4}  !! {failure}", "").ok();
-                        self.failures.push(failure);
+                        self.fail(failure);
                         break;
                     }
-                    if let Some(step) = self.sim.step() {
-                        self.observe(step);
+                    if let Some(result) = self.cluster.step() {
+                        self.note(result);
                     }
                 }
                 _ => break,
             }
         }
-        self.sim.run_until(until);
+        self.cluster.sim.run_until(until);
     }
 
     /// Records newly sent messages and releases those no block rule holds and whose latency
     /// has passed. Returns when the next unblocked message is due.
     fn pump(&mut self) -> Option<u64> {
-        let (servers, now) = (self.servers, self.sim.now_ns());
+        let (servers, now) = (self.servers(), self.cluster.sim.now_ns());
         let mut release = Vec::new();
         let mut next_due: Option<u64> = None;
-        for held in self.sim.held_messages() {
+        for held in self.cluster.sim.held_messages() {
             if held.id >= self.next_unseen_id {
                 self.seen.push((held.from, held.to, held.message.clone()));
                 self.sent_ns.insert(held.id, now);
@@ -282,7 +217,7 @@ impl Runner {
             if blocked {
                 continue;
             }
-            let due = self.sent_ns.get(&held.id).copied().unwrap_or(0) + self.spec.latency_ns;
+            let due = self.sent_ns.get(&held.id).copied().unwrap_or(0) + self.settings.latency_ns;
             if due <= now {
                 release.push(held.id);
             } else {
@@ -291,86 +226,80 @@ impl Runner {
         }
         for id in release {
             self.sent_ns.remove(&id);
-            self.sim.release_held(id);
+            self.cluster.sim.release_held(id);
         }
         next_due
     }
 
-    fn observe(&mut self, step: Step) {
-        let Some(node) = step.node.filter(|&node| u64::from(node) < self.servers) else {
-            return;
-        };
-        if step.kind == EventKind::Fault {
-            let up = self.sim.is_up(node);
-            if up == self.crashed[node as usize] {
-                self.crashed[node as usize] = !up;
-                self.oracles.node_restarted(node);
-            }
+    /// Records what an observed event found; violations do not stop a script.
+    fn note(&mut self, result: Result<Option<Observed>, Violation>) {
+        if let Err(violation) = result {
+            self.record(violation);
         }
-        let time_ns = step.time_ns;
-        let Some(server) = self.sim.node_mut(node).and_then(ClusterNode::as_server_mut) else {
-            return;
-        };
-        let (role, term) = (server.raft().role(), server.raft().term());
-        let leader = self.oracles.check_leader(node, role, term, time_ns);
-        let safety = self.oracles.check(ServerView { node, server }, time_ns);
-        for result in [leader, safety] {
-            if let Err(violation) = result {
-                self.record(violation);
-            }
-        }
-    }
-
-    fn observe_node(&mut self, node: NodeId, kind: EventKind) {
-        let time_ns = self.sim.now_ns();
-        self.observe(Step {
-            time_ns,
-            node: Some(node),
-            kind,
-        });
     }
 
     fn record(&mut self, violation: Violation) {
-        if self
-            .violations
-            .iter()
-            .any(|(_, v)| v.property == violation.property)
-        {
+        let seen = &self.outcome.violations;
+        if seen.iter().any(|(_, v)| v.property == violation.property) {
             return;
         }
-        writeln!(self.trace, "{:>4}  !! {}", "", ScriptViolation(&violation)).ok();
-        self.violations.push((self.line, violation));
+        self.found.push(format!(
+            "!! {} at {}: {}",
+            violation.property,
+            format_time(violation.time_ns),
+            violation.message
+        ));
+        self.outcome.violations.push((self.line, violation));
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.found.push(format!("FAILED: {reason}"));
+        self.outcome
+            .failures
+            .push(format!("line {}: {reason}", self.line));
+    }
+
+    /// What the current line found goes under it.
+    fn flush_found(&mut self) {
+        for text in std::mem::take(&mut self.found) {
+            self.outcome.push_output(self.line, text);
+        }
     }
 
     fn settle(&mut self) {
-        let until = self.sim.now_ns() + self.spec.settle_ns;
+        let until = self.cluster.sim.now_ns() + self.settings.settle_ns;
         self.advance(until);
     }
 
     // ----- commands -----
 
     fn execute(&mut self, line: &Line) -> Result<(), ScriptError> {
-        let before = self.trace.len();
-        let note = match &line.command {
-            Command::Expect(expectation) => {
-                let result = self.expect(expectation);
-                self.trace_line(
-                    line,
-                    &result
-                        .clone()
-                        .err()
-                        .map_or("ok".into(), |e| format!("FAILED: {e}")),
-                );
-                if let Err(reason) = result {
-                    self.failures
-                        .push(format!("line {}: {}: {reason}", line.number, line.text));
-                }
-                return Ok(());
+        if let Command::Expect(expectation) = &line.command {
+            if let Err(reason) = self.expect(expectation) {
+                self.fail(format!("{}: {reason}", line.text));
             }
+            self.flush_found();
+            return Ok(());
+        }
+        let note = match &line.command {
             Command::Run(duration) => {
-                let until = self.sim.now_ns() + duration;
+                let until = self
+                    .cluster
+                    .sim
+                    .now_ns()
+                    .checked_add(*duration)
+                    .filter(|&t| t <= SCRIPT_TIME_NS_MAX)
+                    .ok_or_else(|| {
+                        ScriptError::new(
+                            line.number,
+                            format!(
+                                "a script runs at most {} of virtual time",
+                                sim::text::format_duration(SCRIPT_TIME_NS_MAX)
+                            ),
+                        )
+                    })?;
                 self.advance(until);
-                String::new()
+                Vec::new()
             }
             command => {
                 let note = self
@@ -380,76 +309,60 @@ impl Runner {
                 note
             }
         };
-        // Violations found while the line ran are listed under it: put the line first.
-        let found = self.trace.split_off(before);
-        let state = self.state();
-        let note = if note.is_empty() {
-            String::new()
-        } else {
-            format!("  ({note})")
-        };
-        writeln!(
-            self.trace,
-            "{:>4}  {:>10}  {}{note}\n{:>18}{state}",
-            line.number,
-            format_time(self.sim.now_ns()),
-            line.text,
-            ""
-        )
-        .ok();
-        self.trace.push_str(&found);
+        let mut lines = vec![format!("at {}", format_time(self.cluster.sim.now_ns()))];
+        lines.extend(note);
+        lines.push(self.state());
+        for text in lines {
+            self.outcome.push_output(line.number, text);
+        }
+        self.flush_found();
         Ok(())
     }
 
-    fn trace_line(&mut self, line: &Line, result: &str) {
-        writeln!(
-            self.trace,
-            "{:>4}  {:>10}  {}: {result}",
-            line.number,
-            format_time(self.sim.now_ns()),
-            line.text
-        )
-        .ok();
-    }
-
-    /// Performs an action; returns a note for the trace.
-    fn act(&mut self, command: &Command) -> Result<String, String> {
-        let servers = self.servers;
+    /// Performs an action; returns notes for the output.
+    fn act(&mut self, command: &Command) -> Result<Vec<String>, String> {
+        let servers = self.servers();
+        let down = |address: NodeId| vec![format!("{} is down", sim::names::server(address))];
+        let outcome = |result: Option<Result<String, String>>, address: NodeId| match result {
+            None => down(address),
+            Some(Ok(text)) if text.is_empty() => Vec::new(),
+            Some(Ok(text)) => vec![text],
+            Some(Err(error)) => vec![format!("refused: {error}")],
+        };
         Ok(match command {
             Command::Tick { nodes, ticks } => {
-                for id in nodes.servers(servers) {
+                for address in nodes.servers(servers) {
                     let ticks = *ticks;
-                    self.with_raft(id, |raft| (0..ticks).for_each(|_| raft.tick()));
+                    self.with_raft(address, |raft| (0..ticks).for_each(|_| raft.tick()));
                 }
-                String::new()
+                Vec::new()
             }
-            Command::Campaign(id) => match self.with_raft(*id, |raft| raft.campaign()) {
-                Some(()) => String::new(),
-                None => format!("n{id} is down"),
+            Command::Campaign(address) => match self.with_raft(*address, |raft| raft.campaign()) {
+                Some(()) => Vec::new(),
+                None => down(*address),
             },
             Command::Block(filter) => {
                 self.blocks.push(filter.clone());
-                String::new()
+                Vec::new()
             }
             Command::Unblock(filter) => {
                 match filter {
                     Some(filter) => self.blocks.retain(|f| f != filter),
                     None => self.blocks.clear(),
                 }
-                String::new()
+                Vec::new()
             }
             Command::Deliver(filter) | Command::Drop(filter) => {
                 let deliver = matches!(command, Command::Deliver(_));
                 self.deliver_or_drop(filter, deliver)
             }
             Command::Fault(action) => {
-                self.sim
-                    .apply_fault(action.clone())
+                action
+                    .validate(servers as usize)
                     .map_err(|e| e.to_string())?;
-                if let Some(node) = action.node() {
-                    self.observe_node(node, EventKind::Fault);
-                }
-                String::new()
+                let result = self.cluster.apply(action.clone());
+                self.note(result);
+                Vec::new()
             }
             Command::Propose { node, op } => {
                 let command = KvCommand {
@@ -459,47 +372,53 @@ impl Runner {
                 };
                 self.next_propose_seq += 1;
                 let data = command.encode();
-                match self.with_raft(*node, |raft| raft.propose(data)) {
-                    None => format!("n{node} is down"),
-                    Some(Ok(index)) => format!("appended at index {index}"),
-                    Some(Err(error)) => format!("refused: {error}"),
-                }
+                let result = self.with_raft(*node, |raft| {
+                    raft.propose(data)
+                        .map(|index| format!("appended at index {index}"))
+                        .map_err(|e| e.to_string())
+                });
+                outcome(result, *node)
             }
             Command::Client { client, op, at } => {
-                let address = (servers + client - 1) as NodeId;
-                let server = at.map(|id| id - 1);
+                let address = servers + client;
+                let server = at.map(u64::from);
                 let started = self
+                    .cluster
                     .sim
                     .with_node(address, |node, ctx| match node {
                         ClusterNode::Client(client) => client.invoke(ctx, op.clone(), server),
                         ClusterNode::Server(_) => false,
                     })
                     .unwrap_or(false);
-                if started {
-                    String::new()
-                } else {
-                    return Err(format!("c{client} still has an operation outstanding"));
+                if !started {
+                    return Err(format!(
+                        "{} still has an operation outstanding",
+                        self.cluster.names().of(address)
+                    ));
                 }
+                Vec::new()
             }
             Command::ConfChange { node, change } => {
-                let change: ConfChange = change.clone();
-                match self.with_raft(*node, |raft| raft.propose_conf_change(change)) {
-                    None => format!("n{node} is down"),
-                    Some(Ok(index)) => format!("appended at index {index}"),
-                    Some(Err(error)) => format!("refused: {error}"),
-                }
+                let change = change.clone();
+                let result = self.with_raft(*node, |raft| {
+                    raft.propose_conf_change(change)
+                        .map(|index| format!("appended at index {index}"))
+                        .map_err(|e| e.to_string())
+                });
+                outcome(result, *node)
             }
             Command::TransferLeader { from, to } => {
-                let to = *to;
-                match self.with_raft(*from, |raft| raft.transfer_leader(to)) {
-                    None => format!("n{from} is down"),
-                    Some(Ok(())) => String::new(),
-                    Some(Err(error)) => format!("refused: {error}"),
-                }
+                let to = raft_id(u64::from(*to));
+                let result = self.with_raft(*from, |raft| {
+                    raft.transfer_leader(to)
+                        .map(|()| String::new())
+                        .map_err(|e| e.to_string())
+                });
+                outcome(result, *from)
             }
             Command::CheckHistory => {
                 self.check_history(false);
-                String::new()
+                Vec::new()
             }
             Command::Run(_)
             | Command::Expect(_)
@@ -511,101 +430,75 @@ impl Runner {
         })
     }
 
-    /// Acts on server `id`'s Raft node; `None` when it is down.
+    /// Acts on server `address`'s Raft node and observes it; `None` when it is down.
     fn with_raft<R>(
         &mut self,
-        id: u64,
+        address: NodeId,
         act: impl FnOnce(&mut RawNode<MemStorage>) -> R,
     ) -> Option<R> {
-        let address = (id - 1) as NodeId;
-        let result = self.sim.with_node(address, |node, ctx| {
-            let server = node.as_server_mut()?;
-            Some(server.with_raft(&mut SimEnv { ctx }, act))
-        })??;
-        self.observe_node(address, EventKind::Deliver);
+        let (result, observed) = self.cluster.with_raft(address, act)?;
+        self.note(observed);
         Some(result)
     }
 
-    fn deliver_or_drop(&mut self, filter: &Filter, deliver: bool) -> String {
+    fn deliver_or_drop(&mut self, filter: &Filter, deliver: bool) -> Vec<String> {
         self.pump();
-        let servers = self.servers;
+        let (servers, names) = (self.servers(), self.cluster.names());
         let chosen: Vec<(u64, String)> = self
+            .cluster
             .sim
             .held_messages()
             .iter()
             .filter(|held| filter.matches(held.from, held.to, &held.message, servers))
             .map(|held| {
-                (
-                    held.id,
-                    describe_message(held.from, held.to, &held.message, servers),
-                )
+                let text = describe_message(held.from, held.to, &held.message, names);
+                (held.id, text)
             })
             .collect();
         for (id, _) in &chosen {
             self.sent_ns.remove(id);
             if deliver {
-                self.sim.release_held(*id);
+                self.cluster.sim.release_held(*id);
             } else {
-                self.sim.drop_held(*id);
+                self.cluster.sim.drop_held(*id);
             }
         }
-        let mut note = format!(
-            "{} message{}",
-            chosen.len(),
-            if chosen.len() == 1 { "" } else { "s" }
+        let count = chosen.len();
+        let mut notes = vec![format!(
+            "{} {count} message{}",
+            if deliver { "delivered" } else { "dropped" },
+            if count == 1 { "" } else { "s" }
+        )];
+        notes.extend(
+            chosen
+                .into_iter()
+                .take(MESSAGES_LISTED_MAX)
+                .map(|(_, text)| format!("  {text}")),
         );
-        for (_, text) in chosen.iter().take(MESSAGES_LISTED_MAX) {
-            note.push_str(&format!("; {text}"));
+        if count > MESSAGES_LISTED_MAX {
+            notes.push(format!("  ... {} more", count - MESSAGES_LISTED_MAX));
         }
-        if chosen.len() > MESSAGES_LISTED_MAX {
-            note.push_str("; ...");
-        }
-        note
+        notes
     }
 
     /// Checks the clients' history; at the end, outstanding operations become indefinite.
     fn check_history(&mut self, at_end: bool) {
-        let mut records = Vec::new();
-        for address in self.servers..self.servers + self.spec.clients {
-            if let Some(client) = self
-                .sim
-                .node_mut(address as NodeId)
-                .and_then(ClusterNode::as_client_mut)
-            {
-                if at_end {
-                    client.finish();
-                }
-                records.extend(client.history.iter().cloned());
-            }
-        }
+        let records = self.cluster.history(at_end);
         if records.is_empty() {
             return;
         }
-        records.sort_by_key(|r| (r.call_ns, r.client_id));
-        let result = checker::check(&to_checker_history(&records), &checker::Options::default());
-        let failing: Vec<String> = result.failing().map(|p| p.label.clone()).collect();
-        let property = match &result.verdict {
-            checker::Verdict::Ok => return,
-            checker::Verdict::Illegal => Property::Linearizability,
-            checker::Verdict::Unknown { .. } => Property::CheckerUnknown,
-        };
-        self.record(Violation {
-            property,
-            nodes: Vec::new(),
-            term: None,
-            index: None,
-            time_ns: self.sim.now_ns(),
-            message: format!(
-                "client history of {} operations is not linearizable (failing: {})",
-                records.len(),
-                failing.join(", ")
-            ),
-        });
+        let checker_history = history::to_checker_history(&records, self.servers());
+        let now = self.cluster.sim.now_ns();
+        let (_, _, violation) = history::check(&checker_history, CHECKER_STEPS_MAX, now);
+        if let Some(violation) = violation {
+            self.record(violation);
+        }
     }
 
     /// Every violation found must have been expected by an `expect violation` that ran.
     fn finish_expectations(&mut self) {
         let unexpected: Vec<(usize, Property)> = self
+            .outcome
             .violations
             .iter()
             .filter(|(_, v)| {
@@ -617,119 +510,137 @@ impl Runner {
             .map(|(line, v)| (*line, v.property))
             .collect();
         for (line, property) in unexpected {
-            self.failures
+            self.outcome
+                .failures
                 .push(format!("line {line}: unexpected {property} violation"));
         }
     }
 
     // ----- expectations -----
 
-    fn raft(&self, id: u64) -> Result<&RawNode<MemStorage>, String> {
-        self.sim
-            .node((id - 1) as NodeId)
+    fn raft(&self, address: NodeId) -> Result<&RawNode<MemStorage>, String> {
+        self.cluster
+            .sim
+            .node(address)
             .and_then(ClusterNode::as_server)
             .map(|server| server.raft())
-            .ok_or_else(|| format!("n{id} is down"))
+            .ok_or_else(|| format!("{} is down", sim::names::server(address)))
+    }
+
+    /// Checks `check` on each server of `nodes`.
+    fn each(
+        &self,
+        nodes: &NodeList,
+        check: impl Fn(&str, &RawNode<MemStorage>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for address in nodes.servers(self.servers()) {
+            check(
+                &sim::names::server(address).to_string(),
+                self.raft(address)?,
+            )?;
+        }
+        Ok(())
     }
 
     fn expect(&mut self, expectation: &Expectation) -> Result<(), String> {
-        let servers = self.servers;
-        let each = |nodes: &super::syntax::NodeList, check: &NodeCheck<'_>| -> Result<(), String> {
-            for id in nodes.servers(servers) {
-                check(id, self.raft(id)?)?;
-            }
-            Ok(())
-        };
+        let name = |address: NodeId| sim::names::server(address).to_string();
         match expectation {
             Expectation::Leader { node, term } => {
                 let raft = self.raft(*node)?;
                 if raft.role() != Role::Leader {
                     return Err(format!(
-                        "n{node} is {:?} in term {}",
+                        "{} is {:?} in term {}",
+                        name(*node),
                         raft.role(),
                         raft.term()
                     ));
                 }
                 match term {
-                    Some(term) if raft.term() != *term => {
-                        Err(format!("n{node} leads term {}, not {term}", raft.term()))
-                    }
+                    Some(term) if raft.term() != *term => Err(format!(
+                        "{} leads term {}, not {term}",
+                        name(*node),
+                        raft.term()
+                    )),
                     _ => Ok(()),
                 }
             }
             Expectation::LeaderOfTerm { term, node } => {
-                let leaders: Vec<String> = self
+                let leaders: Vec<NodeId> = self
+                    .cluster
                     .oracles
                     .leaders
                     .iter()
                     .filter(|(_, t, _)| t == term)
-                    .map(|(_, _, n)| node_name(*n, servers))
+                    .map(|&(_, _, n)| n)
                     .collect();
-                if leaders.len() == 1 && leaders[0] == format!("n{node}") {
+                if leaders == [*node] {
                     Ok(())
                 } else {
-                    Err(format!("leaders of term {term}: [{}]", leaders.join(", ")))
+                    let names: Vec<String> = leaders.into_iter().map(name).collect();
+                    Err(format!("leaders of term {term}: [{}]", names.join(", ")))
                 }
             }
             Expectation::NoLeader(nodes) => {
-                for id in nodes.servers(servers) {
-                    if let Ok(raft) = self.raft(id)
+                for address in nodes.servers(self.servers()) {
+                    if let Ok(raft) = self.raft(address)
                         && raft.role() == Role::Leader
                     {
-                        return Err(format!("n{id} leads term {}", raft.term()));
+                        return Err(format!("{} leads term {}", name(address), raft.term()));
                     }
                 }
                 Ok(())
             }
-            Expectation::Role { nodes, role } => each(nodes, &|id, raft| {
+            Expectation::Role { nodes, role } => self.each(nodes, |who, raft| {
                 if raft.role() == *role {
                     Ok(())
                 } else {
-                    Err(format!("n{id} is {:?}", raft.role()))
+                    Err(format!("{who} is {:?}", raft.role()))
                 }
             }),
             Expectation::Term {
                 nodes,
                 compare,
                 value,
-            } => each(nodes, &|id, raft| {
+            } => self.each(nodes, |who, raft| {
                 if compare.holds(raft.term(), *value) {
                     Ok(())
                 } else {
-                    Err(format!("n{id} term is {}", raft.term()))
+                    Err(format!("{who} term is {}", raft.term()))
                 }
             }),
             Expectation::Commit {
                 nodes,
                 compare,
                 value,
-            } => each(nodes, &|id, raft| {
+            } => self.each(nodes, |who, raft| {
                 if compare.holds(raft.commit_index(), *value) {
                     Ok(())
                 } else {
-                    Err(format!("n{id} commit index is {}", raft.commit_index()))
+                    Err(format!("{who} commit index is {}", raft.commit_index()))
                 }
             }),
-            Expectation::Log { nodes, terms } => each(nodes, &|id, raft| {
+            Expectation::Log { nodes, terms } => self.each(nodes, |who, raft| {
                 let actual = log_terms(raft);
                 if &actual == terms {
                     Ok(())
                 } else {
-                    Err(format!("n{id} log terms are [{}]", join(&actual)))
+                    Err(format!("{who} log terms are [{}]", join(&actual)))
                 }
             }),
             Expectation::LogsEqual(nodes) => {
-                let ids = nodes.servers(servers);
-                let Some(&first_id) = ids.first() else {
+                let addresses = nodes.servers(self.servers());
+                let Some(&first) = addresses.first() else {
                     return Err("the list names no server".into());
                 };
-                let first = log_terms(self.raft(first_id)?);
-                for &id in &ids[1..] {
-                    let terms = log_terms(self.raft(id)?);
-                    if terms != first {
+                let first_terms = log_terms(self.raft(first)?);
+                for &address in &addresses[1..] {
+                    let terms = log_terms(self.raft(address)?);
+                    if terms != first_terms {
                         return Err(format!(
-                            "n{first_id} has [{}] but n{id} has [{}]",
-                            join(&first),
+                            "{} has [{}] but {} has [{}]",
+                            name(first),
+                            join(&first_terms),
+                            name(address),
                             join(&terms)
                         ));
                     }
@@ -740,29 +651,38 @@ impl Runner {
                 nodes,
                 voters,
                 outgoing,
-            } => each(nodes, &|id, raft| {
+            } => self.each(nodes, |who, raft| {
                 let conf = raft.conf_state();
-                let actual_voters: Vec<u64> = conf.voters.iter().copied().collect();
-                let actual_outgoing: Vec<u64> = conf.voters_outgoing.iter().copied().collect();
-                if &actual_voters == voters && &actual_outgoing == outgoing {
+                let as_names = |ids: &std::collections::BTreeSet<u64>| -> Vec<String> {
+                    ids.iter().map(|id| format!("n{id}")).collect()
+                };
+                let wanted = |addresses: &[NodeId]| -> Vec<String> {
+                    let mut names: Vec<String> = addresses.iter().map(|&a| name(a)).collect();
+                    names.sort_by_key(|n| n[1..].parse::<u64>().unwrap_or(0));
+                    names
+                };
+                let (actual_voters, actual_outgoing) =
+                    (as_names(&conf.voters), as_names(&conf.voters_outgoing));
+                if actual_voters == wanted(voters) && actual_outgoing == wanted(outgoing) {
                     Ok(())
                 } else {
                     Err(format!(
-                        "n{id} has voters [{}] outgoing [{}]",
-                        names(&actual_voters),
-                        names(&actual_outgoing)
+                        "{who} has voters [{}] outgoing [{}]",
+                        actual_voters.join(","),
+                        actual_outgoing.join(",")
                     ))
                 }
             }),
             Expectation::Violation(property) => {
                 self.expected_violations.push((self.line, *property));
-                if self.violations.iter().any(|(_, v)| v.property == *property) {
+                let found = &self.outcome.violations;
+                if found.iter().any(|(_, v)| v.property == *property) {
                     Ok(())
                 } else {
                     Err(format!("no {property} violation found so far"))
                 }
             }
-            Expectation::NoViolation | Expectation::Pass => match self.violations.first() {
+            Expectation::NoViolation | Expectation::Pass => match self.outcome.violations.first() {
                 None => Ok(()),
                 Some((line, v)) => Err(format!("{} violation at line {line}", v.property)),
             },
@@ -771,6 +691,7 @@ impl Runner {
                 compare,
                 value,
             } => {
+                let servers = self.servers();
                 let count = self
                     .seen
                     .iter()
@@ -786,26 +707,29 @@ impl Runner {
         }
     }
 
-    fn expect_reply(&self, client: u64, expected: &ReplyExpect) -> Result<(), String> {
+    fn expect_reply(&self, client: NodeId, expected: &ReplyExpect) -> Result<(), String> {
+        let address = self.servers() + client;
+        let who = self.cluster.names().of(address);
         let node = self
+            .cluster
             .sim
-            .node((self.servers + client - 1) as NodeId)
+            .node(address)
             .and_then(ClusterNode::as_client)
             .ok_or("no such client")?;
         if *expected == ReplyExpect::Pending {
             return if node.is_idle() {
-                Err(format!("c{client} has no operation outstanding"))
+                Err(format!("{who} has no operation outstanding"))
             } else {
                 Ok(())
             };
         }
         if !node.is_idle() {
-            return Err(format!("c{client}'s operation is still outstanding"));
+            return Err(format!("{who}'s operation is still outstanding"));
         }
         let record = node
             .history
             .last()
-            .ok_or(format!("c{client} ran no operation"))?;
+            .ok_or(format!("{who} ran no operation"))?;
         let actual = match &record.result {
             None => ReplyExpect::Indefinite,
             Some(OpResult::Value(value)) => ReplyExpect::Value(value.clone()),
@@ -815,18 +739,23 @@ impl Runner {
         if actual == *expected {
             Ok(())
         } else {
-            Err(format!("c{client}'s {} returned {actual:?}", record.op))
+            Err(format!("{who}'s {} returned {actual:?}", record.op))
         }
     }
 
-    // ----- the trace -----
+    // ----- the output -----
 
     /// One compact line: per server role and term, commit index / last index.
     fn state(&self) -> String {
         let mut parts = Vec::new();
-        for address in 0..self.servers as NodeId {
-            let name = format!("n{}", address + 1);
-            let Some(server) = self.sim.node(address).and_then(ClusterNode::as_server) else {
+        for address in 0..self.servers() {
+            let name = sim::names::server(address);
+            let Some(server) = self
+                .cluster
+                .sim
+                .node(address)
+                .and_then(ClusterNode::as_server)
+            else {
                 parts.push(format!("{name}:down"));
                 continue;
             };
@@ -837,7 +766,7 @@ impl Runner {
                 Role::Candidate => 'C',
                 Role::PreCandidate => 'P',
             };
-            let paused = if self.sim.is_paused(address) {
+            let paused = if self.cluster.sim.is_paused(address) {
                 " paused"
             } else {
                 ""
@@ -849,7 +778,7 @@ impl Runner {
                 raft.last_index()
             ));
         }
-        let held = self.sim.held_messages().len();
+        let held = self.cluster.sim.held_messages().len();
         if held > 0 {
             parts.push(format!("held={held}"));
         }
@@ -857,49 +786,87 @@ impl Runner {
     }
 }
 
-fn server_config(spec: &ClusterSpec, address: u64) -> ServerConfig {
-    let mut raft = raft::Config::new(address + 1);
-    raft.election_tick = spec.election_tick;
-    raft.heartbeat_tick = spec.heartbeat_tick;
-    raft.pre_vote = spec.pre_vote;
-    raft.check_quorum = spec.check_quorum;
-    raft.max_entries_per_msg = spec.max_entries_per_msg;
-    raft.conf_change_on_append = spec.conf_change_on_append;
-    if spec.read_mode == kv::ReadMode::Lease {
+/// The cluster a script's settings describe, for the harness's factory.
+fn cluster_spec(settings: &ClusterSettings) -> ClusterSpec {
+    let election_ns = settings.tick_ns * settings.election_tick;
+    ClusterSpec {
+        seed: settings.seed,
+        sim: SimConfig::new(1),
+        servers: (0..settings.servers)
+            .map(|address| server_config(settings, address))
+            .collect(),
+        clients: settings.clients as usize,
+        clerk: ClerkConfig {
+            request_timeout_ns: election_ns,
+            op_deadline_ns: 8 * election_ns,
+            read_mode: settings.read_mode,
+            ..ClerkConfig::default()
+        },
+        workload: WorkloadConfig {
+            clients: settings.clients.max(1) as usize,
+            keys: 1,
+            ..WorkloadConfig::default()
+        },
+        // Script clients run only the operations the script gives them.
+        workload_end_ns: 0,
+    }
+}
+
+fn server_config(settings: &ClusterSettings, address: NodeId) -> ServerConfig {
+    let address = u64::from(address);
+    let mut raft = raft::Config::new(raft_id(address));
+    raft.election_tick = settings.election_tick;
+    raft.heartbeat_tick = settings.heartbeat_tick;
+    raft.pre_vote = settings.pre_vote;
+    raft.check_quorum = settings.check_quorum;
+    raft.max_entries_per_msg = settings.max_entries_per_msg;
+    raft.conf_change_on_append = settings.conf_change_on_append;
+    if settings.read_mode == kv::ReadMode::Lease {
         raft.read_only = raft::ReadOnlyOption::LeaseBased;
     }
-    for &mutant in &spec.mutants {
+    for &mutant in &settings.mutants {
         raft.mutants.insert(mutant);
     }
-    let voters = spec
+    let voters = settings
         .voters
         .clone()
-        .unwrap_or_else(|| (1..=spec.servers).collect());
+        .unwrap_or_else(|| (0..settings.servers).collect());
     ServerConfig {
         address,
-        voters: voters.into_iter().map(|id| id - 1).collect(),
+        voters: voters.into_iter().map(u64::from).collect(),
         raft,
-        tick_ns: spec.tick_ns,
-        read_mode: spec.read_mode,
-        snapshot_threshold_entries: spec.snapshot_threshold_entries,
-        no_dedup: spec.mutants.contains(&raft::Mutant::NoDedup),
+        tick_ns: settings.tick_ns,
+        read_mode: settings.read_mode,
+        snapshot_threshold_entries: settings.snapshot_threshold_entries,
+        no_dedup: settings.mutants.contains(&raft::Mutant::NoDedup),
+    }
+}
+
+/// A hard state that names a commit index past the end of its log cannot be booted from.
+fn check_preload(preload: &Preload) -> Result<(), String> {
+    let entries = preload.terms.as_ref().map_or(0, Vec::len) as u64;
+    match preload.commit {
+        Some(commit) if commit > entries => Err(format!(
+            "hardstate commit={commit} is past the end of its log ({entries} entries)"
+        )),
+        _ => Ok(()),
     }
 }
 
 /// Writes a preloaded log and hard state to the server's disk before it starts, and syncs them
 /// (the sync's token is one the server never issues, so it ignores its completion).
-fn write_preload(sim: &mut Simulation<ClusterNode>, address: NodeId, preload: &Preload) {
+fn write_preload(cluster: &mut Cluster, address: NodeId, preload: &Preload) {
     let terms = preload.terms.clone().unwrap_or_default();
     let last_term = terms.last().copied().unwrap_or(0);
     let hard_state = HardState {
         term: preload.term.unwrap_or(last_term).max(last_term),
-        vote: preload.vote,
-        commit: preload.commit.unwrap_or(0).min(terms.len() as u64),
+        vote: preload.vote.map(|address| raft_id(u64::from(address))),
+        commit: preload.commit.unwrap_or(0),
     };
     if terms.is_empty() && hard_state == HardState::default() {
         return;
     }
-    sim.with_node(address, |_, ctx| {
+    cluster.sim.with_node(address, |_, ctx| {
         let mut log = Vec::new();
         for (position, &term) in terms.iter().enumerate() {
             let entry = Entry {
@@ -928,11 +895,4 @@ fn join(values: &[u64]) -> String {
         .map(u64::to_string)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn names(ids: &[u64]) -> String {
-    ids.iter()
-        .map(|id| format!("n{id}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }

@@ -1,42 +1,50 @@
-//! Scripted scenarios (BRIEF §8): a readable text format, its parser and two runners.
+//! Scripted scenarios (BRIEF §8), the top layer: a readable text format, its parser, two
+//! runners, and expected output written inline in the etcd-raft datadriven manner.
 //!
 //! A script is one command per line (`#` starts a comment; the first comment block is the
 //! description). Any line may start with a condition, `[mutant]` or `[!mutant]`, so one script
-//! holds the correct form and the mutant form of a scenario. Two kinds of script:
+//! holds the correct form and the mutant forms of a scenario. Under a command, a `----` block
+//! holds what the command printed in the correct form, and a `---- [mutant]` block what it
+//! printed in that mutant's form where that differs; a block ends at a blank line. A script's
+//! test runs every form and compares; `UPDATE_EXPECT=1` rewrites the blocks.
 //!
-//! - **Cluster scripts** (`cluster ...` first) drive a `Simulation<ClusterNode>` of real
-//!   `kv::Server`s step by step: logs and hard states loaded before boot, messages held and
-//!   delivered or dropped by filter, faults, proposals, client operations, configuration changes
-//!   and assertions. The online oracles and the linearizability checker judge them.
+//! - **Cluster scripts** (`cluster ...` first) drive the harness's cluster step by step: logs
+//!   and hard states loaded before boot, messages held and delivered or dropped by filter,
+//!   faults, proposals, client operations, configuration changes and assertions. The same
+//!   observe step and oracles as campaign runs, and the checker, judge them.
 //! - **Seeded-run scripts** (`run-config ...` first) replay one whole seeded run: a `RunConfig`
 //!   as key=value, timed fault lines (`at 1200ms crash n2`) and `expect pass` or
-//!   `expect violation KIND`; they call `run::run_with` with that exact schedule.
+//!   `expect violation KIND`; they call `run::run_with` with that exact schedule, and the
+//!   verdict and trace hash are the `expect` line's output.
 //!
-//! Nodes are named as in the Raft paper and BRIEF §8: servers `n1..nN` (Raft ids; simulator
-//! address = id − 1), clients `c1..cM`.
+//! Servers are `n1..nN` and clients `c1..cM`, named as everywhere (`sim::names`).
 //!
-//! - `syntax`: tokens, durations, node lists, message filters.
-//! - `parse`: lines to `Command`s, with line numbers in every error.
-//! - `cluster`: the cluster-script runner and its compact per-step trace.
-//! - `seeded`: the seeded-run header, its rendering from a `RunConfig` + `FaultSchedule`, and
+//! - `syntax`: node names and lists, comparisons, message filters.
+//! - `parse`: lines to `Command`s (and their expected blocks), with line numbers in errors.
+//! - `cluster`: the cluster-script runner.
+//! - `seeded`: the seeded-run header, its rendering from a configuration and schedule, and
 //!   its runner.
-//! - `library`: the scripts shipped in `scenarios/scripts/`, embedded in the binary.
+//! - `expected`: running every form, comparing with the blocks, rewriting them.
+//! - `library`: every script under `scenarios/scripts/`, embedded in the binary.
 
 mod cluster;
+mod expected;
 mod library;
 mod parse;
 mod seeded;
 mod syntax;
 
-use std::fmt;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use raft::Mutant;
 
+pub use expected::{Form, check_file, run_forms};
 pub use library::{LIBRARY, LibraryScript, find as find_in_library};
-pub use parse::{Command, Condition, Expectation, Line, parse};
-pub use seeded::{render_fault, render_seeded_run, seeded_parts};
+pub use parse::{Block, Command, Condition, Expectation, Line, parse};
+pub use seeded::{render_seeded_run, seeded_parts};
 
-use crate::oracle::{Property, Violation};
+use crate::config::{Property, Violation};
 
 /// A script that does not parse or cannot run: names the line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -86,8 +94,8 @@ impl Script {
 /// What a run of a script found.
 #[derive(Clone, Debug, Default)]
 pub struct ScriptOutcome {
-    /// The compact per-step trace (the golden output).
-    pub trace: String,
+    /// What each line printed, by line number (its expected block).
+    pub outputs: BTreeMap<usize, String>,
     /// Every property violated, with the script line of the step that detected it first.
     pub violations: Vec<(usize, Violation)>,
     /// Expectations that did not hold, as "line N: ...".
@@ -100,13 +108,53 @@ impl ScriptOutcome {
         self.failures.is_empty()
     }
 
-    /// BRIEF §2's exit 0: the expected outcome held and nothing was violated.
-    pub fn passed(&self) -> bool {
-        self.expected_held() && self.violations.is_empty()
-    }
-
     pub fn found(&self, property: Property) -> bool {
         self.violations.iter().any(|(_, v)| v.property == property)
+    }
+
+    /// Adds a line to what line `line` printed.
+    pub(crate) fn push_output(&mut self, line: usize, text: String) {
+        let output = self.outputs.entry(line).or_default();
+        if !output.is_empty() {
+            output.push('\n');
+        }
+        output.push_str(&text);
+    }
+
+    /// The transcript for a terminal: each line that ran, what it printed, and the verdict.
+    pub fn transcript(&self, script: &Script, mutants: &[Mutant]) -> String {
+        let mut out = String::new();
+        for line in &script.lines {
+            if line.condition.is_some_and(|c| !c.holds(mutants)) {
+                continue;
+            }
+            let _ = writeln!(out, "{:>4}  {}", line.number, line.text);
+            if let Some(output) = self.outputs.get(&line.number) {
+                for text in output.lines() {
+                    let _ = writeln!(out, "      {text}");
+                }
+            }
+        }
+        let found: Vec<String> = self
+            .violations
+            .iter()
+            .map(|(line, v)| format!("{} (line {line})", v.property))
+            .collect();
+        let _ = writeln!(
+            out,
+            "end   {}; {}",
+            if found.is_empty() {
+                "no violation".to_string()
+            } else {
+                format!("found {}", found.join(", "))
+            },
+            if self.expected_held() {
+                "every expectation held"
+            } else {
+                "an expectation did NOT hold"
+            }
+        );
+        out
     }
 }
 
@@ -129,84 +177,5 @@ pub fn run_script(script: &Script, options: &ScriptOptions) -> Result<ScriptOutc
         seeded::run(script, options)
     } else {
         cluster::run(script, options)
-    }
-}
-
-/// Every property, for parsing names.
-pub const PROPERTIES: [Property; 9] = [
-    Property::ElectionSafety,
-    Property::LogMatching,
-    Property::LeaderCompleteness,
-    Property::StateMachineSafety,
-    Property::CommitMonotonic,
-    Property::Durability,
-    Property::Liveness,
-    Property::Linearizability,
-    Property::CheckerUnknown,
-];
-
-pub fn parse_property(name: &str) -> Option<Property> {
-    PROPERTIES.into_iter().find(|p| p.name() == name)
-}
-
-/// A violation for the trace, with simulator addresses in the oracle's message renamed to the
-/// script's server names (address a is `n{a+1}`).
-pub(crate) struct ScriptViolation<'a>(pub &'a Violation);
-
-impl fmt::Display for ScriptViolation<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let violation = self.0;
-        write!(
-            f,
-            "{} at {}: {}",
-            violation.property,
-            syntax::format_time(violation.time_ns),
-            rename_nodes(&violation.message)
-        )
-    }
-}
-
-/// Rewrites `n{address}` to `n{address + 1}` in an oracle message.
-pub(crate) fn rename_nodes(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let bytes = message.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        if bytes[i] == b'n' && starts_word {
-            let digits = bytes[i + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            let ends_word = bytes
-                .get(i + 1 + digits)
-                .is_none_or(|b| !b.is_ascii_alphanumeric());
-            if digits > 0 && ends_word {
-                let number: u64 = message[i + 1..i + 1 + digits].parse().unwrap_or(0);
-                out.push_str(&format!("n{}", number + 1));
-                i += 1 + digits;
-                continue;
-            }
-        }
-        let c = message[i..]
-            .chars()
-            .next()
-            .expect("i is on a char boundary");
-        out.push(c);
-        i += c.len_utf8();
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn oracle_messages_use_script_names() {
-        assert_eq!(
-            rename_nodes("n0 and n4 both leaders of term 2; nodes n10x"),
-            "n1 and n5 both leaders of term 2; nodes n10x"
-        );
     }
 }

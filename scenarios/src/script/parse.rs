@@ -4,25 +4,56 @@ use std::str::FromStr;
 
 use kv::{Op, ReadMode};
 use raft::{ConfChange, Mutant, Role};
-use sim::FaultAction;
+use sim::text::parse_duration;
+use sim::{FaultParseError, NodeId, shorten};
 
 use super::seeded::parse_run_config;
 use super::syntax::{
-    Compare, Filter, NodeList, NodeRef, parse_comparison, parse_duration, parse_node,
-    parse_node_list, parse_server,
+    Compare, Filter, NodeList, NodeRef, parse_comparison, parse_node, parse_node_list, parse_server,
 };
-use super::{Script, ScriptError, parse_property};
-use crate::admin::{AdminCommand, parse_conf_change_words};
-use crate::oracle::Property;
-use crate::run::RunConfig;
+use super::{Script, ScriptError};
+use crate::config::{Property, RunConfig, bounds, check_range};
+use crate::harness::Fault;
+use crate::harness::admin::parse_conf_change_words;
 
-/// One script line: its number, its condition and its command.
+/// One script line: its number, its condition, its command and the output expected under it.
 #[derive(Clone, Debug)]
 pub struct Line {
     pub number: usize,
     pub text: String,
     pub condition: Option<Condition>,
     pub command: Command,
+    pub expected: Vec<Block>,
+}
+
+/// Expected output under a command: `----` for the correct form, `---- [mutant]` for a
+/// mutant's form where it prints something else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub form: Option<Mutant>,
+    pub text: String,
+    /// The block's lines in the file, header included (1-based, inclusive).
+    pub first_line: usize,
+    pub last_line: usize,
+}
+
+/// The header of an expected-output block, and the form it names.
+fn block_header(trimmed: &str) -> Option<Result<Option<Mutant>, String>> {
+    let rest = trimmed.strip_prefix("----")?;
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Some(Ok(None));
+    }
+    let name = rest
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .map(str::trim);
+    Some(match name {
+        Some(name) => Mutant::from_str(name)
+            .map(Some)
+            .map_err(|_| format!("unknown mutant `{}`", shorten(name))),
+        None => Err("a block header is `----` or `---- [mutant]`".into()),
+    })
 }
 
 /// `[mutant]` runs the line only with the mutant on; `[!mutant]` only with it off.
@@ -40,11 +71,11 @@ impl Condition {
 
 /// Settings of a cluster script, from its `cluster` line.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ClusterSpec {
-    pub servers: u64,
-    pub clients: u64,
-    /// Initial voters; every server when not given.
-    pub voters: Option<Vec<u64>>,
+pub struct ClusterSettings {
+    pub servers: NodeId,
+    pub clients: NodeId,
+    /// Initial voters (addresses); every server when not given.
+    pub voters: Option<Vec<NodeId>>,
     pub seed: u64,
     pub tick_ns: u64,
     pub election_tick: u64,
@@ -62,7 +93,7 @@ pub struct ClusterSpec {
     pub latency_ns: u64,
 }
 
-impl Default for ClusterSpec {
+impl Default for ClusterSettings {
     fn default() -> Self {
         Self {
             servers: 3,
@@ -88,7 +119,7 @@ impl Default for ClusterSpec {
 #[derive(Clone, Debug)]
 pub enum Command {
     // Setup (before the first action).
-    Cluster(Box<ClusterSpec>),
+    Cluster(Box<ClusterSettings>),
     /// Loads a log of entries with these terms, at indices 1, 2, ...
     Log {
         nodes: NodeList,
@@ -97,14 +128,15 @@ pub enum Command {
     HardState {
         nodes: NodeList,
         term: Option<u64>,
-        vote: Option<u64>,
+        /// The server voted for (address).
+        vote: Option<NodeId>,
         commit: Option<u64>,
     },
     // Seeded runs.
     RunConfig(Box<RunConfig>),
     At {
         at_ns: u64,
-        action: FaultAction,
+        action: Fault,
     },
     // Actions.
     Run(u64),
@@ -112,28 +144,29 @@ pub enum Command {
         nodes: NodeList,
         ticks: u64,
     },
-    Campaign(u64),
+    /// Servers and clients by address (a client by its index from 0).
+    Campaign(NodeId),
     Block(Filter),
     Unblock(Option<Filter>),
     Deliver(Filter),
     Drop(Filter),
-    Fault(FaultAction),
+    Fault(Fault),
     Propose {
-        node: u64,
+        node: NodeId,
         op: Op,
     },
     Client {
-        client: u64,
+        client: NodeId,
         op: Op,
-        at: Option<u64>,
+        at: Option<NodeId>,
     },
     ConfChange {
-        node: u64,
+        node: NodeId,
         change: ConfChange,
     },
     TransferLeader {
-        from: u64,
-        to: u64,
+        from: NodeId,
+        to: NodeId,
     },
     CheckHistory,
     Expect(Expectation),
@@ -161,12 +194,12 @@ pub enum ReplyExpect {
 #[derive(Clone, Debug)]
 pub enum Expectation {
     Leader {
-        node: u64,
+        node: NodeId,
         term: Option<u64>,
     },
     LeaderOfTerm {
         term: u64,
-        node: u64,
+        node: NodeId,
     },
     NoLeader(NodeList),
     Role {
@@ -189,10 +222,11 @@ pub enum Expectation {
         terms: Vec<u64>,
     },
     LogsEqual(NodeList),
+    /// Voters by address.
     Config {
         nodes: NodeList,
-        voters: Vec<u64>,
-        outgoing: Vec<u64>,
+        voters: Vec<NodeId>,
+        outgoing: Vec<NodeId>,
     },
     Violation(Property),
     NoViolation,
@@ -203,18 +237,52 @@ pub enum Expectation {
         value: u64,
     },
     Reply {
-        client: u64,
+        client: NodeId,
         expected: ReplyExpect,
     },
 }
 
 pub fn parse(text: &str) -> Result<Script, ScriptError> {
+    let raw: Vec<&str> = text.lines().collect();
     let mut description = Vec::new();
-    let mut lines = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
     let mut in_header = true;
-    for (position, raw) in text.lines().enumerate() {
+    // A block may open right under a command or right after another block.
+    let mut block_may_open = false;
+    let mut position = 0;
+    while position < raw.len() {
         let number = position + 1;
-        let trimmed = raw.trim();
+        let trimmed = raw[position].trim();
+        if let Some(header) = block_header(trimmed) {
+            let form = header.map_err(|message| ScriptError::new(number, message))?;
+            let line = lines.last_mut().filter(|_| block_may_open).ok_or_else(|| {
+                ScriptError::new(
+                    number,
+                    "an expected-output block (----) belongs right under a command",
+                )
+            })?;
+            let mut end = position + 1;
+            while end < raw.len()
+                && !raw[end].trim().is_empty()
+                && block_header(raw[end].trim()).is_none()
+            {
+                end += 1;
+            }
+            let text: Vec<&str> = raw[position + 1..end]
+                .iter()
+                .map(|l| l.trim_end())
+                .collect();
+            line.expected.push(Block {
+                form,
+                text: text.join("\n"),
+                first_line: number,
+                last_line: end,
+            });
+            position = end;
+            continue;
+        }
+        position += 1;
+        block_may_open = false;
         if let Some(comment) = trimmed.strip_prefix('#') {
             if in_header {
                 description.push(comment.trim().to_string());
@@ -233,7 +301,9 @@ pub fn parse(text: &str) -> Result<Script, ScriptError> {
             text: content.to_string(),
             condition: line.0,
             command: line.1,
+            expected: Vec::new(),
         });
+        block_may_open = true;
     }
     let script = Script {
         description: description.join(" ").trim().to_string(),
@@ -289,7 +359,7 @@ fn check_structure(script: &Script) -> Result<(), ScriptError> {
                 "setup (log, hardstate) must come before the first action",
             ));
         }
-        if !seeded && matches!(command, Command::Fault(FaultAction::LinkLoss { .. })) {
+        if !seeded && matches!(command, Command::Fault(Fault::LinkLoss { .. })) {
             return Err(ScriptError::new(
                 line.number,
                 "link-loss has no effect in a cluster script, whose runner delivers every message \
@@ -304,18 +374,27 @@ fn check_structure(script: &Script) -> Result<(), ScriptError> {
     Ok(())
 }
 
-fn check_nodes(command: &Command, spec: &ClusterSpec) -> Result<(), String> {
-    let server = |id: u64| {
-        if id <= spec.servers {
+fn check_nodes(command: &Command, spec: &ClusterSettings) -> Result<(), String> {
+    let names = sim::Names::new(spec.servers);
+    let server = |address: NodeId| {
+        if address < spec.servers {
             Ok(())
         } else {
-            Err(format!("n{id} does not exist ({} servers)", spec.servers))
+            Err(format!(
+                "{} does not exist ({} servers)",
+                names.of(address),
+                spec.servers
+            ))
         }
     };
     let node = |node: NodeRef| match node {
-        NodeRef::Server(id) => server(id),
-        NodeRef::Client(k) if k <= spec.clients => Ok(()),
-        NodeRef::Client(k) => Err(format!("c{k} does not exist ({} clients)", spec.clients)),
+        NodeRef::Server(address) => server(address),
+        NodeRef::Client(index) if index < spec.clients => Ok(()),
+        NodeRef::Client(index) => Err(format!(
+            "{} does not exist ({} clients)",
+            names.of(spec.servers + index),
+            spec.clients
+        )),
     };
     let list = |nodes: &NodeList| nodes.resolve(spec.servers).into_iter().try_for_each(node);
     let filter = |filter: &Filter| {
@@ -323,12 +402,19 @@ fn check_nodes(command: &Command, spec: &ClusterSpec) -> Result<(), String> {
         filter.to.as_ref().map_or(Ok(()), list)
     };
     match command {
-        Command::Log { nodes, .. }
-        | Command::HardState { nodes, .. }
-        | Command::Tick { nodes, .. } => list(nodes),
-        Command::Campaign(id)
-        | Command::Propose { node: id, .. }
-        | Command::ConfChange { node: id, .. } => server(*id),
+        Command::Log { nodes, .. } | Command::Tick { nodes, .. } => list(nodes),
+        Command::HardState { nodes, vote, .. } => {
+            list(nodes)?;
+            vote.map_or(Ok(()), server)
+        }
+        Command::Campaign(id) | Command::Propose { node: id, .. } => server(*id),
+        Command::ConfChange { node, change } => {
+            server(*node)?;
+            sim::AdminCommand::validate(
+                &crate::harness::AdminCommand::ConfChange(change.clone()),
+                spec.servers as usize,
+            )
+        }
         Command::TransferLeader { from, to } => server(*from).and(server(*to)),
         Command::Client { client, at, .. } => {
             node(NodeRef::Client(*client))?;
@@ -344,13 +430,20 @@ fn check_nodes(command: &Command, spec: &ClusterSpec) -> Result<(), String> {
             Expectation::Leader { node, .. } | Expectation::LeaderOfTerm { node, .. } => {
                 server(*node)
             }
+            Expectation::Config {
+                nodes,
+                voters,
+                outgoing,
+            } => {
+                list(nodes)?;
+                voters.iter().chain(outgoing).try_for_each(|&v| server(v))
+            }
             Expectation::NoLeader(nodes)
             | Expectation::Role { nodes, .. }
             | Expectation::Term { nodes, .. }
             | Expectation::Commit { nodes, .. }
             | Expectation::Log { nodes, .. }
-            | Expectation::LogsEqual(nodes)
-            | Expectation::Config { nodes, .. } => list(nodes),
+            | Expectation::LogsEqual(nodes) => list(nodes),
             Expectation::Count { filter: f, .. } => filter(f),
             Expectation::Reply { client, .. } => node(NodeRef::Client(*client)),
             _ => Ok(()),
@@ -383,11 +476,12 @@ fn parse_line(content: &str) -> Result<(Option<Condition>, Command), String> {
         "run-config" => Command::RunConfig(Box::new(parse_run_config(args)?)),
         "at" => {
             let (time, action) = args.split_first().ok_or("`at TIME FAULT...`")?;
-            let (&fault_verb, fault_args) = action.split_first().ok_or("`at TIME FAULT...`")?;
             Command::At {
                 at_ns: parse_duration(time)?,
-                action: parse_fault(fault_verb, fault_args)?
-                    .ok_or_else(|| format!("`{fault_verb}` is not a fault"))?,
+                action: action
+                    .join(" ")
+                    .parse()
+                    .map_err(|e: FaultParseError| e.to_string())?,
             }
         }
         "run" => match args {
@@ -401,9 +495,7 @@ fn parse_line(content: &str) -> Result<(Option<Condition>, Command), String> {
             },
             [nodes, ticks] => Command::Tick {
                 nodes: parse_node_list(nodes)?,
-                ticks: ticks
-                    .parse()
-                    .map_err(|_| format!("`{ticks}` is not a tick count"))?,
+                ticks: parse_number("tick count", ticks)?,
             },
             _ => return Err("`tick NODES [COUNT]`".into()),
         },
@@ -434,9 +526,12 @@ fn parse_line(content: &str) -> Result<(Option<Condition>, Command), String> {
         },
         "check-history" if args.is_empty() => Command::CheckHistory,
         "expect" => Command::Expect(parse_expectation(args)?),
-        _ => match parse_fault(verb, args)? {
-            Some(action) => Command::Fault(action),
-            None => return Err(format!("unknown command `{verb}`")),
+        _ => match rest.parse::<Fault>() {
+            Ok(action) => Command::Fault(action),
+            Err(FaultParseError::NotAFault(_)) => {
+                return Err(format!("unknown command `{}`", shorten(verb)));
+            }
+            Err(error) => return Err(error.to_string()),
         },
     };
     Ok((condition, command))
@@ -455,30 +550,38 @@ fn key_values<'a>(args: &[&'a str]) -> Result<Vec<(&'a str, &'a str)>, String> {
 fn parse_number<T: FromStr>(key: &str, value: &str) -> Result<T, String> {
     value
         .parse()
-        .map_err(|_| format!("{key}: `{value}` is not a valid number"))
+        .map_err(|_| format!("{key}: `{}` is not a valid number", shorten(value)))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
     value
         .parse()
-        .map_err(|_| format!("{key}: `{value}` is not true or false"))
+        .map_err(|_| format!("{key}: `{}` is not true or false", shorten(value)))
 }
 
 pub fn parse_mutants(value: &str) -> Result<Vec<Mutant>, String> {
     value
         .split(',')
         .filter(|name| !name.is_empty())
-        .map(|name| Mutant::from_str(name).map_err(|e| e.to_string()))
+        .map(|name| {
+            Mutant::from_str(name).map_err(|_| format!("unknown mutant `{}`", shorten(name)))
+        })
         .collect()
 }
 
-fn parse_cluster(args: &[&str]) -> Result<ClusterSpec, String> {
-    let mut spec = ClusterSpec::default();
+fn parse_cluster(args: &[&str]) -> Result<ClusterSettings, String> {
+    let mut spec = ClusterSettings::default();
     for (key, value) in key_values(args)? {
         match key {
             "servers" => spec.servers = parse_number(key, value)?,
             "clients" => spec.clients = parse_number(key, value)?,
-            "voters" => spec.voters = Some(parse_node_list(value)?.servers(u64::MAX)),
+            "voters" => {
+                let list = parse_node_list(value)?;
+                if list == NodeList::All {
+                    return Err("voters: list the servers (voters=n1..n3), not `all`".into());
+                }
+                spec.voters = Some(list.servers(0));
+            }
             "seed" => spec.seed = parse_number(key, value)?,
             "tick" => spec.tick_ns = parse_duration(value)?,
             "election_tick" => spec.election_tick = parse_number(key, value)?,
@@ -494,38 +597,60 @@ fn parse_cluster(args: &[&str]) -> Result<ClusterSpec, String> {
             "latency" => spec.latency_ns = parse_duration(value)?,
             _ => {
                 return Err(format!(
-                    "unknown cluster setting `{key}` (valid: servers, clients, voters, seed, tick, \
+                    "unknown cluster setting `{}` (valid: servers, clients, voters, seed, tick, \
                      election_tick, heartbeat_tick, pre_vote, check_quorum, read_mode, \
-                     max_entries_per_msg, conf_change_on_append, snapshot_threshold, mutants, settle, latency)"
+                     max_entries_per_msg, conf_change_on_append, snapshot_threshold, mutants, \
+                     settle, latency)",
+                    shorten(key)
                 ));
             }
         }
     }
-    if !(1..=9).contains(&spec.servers) {
-        return Err(format!("servers={} is outside 1..=9", spec.servers));
-    }
-    if spec.clients > 16 {
-        return Err(format!("clients={} is outside 0..=16", spec.clients));
-    }
-    if let Some(voters) = &spec.voters
-        && let Some(id) = voters.iter().find(|&&id| id > spec.servers)
-    {
-        return Err(format!(
-            "voter n{id} does not exist ({} servers)",
-            spec.servers
-        ));
-    }
-    if spec.tick_ns == 0 {
-        return Err("tick must be positive".into());
-    }
+    check_settings(&spec).map_err(|e| e.to_string())?;
     Ok(spec)
+}
+
+/// The same bounds as seeded runs, plus the script's own settings.
+fn check_settings(spec: &ClusterSettings) -> Result<(), crate::config::ConfigError> {
+    use bounds::*;
+    check_range("servers", u64::from(spec.servers), 1, SERVERS_MAX)?;
+    check_range("clients", u64::from(spec.clients), 0, 16)?;
+    if let Some(voters) = &spec.voters {
+        check_range("voters", voters.len() as u64, 1, u64::from(spec.servers))?;
+        for &voter in voters {
+            check_range("voter", u64::from(voter) + 1, 1, u64::from(spec.servers))?;
+        }
+    }
+    check_range("tick (ns)", spec.tick_ns, TICK_NS_MIN, TICK_NS_MAX)?;
+    check_range("election_tick", spec.election_tick, 2, ELECTION_TICK_MAX)?;
+    check_range(
+        "heartbeat_tick",
+        spec.heartbeat_tick,
+        1,
+        spec.election_tick - 1,
+    )?;
+    check_range(
+        "max_entries_per_msg",
+        spec.max_entries_per_msg as u64,
+        1,
+        ENTRIES_PER_MSG_MAX,
+    )?;
+    check_range(
+        "snapshot_threshold",
+        spec.snapshot_threshold_entries,
+        1,
+        SNAPSHOT_THRESHOLD_MAX,
+    )?;
+    check_range("settle (ns)", spec.settle_ns, 0, LATENCY_NS_MAX)?;
+    check_range("latency (ns)", spec.latency_ns, 0, LATENCY_NS_MAX)?;
+    Ok(())
 }
 
 fn parse_log(args: &[&str]) -> Result<Command, String> {
     let (nodes, terms) = args.split_first().ok_or("`log NODES TERM...`")?;
     let terms: Vec<u64> = terms
         .iter()
-        .map(|t| t.parse().map_err(|_| format!("`{t}` is not a term")))
+        .map(|t| parse_number("term", t))
         .collect::<Result<_, _>>()?;
     if terms.windows(2).any(|w| w[0] > w[1]) || terms.first() == Some(&0) {
         return Err("a log's terms are positive and never decrease".into());
@@ -548,7 +673,8 @@ fn parse_hard_state(args: &[&str]) -> Result<Command, String> {
             "commit" => commit = Some(parse_number(key, value)?),
             _ => {
                 return Err(format!(
-                    "unknown hardstate field `{key}` (valid: term, vote, commit)"
+                    "unknown hardstate field `{}` (valid: term, vote, commit)",
+                    shorten(key)
                 ));
             }
         }
@@ -559,119 +685,6 @@ fn parse_hard_state(args: &[&str]) -> Result<Command, String> {
         vote,
         commit,
     })
-}
-
-/// The fault commands shared by cluster scripts and seeded-run `at` lines. `None`: not a fault.
-pub fn parse_fault(verb: &str, args: &[&str]) -> Result<Option<FaultAction>, String> {
-    let address = |token: &str| parse_server(token).map(|id| (id - 1) as sim::NodeId);
-    let link = |token: &str| -> Result<(sim::NodeId, sim::NodeId), String> {
-        let (from, to) = token
-            .split_once("->")
-            .ok_or_else(|| format!("`{token}` is not a link (n1->n2)"))?;
-        Ok((address(from)?, address(to)?))
-    };
-    let action = match (verb, args) {
-        ("partition", groups) if !groups.is_empty() => {
-            let groups = groups
-                .iter()
-                .filter(|&&token| token != "|")
-                .map(|group| {
-                    parse_node_list(group).and_then(|list| match list {
-                        NodeList::All => Err("a partition group lists its nodes".to_string()),
-                        NodeList::Nodes(_) => Ok(list
-                            .servers(9)
-                            .into_iter()
-                            .map(|id| (id - 1) as sim::NodeId)
-                            .collect()),
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            FaultAction::Partition { groups }
-        }
-        ("heal", []) => FaultAction::Heal,
-        ("cut", [token]) => {
-            let (from, to) = link(token)?;
-            FaultAction::CutLink { from, to }
-        }
-        ("restore", [token]) => {
-            let (from, to) = link(token)?;
-            FaultAction::RestoreLink { from, to }
-        }
-        ("crash", [node]) => FaultAction::Crash {
-            node: address(node)?,
-        },
-        ("restart", [node]) => FaultAction::Restart {
-            node: address(node)?,
-        },
-        ("pause", [node]) => FaultAction::Pause {
-            node: address(node)?,
-        },
-        ("resume", [node]) => FaultAction::Resume {
-            node: address(node)?,
-        },
-        ("clock-rate", [node, rate]) => FaultAction::ClockRate {
-            node: address(node)?,
-            rate: parse_number("clock-rate", rate.trim_start_matches('x'))?,
-        },
-        ("clock-jump", [node, delta]) => {
-            let (negative, magnitude) = match delta.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, delta.trim_start_matches('+')),
-            };
-            let ns = i64::try_from(parse_duration(magnitude)?)
-                .map_err(|_| format!("`{delta}` is too large"))?;
-            FaultAction::ClockJump {
-                node: address(node)?,
-                delta_ns: if negative { -ns } else { ns },
-            }
-        }
-        ("link-loss", [token, rest @ ..]) => {
-            let (from, to) = token
-                .split_once("->")
-                .ok_or_else(|| format!("`{token}` is not a link (n1->n2, *->*)"))?;
-            let side = |s: &str| {
-                if s == "*" {
-                    Ok(None)
-                } else {
-                    address(s).map(Some)
-                }
-            };
-            let (mut drop_probability, mut duplicate_probability) = (0.0, 0.0);
-            for (key, value) in key_values(rest)? {
-                match key {
-                    "drop" => drop_probability = parse_number(key, value)?,
-                    "dup" => duplicate_probability = parse_number(key, value)?,
-                    _ => {
-                        return Err(format!(
-                            "unknown link-loss field `{key}` (valid: drop, dup)"
-                        ));
-                    }
-                }
-            }
-            FaultAction::LinkLoss {
-                from: side(from)?,
-                to: side(to)?,
-                drop_probability,
-                duplicate_probability,
-            }
-        }
-        // A membership change the server proposes when the fault is due (in a seeded run).
-        ("conf-change", [node, words @ ..]) => {
-            let change = parse_conf_change_words(words, script_server_ids)?;
-            AdminCommand::ConfChange(change).to(address(node)?)
-        }
-        ("admin", [node, words @ ..]) if !words.is_empty() => FaultAction::Admin {
-            node: address(node)?,
-            command: words.join(" "),
-        },
-        (
-            "partition" | "heal" | "cut" | "restore" | "crash" | "restart" | "pause" | "resume"
-            | "clock-rate" | "clock-jump" | "link-loss" | "conf-change" | "admin",
-            _,
-        ) => return Err(format!("wrong arguments for `{verb}`")),
-        _ => return Ok(None),
-    };
-    Ok(Some(action))
 }
 
 /// `get K`, `put K V`, `append K V`, `cas K OLD NEW` (`""` for the empty string).
@@ -709,8 +722,13 @@ fn parse_op(tokens: &[&str]) -> Result<Op, String> {
 fn parse_client(args: &[&str]) -> Result<Command, String> {
     let (client, rest) = args.split_first().ok_or("`client cK OP... [at nJ]`")?;
     let client = match parse_node(client)? {
-        NodeRef::Client(k) => k,
-        NodeRef::Server(_) => return Err(format!("`{client}` is a server; a client is needed")),
+        NodeRef::Client(index) => index,
+        NodeRef::Server(_) => {
+            return Err(format!(
+                "`{}` is a server; a client is needed",
+                shorten(client)
+            ));
+        }
     };
     let (op, at) = match rest {
         [op @ .., "at", server] => (op, Some(parse_server(server)?)),
@@ -730,16 +748,8 @@ fn parse_conf_change(args: &[&str]) -> Result<Command, String> {
         .ok_or("`conf-change NODE add|remove|add-learner NODES... [joint|joint-explicit]`")?;
     Ok(Command::ConfChange {
         node: parse_server(node)?,
-        change: parse_conf_change_words(rest, script_server_ids)?,
+        change: parse_conf_change_words(rest)?,
     })
-}
-
-/// A node list of a membership change as Raft ids (script names are Raft ids).
-fn script_server_ids(token: &str) -> Result<Vec<u64>, String> {
-    match parse_node_list(token)? {
-        NodeList::All => Err("a membership change lists its nodes".into()),
-        list => Ok(list.servers(u64::MAX)),
-    }
 }
 
 fn parse_role(token: &str) -> Result<Role, String> {
@@ -750,7 +760,8 @@ fn parse_role(token: &str) -> Result<Role, String> {
         "pre-candidate" => Role::PreCandidate,
         _ => {
             return Err(format!(
-                "`{token}` is not a role (leader, follower, candidate, pre-candidate)"
+                "`{}` is not a role (leader, follower, candidate, pre-candidate)",
+                shorten(token)
             ));
         }
     })
@@ -805,7 +816,7 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
             nodes: parse_node_list(nodes)?,
             terms: terms
                 .iter()
-                .map(|t| t.parse().map_err(|_| format!("`{t}` is not a term")))
+                .map(|t| parse_number("term", t))
                 .collect::<Result<_, _>>()?,
         },
         ("logs-equal", [nodes]) => Expectation::LogsEqual(parse_node_list(nodes)?),
@@ -813,11 +824,12 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
             let (mut voters, mut outgoing) = (None, Vec::new());
             for (key, value) in key_values(fields)? {
                 match key {
-                    "voters" => voters = Some(parse_node_list(value)?.servers(u64::MAX)),
-                    "outgoing" => outgoing = parse_node_list(value)?.servers(u64::MAX),
+                    "voters" => voters = Some(parse_node_list(value)?.servers(0)),
+                    "outgoing" => outgoing = parse_node_list(value)?.servers(0),
                     _ => {
                         return Err(format!(
-                            "unknown config field `{key}` (valid: voters, outgoing)"
+                            "unknown config field `{}` (valid: voters, outgoing)",
+                            shorten(key)
                         ));
                     }
                 }
@@ -829,7 +841,8 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
             }
         }
         ("violation", [kind]) => Expectation::Violation(
-            parse_property(kind).ok_or_else(|| format!("unknown property `{kind}`"))?,
+            kind.parse()
+                .map_err(|e: crate::config::property::UnknownProperty| e.to_string())?,
         ),
         ("no-violation", []) => Expectation::NoViolation,
         ("pass", []) => Expectation::Pass,
@@ -849,8 +862,10 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
         }
         ("reply", [client, expected]) => {
             let client = match parse_node(client)? {
-                NodeRef::Client(k) => k,
-                NodeRef::Server(_) => return Err(format!("`{client}` is not a client")),
+                NodeRef::Client(index) => index,
+                NodeRef::Server(_) => {
+                    return Err(format!("`{}` is not a client", shorten(client)));
+                }
             };
             let expected = match *expected {
                 "written" => ReplyExpect::Written,
@@ -875,7 +890,7 @@ fn parse_expectation(args: &[&str]) -> Result<Expectation, String> {
         _ => {
             return Err(format!(
                 "unknown or malformed expectation `expect {}`",
-                args.join(" ")
+                shorten(&args.join(" "))
             ));
         }
     })

@@ -10,18 +10,20 @@
 //!
 //! `run-config` lists the fields of `RunConfig` that differ from `RunConfig::standard(seed)`,
 //! named by their serde paths (`faults.count=3`, `link.latency_ns_max=5000000`); `mutants` takes
-//! kebab-case names. The fault lines are `sim::FaultAction`s at exact virtual times.
+//! kebab-case names. The fault lines are fault actions in their one text form
+//! (`sim::FaultAction`'s), at exact virtual times. The run's verdict and trace hash are the
+//! `expect` line's output, so a regression script pins the exact run it replays.
 
 use raft::Mutant;
 use serde_json::Value;
-use sim::{FaultAction, FaultSchedule};
+use sim::shorten;
+use sim::text::{format_duration, format_time};
 
 use super::parse::{Command, Expectation, parse_mutants};
-use super::syntax::{format_duration, format_time};
-use super::{Script, ScriptError, ScriptOptions, ScriptOutcome, ScriptViolation};
-use crate::admin::{AdminCommand, render_conf_change_words};
-use crate::oracle::Property;
-use crate::run::{RunConfig, RunOptions, run_with};
+use super::{Script, ScriptError, ScriptOptions, ScriptOutcome};
+use crate::config::{Property, RunConfig};
+use crate::harness::FaultSchedule;
+use crate::run::{RunOptions, catch_panic, run_with};
 
 /// The outcome a seeded-run script expects.
 pub type Expected = Option<Property>;
@@ -42,7 +44,7 @@ pub fn render_seeded_run(
         out.push_str(&format!(
             "at {} {}\n",
             format_duration(fault.at_ns),
-            render_fault(&fault.action)
+            fault.action
         ));
     }
     match expected {
@@ -113,13 +115,13 @@ pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
     for token in args {
         let (key, value) = token
             .split_once('=')
-            .ok_or_else(|| format!("`{token}` is not key=value"))?;
+            .ok_or_else(|| format!("`{}` is not key=value", shorten(token)))?;
         fields.push((key, value));
     }
     let seed = match fields.iter().find(|(k, _)| *k == "seed") {
         Some((_, v)) => v
             .parse()
-            .map_err(|_| format!("seed: `{v}` is not a number"))?,
+            .map_err(|_| format!("seed: `{}` is not a number", shorten(v)))?,
         None => return Err("run-config needs seed=S".into()),
     };
     let mut value = to_value(&RunConfig::standard(seed));
@@ -127,8 +129,8 @@ pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
         if key == "seed" {
             continue;
         }
-        let slot =
-            field_mut(&mut value, key).ok_or_else(|| format!("unknown run-config key `{key}`"))?;
+        let slot = field_mut(&mut value, key)
+            .ok_or_else(|| format!("unknown run-config key `{}`", shorten(key)))?;
         *slot = if key == "mutants" {
             let mutants: Vec<Mutant> = parse_mutants(text)?;
             serde_json::to_value(mutants).expect("mutants serialize")
@@ -136,8 +138,8 @@ pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
             parse_scalar(key, text, slot)?
         };
     }
-    let config: RunConfig =
-        serde_json::from_value(value).map_err(|e| format!("run-config: {e}"))?;
+    let config: RunConfig = serde_json::from_value(value)
+        .map_err(|e| format!("run-config: {}", shorten(&e.to_string())))?;
     config.validate().map_err(|e| format!("run-config: {e}"))?;
     Ok(config)
 }
@@ -155,7 +157,7 @@ fn field_mut<'a>(value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
 
 /// A value of the same JSON type as the standard one.
 fn parse_scalar(key: &str, text: &str, template: &Value) -> Result<Value, String> {
-    let bad = || format!("{key}: `{text}` is not a valid value");
+    let bad = || format!("{key}: `{}` is not a valid value", shorten(text));
     match template {
         Value::String(_) => Ok(Value::String(text.to_string())),
         Value::Null => Ok(serde_json::from_str(text).unwrap_or(Value::String(text.to_string()))),
@@ -174,55 +176,6 @@ fn parse_scalar(key: &str, text: &str, template: &Value) -> Result<Value, String
             same_kind.then_some(parsed).ok_or_else(bad)
         }
         Value::Object(_) => Err(bad()),
-    }
-}
-
-/// A fault in script syntax, with script node names (address a is `n{a+1}`).
-pub fn render_fault(action: &FaultAction) -> String {
-    let n = |address: &sim::NodeId| format!("n{}", address + 1);
-    let side = |address: &Option<sim::NodeId>| address.as_ref().map_or("*".to_string(), n);
-    match action {
-        FaultAction::Partition { groups } => {
-            let groups: Vec<String> = groups
-                .iter()
-                .map(|g| format!("{{{}}}", g.iter().map(n).collect::<Vec<_>>().join(",")))
-                .collect();
-            format!("partition {}", groups.join(" | "))
-        }
-        FaultAction::Heal => "heal".into(),
-        FaultAction::CutLink { from, to } => format!("cut {}->{}", n(from), n(to)),
-        FaultAction::RestoreLink { from, to } => format!("restore {}->{}", n(from), n(to)),
-        FaultAction::Crash { node } => format!("crash {}", n(node)),
-        FaultAction::Restart { node } => format!("restart {}", n(node)),
-        FaultAction::Pause { node } => format!("pause {}", n(node)),
-        FaultAction::Resume { node } => format!("resume {}", n(node)),
-        FaultAction::ClockRate { node, rate } => format!("clock-rate {} {rate}", n(node)),
-        FaultAction::ClockJump { node, delta_ns } => {
-            let sign = if *delta_ns < 0 { "-" } else { "+" };
-            format!(
-                "clock-jump {} {sign}{}",
-                n(node),
-                format_duration(delta_ns.unsigned_abs())
-            )
-        }
-        FaultAction::LinkLoss {
-            from,
-            to,
-            drop_probability,
-            duplicate_probability,
-        } => format!(
-            "link-loss {}->{} drop={drop_probability} dup={duplicate_probability}",
-            side(from),
-            side(to)
-        ),
-        FaultAction::Admin { node, command } => match AdminCommand::parse(command) {
-            Ok(AdminCommand::ConfChange(change)) => format!(
-                "conf-change {} {}",
-                n(node),
-                render_conf_change_words(&change, |id| format!("n{id}"))
-            ),
-            Err(_) => format!("admin {} {command}", n(node)),
-        },
     }
 }
 
@@ -267,50 +220,53 @@ pub fn seeded_parts(
 pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, ScriptError> {
     let (config, schedule, expected) = seeded_parts(script, options)?;
     let first_line = script.lines.first().map_or(1, |l| l.number);
-    let outcome = run_with(&config, Some(schedule.clone()), RunOptions::default())
-        .map_err(|e| ScriptError::new(first_line, e))?;
-    let mut trace = String::new();
-    trace.push_str(&format!(
-        "run-config {}\n",
-        render_config(&config).join(" ")
-    ));
-    trace.push_str(&format!("  {config}\n"));
-    for fault in schedule.faults() {
-        trace.push_str(&format!(
-            "  {:>12}  {}\n",
-            format_time(fault.at_ns),
-            render_fault(&fault.action)
-        ));
-    }
+    // The run's outcome is the output of the last `expect` line that applies.
+    let out_line = script
+        .lines
+        .iter()
+        .filter(|line| line.condition.is_none_or(|c| c.holds(&config.mutants)))
+        .filter(|line| matches!(line.command, Command::Expect(_)))
+        .map(|line| line.number)
+        .next_back()
+        .unwrap_or(first_line);
     let mut result = ScriptOutcome::default();
-    match &outcome.violation {
-        Some(violation) => {
-            trace.push_str(&format!("  !! {}\n", ScriptViolation(violation)));
-            result.violations.push((first_line, violation.clone()));
+    let found = match catch_panic(|| run_with(&config, Some(schedule), RunOptions::default())) {
+        Ok(outcome) => {
+            let outcome = outcome.map_err(|e| ScriptError::new(first_line, e.to_string()))?;
+            match &outcome.violation {
+                Some(violation) => {
+                    result.push_output(out_line, format!("!! {violation}"));
+                    result.violations.push((out_line, violation.clone()));
+                }
+                None => result.push_output(out_line, "no violation".into()),
+            }
+            result.push_output(
+                out_line,
+                format!(
+                    "simulated {} · {} operations completed, {} indefinite · trace hash {:016x}",
+                    format_time(outcome.simulated_ns),
+                    outcome.operations_completed,
+                    outcome.operations_indefinite,
+                    outcome.trace_hash
+                ),
+            );
+            outcome.violation.as_ref().map(|v| v.property)
         }
-        None => trace.push_str("  no violation\n"),
-    }
-    trace.push_str(&format!(
-        "  simulated {} · {} operations completed, {} indefinite · trace hash {:016x}\n",
-        format_time(outcome.simulated_ns),
-        outcome.operations_completed,
-        outcome.operations_indefinite,
-        outcome.trace_hash
-    ));
-    let found = outcome.violation.as_ref().map(|v| v.property);
-    let expectation = match expected {
-        Some(property) => format!("expect violation {property}"),
-        None => "expect pass".to_string(),
+        Err(panic) => {
+            result.push_output(out_line, format!("!! panic: {panic}"));
+            Some(Property::Panic)
+        }
     };
-    if found == expected {
-        trace.push_str(&format!("{expectation}: ok\n"));
-    } else {
+    if found != expected {
+        let expectation = match expected {
+            Some(property) => format!("expect violation {property}"),
+            None => "expect pass".to_string(),
+        };
         let what = found.map_or("no violation".to_string(), |p| format!("a {p} violation"));
-        let failure = format!("{expectation}: FAILED, found {what}");
-        trace.push_str(&format!("{failure}\n"));
-        result.failures.push(failure);
+        let failure = format!("{expectation}: found {what}");
+        result.push_output(out_line, format!("FAILED: {failure}"));
+        result.failures.push(format!("line {out_line}: {failure}"));
     }
-    result.trace = trace;
     Ok(result)
 }
 
@@ -333,12 +289,15 @@ mod tests {
         let mut schedule = crate::run::run(&config).expect("the sample runs").faults;
         schedule.push(
             1_234_567,
-            FaultAction::ClockJump {
+            crate::harness::Fault::ClockJump {
                 node: 1,
                 delta_ns: -2_500_001,
             },
         );
-        schedule.push(2_000_000_001, FaultAction::ClockRate { node: 2, rate: 0.7 });
+        schedule.push(
+            2_000_000_001,
+            crate::harness::Fault::ClockRate { node: 2, rate: 0.7 },
+        );
         (config, schedule)
     }
 
@@ -383,7 +342,10 @@ mod tests {
             ("run-config seed=1 servers=three\n", "servers"),
             ("run-config seed=1 servers=0\n", "outside"),
             ("run-config seed=1\ncampaign n1\n", "does not belong"),
-            ("run-config seed=1\nat 5ms crash n1 n2\n", "wrong arguments"),
+            (
+                "run-config seed=1\nat 5ms crash n1 n2\n",
+                "wrong number of arguments",
+            ),
         ] {
             let error = parse(text).unwrap_err();
             assert!(error.to_string().contains(needle), "{text:?}: {error}");

@@ -1,69 +1,53 @@
-//! The small pieces of the script language: durations, node names and lists, comparisons,
-//! message filters, and how messages are written in the trace.
+//! The small pieces of the script language: node names and lists, comparisons and message
+//! filters. Names, durations and fault actions are the simulator's text forms
+//! (`sim::names`, `sim::text`, `sim::FaultAction`), so a script reads like every other output.
 
 use std::fmt;
 
-use kv::{ReplyOutcome, Wire};
-use raft::{Message, MessageKind};
-use sim::{NANOS_PER_MILLI, NodeId};
+use kv::Wire;
+use raft::MessageKind;
+use sim::{Names, NodeId, shorten};
 
-/// A node as a script names it: server `nK` (Raft id K) or client `cK`.
+/// A node as a script names it: a server (`n3`, address 2) or a client (`c1`, index 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NodeRef {
-    Server(u64),
-    Client(u64),
+    Server(NodeId),
+    Client(NodeId),
 }
 
 impl NodeRef {
     /// The simulator address, given the number of servers.
-    pub fn address(self, servers: u64) -> NodeId {
+    pub fn address(self, servers: NodeId) -> NodeId {
         match self {
-            NodeRef::Server(id) => (id - 1) as NodeId,
-            NodeRef::Client(k) => (servers + k - 1) as NodeId,
+            NodeRef::Server(address) => address,
+            NodeRef::Client(index) => servers + index,
         }
-    }
-}
-
-impl fmt::Display for NodeRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NodeRef::Server(id) => write!(f, "n{id}"),
-            NodeRef::Client(k) => write!(f, "c{k}"),
-        }
-    }
-}
-
-/// The script name of simulator address `address`.
-pub fn node_name(address: NodeId, servers: u64) -> String {
-    let address = u64::from(address);
-    if address < servers {
-        format!("n{}", address + 1)
-    } else {
-        format!("c{}", address - servers + 1)
     }
 }
 
 pub fn parse_node(token: &str) -> Result<NodeRef, String> {
-    let number = |rest: &str| -> Result<u64, String> {
-        match rest.parse::<u64>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(format!("`{token}` is not a node (n1, n2, ..., c1, ...)")),
-        }
-    };
-    if let Some(rest) = token.strip_prefix('n') {
-        Ok(NodeRef::Server(number(rest)?))
-    } else if let Some(rest) = token.strip_prefix('c') {
-        Ok(NodeRef::Client(number(rest)?))
+    // Before the cluster line is known, any number of servers: `c` names still parse, as
+    // indices counted after them.
+    let names = Names::new(0);
+    if token.starts_with('n') {
+        parse_server(token).map(NodeRef::Server)
     } else {
-        Err(format!("`{token}` is not a node (n1, n2, ..., c1, ...)"))
+        names
+            .parse(token)
+            .map(NodeRef::Client)
+            .map_err(|error| error.to_string())
     }
 }
 
-pub fn parse_server(token: &str) -> Result<u64, String> {
-    match parse_node(token)? {
-        NodeRef::Server(id) => Ok(id),
-        NodeRef::Client(_) => Err(format!("`{token}` is a client; a server is needed here")),
+/// A server's address from its name.
+pub fn parse_server(token: &str) -> Result<NodeId, String> {
+    if token.starts_with('c') {
+        return Err(format!(
+            "`{}` is a client; a server is needed here",
+            shorten(token)
+        ));
     }
+    sim::names::parse_server(token).map_err(|error| error.to_string())
 }
 
 /// A list of nodes: `n1`, `n1,n3`, `n1..n5`, `{n1,n2}`, or `all` (every server).
@@ -74,18 +58,19 @@ pub enum NodeList {
 }
 
 impl NodeList {
-    pub fn resolve(&self, servers: u64) -> Vec<NodeRef> {
+    pub fn resolve(&self, servers: NodeId) -> Vec<NodeRef> {
         match self {
-            NodeList::All => (1..=servers).map(NodeRef::Server).collect(),
+            NodeList::All => (0..servers).map(NodeRef::Server).collect(),
             NodeList::Nodes(nodes) => nodes.clone(),
         }
     }
 
-    pub fn servers(&self, servers: u64) -> Vec<u64> {
+    /// The servers' addresses.
+    pub fn servers(&self, servers: NodeId) -> Vec<NodeId> {
         self.resolve(servers)
             .into_iter()
             .filter_map(|node| match node {
-                NodeRef::Server(id) => Some(id),
+                NodeRef::Server(address) => Some(address),
                 NodeRef::Client(_) => None,
             })
             .collect()
@@ -93,77 +78,39 @@ impl NodeList {
 }
 
 pub fn parse_node_list(token: &str) -> Result<NodeList, String> {
-    let token = token.trim_start_matches('{').trim_end_matches('}');
-    if token == "all" {
+    let inner = token.trim_start_matches('{').trim_end_matches('}');
+    if inner == "all" {
         return Ok(NodeList::All);
     }
     let mut nodes = Vec::new();
-    for part in token.split(',').filter(|part| !part.is_empty()) {
+    for part in inner.split(',').filter(|part| !part.is_empty()) {
         if let Some((low, high)) = part.split_once("..") {
-            let (low, high) = (parse_node(low)?, parse_node(high)?);
-            match (low, high) {
+            let not_range = || format!("`{}` is not a node range", shorten(part));
+            let range = match (parse_node(low)?, parse_node(high)?) {
                 (NodeRef::Server(a), NodeRef::Server(b)) if a <= b => {
-                    nodes.extend((a..=b).map(NodeRef::Server))
+                    (a, b, NodeRef::Server as fn(_) -> _)
                 }
                 (NodeRef::Client(a), NodeRef::Client(b)) if a <= b => {
-                    nodes.extend((a..=b).map(NodeRef::Client))
+                    (a, b, NodeRef::Client as fn(_) -> _)
                 }
-                _ => return Err(format!("`{part}` is not a node range")),
+                _ => return Err(not_range()),
+            };
+            let (low, high, make) = range;
+            if (high - low) as usize >= sim::NODES_MAX {
+                return Err(not_range());
             }
+            nodes.extend((low..=high).map(make));
         } else {
             nodes.push(parse_node(part)?);
         }
+        if nodes.len() > sim::NODES_MAX {
+            return Err(format!("`{}` names too many nodes", shorten(token)));
+        }
     }
     if nodes.is_empty() {
-        return Err(format!("`{token}` names no node"));
+        return Err(format!("`{}` names no node", shorten(token)));
     }
     Ok(NodeList::Nodes(nodes))
-}
-
-/// `10ms`, `1.5s`, `250us`, `7ns`, parsed exactly into nanoseconds.
-pub fn parse_duration(token: &str) -> Result<u64, String> {
-    let bad = || format!("`{token}` is not a duration (like 10ms, 1.5s, 250us, 7ns)");
-    let split = token
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(bad)?;
-    let (number, unit) = token.split_at(split);
-    let scale: u64 = match unit {
-        "ns" => 1,
-        "us" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        _ => return Err(bad()),
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() || fraction.len() > scale.ilog10() as usize {
-        return Err(bad());
-    }
-    let whole: u64 = whole.parse().map_err(|_| bad())?;
-    let mut fraction_ns = 0u64;
-    if !fraction.is_empty() {
-        let digits: u64 = fraction.parse().map_err(|_| bad())?;
-        fraction_ns = digits * 10u64.pow(scale.ilog10() - fraction.len() as u32);
-    }
-    whole
-        .checked_mul(scale)
-        .and_then(|ns| ns.checked_add(fraction_ns))
-        .ok_or_else(bad)
-}
-
-/// Nanoseconds as milliseconds, exactly and as short as possible: `1200ms`, `1200.5ms`.
-pub fn format_duration(ns: u64) -> String {
-    let (ms, rest) = (ns / NANOS_PER_MILLI, ns % NANOS_PER_MILLI);
-    if rest == 0 {
-        format!("{ms}ms")
-    } else {
-        let fraction = format!("{rest:06}");
-        format!("{ms}.{}ms", fraction.trim_end_matches('0'))
-    }
-}
-
-/// A point in virtual time for the trace.
-pub fn format_time(ns: u64) -> String {
-    format!("{:.3}ms", ns as f64 / 1e6)
 }
 
 /// A comparison in an expectation.
@@ -220,18 +167,20 @@ pub fn parse_comparison(tokens: &[&str]) -> Result<(Compare, u64), String> {
     let (compare, value) = match tokens {
         [value] => (Compare::Eq, *value),
         [compare, value] => (
-            Compare::parse(compare).ok_or_else(|| format!("`{compare}` is not a comparison"))?,
+            Compare::parse(compare)
+                .ok_or_else(|| format!("`{}` is not a comparison", shorten(compare)))?,
             *value,
         ),
         _ => return Err("expected `[=|!=|<=|>=|<|>] NUMBER`".into()),
     };
     let value = value
         .parse()
-        .map_err(|_| format!("`{value}` is not a number"))?;
+        .map_err(|_| format!("`{}` is not a number", shorten(value)))?;
     Ok((compare, value))
 }
 
-/// The kinds of message a filter can name.
+/// The kinds of message a filter can name: a Raft message kind (by its short name), or a
+/// client's `request` or a server's `reply`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WireKind {
     Raft(MessageKind),
@@ -239,43 +188,29 @@ pub enum WireKind {
     Reply,
 }
 
-const KIND_NAMES: [(&str, WireKind); 14] = [
-    ("app", WireKind::Raft(MessageKind::Append)),
-    ("app-resp", WireKind::Raft(MessageKind::AppendResponse)),
-    ("vote", WireKind::Raft(MessageKind::Vote)),
-    ("vote-resp", WireKind::Raft(MessageKind::VoteResponse)),
-    ("prevote", WireKind::Raft(MessageKind::PreVote)),
-    ("prevote-resp", WireKind::Raft(MessageKind::PreVoteResponse)),
-    ("heartbeat", WireKind::Raft(MessageKind::Heartbeat)),
-    (
-        "heartbeat-resp",
-        WireKind::Raft(MessageKind::HeartbeatResponse),
-    ),
-    ("snap", WireKind::Raft(MessageKind::Snapshot)),
-    ("timeout-now", WireKind::Raft(MessageKind::TimeoutNow)),
-    ("read-index", WireKind::Raft(MessageKind::ReadIndex)),
-    (
-        "read-index-resp",
-        WireKind::Raft(MessageKind::ReadIndexResponse),
-    ),
-    ("request", WireKind::Request),
-    ("reply", WireKind::Reply),
-];
-
-pub fn wire_kind(wire: &Wire) -> WireKind {
-    match wire {
-        Wire::Raft(message) => WireKind::Raft(message.kind),
-        Wire::Request(_) => WireKind::Request,
-        Wire::Reply(_) => WireKind::Reply,
+impl WireKind {
+    pub fn of(wire: &Wire) -> WireKind {
+        match wire {
+            Wire::Raft(message) => WireKind::Raft(message.kind),
+            Wire::Request(_) => WireKind::Request,
+            Wire::Reply(_) => WireKind::Reply,
+        }
     }
-}
 
-pub fn kind_name(kind: WireKind) -> &'static str {
-    KIND_NAMES
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map(|(name, _)| *name)
-        .expect("every kind has a name")
+    fn parse(name: &str) -> Result<WireKind, String> {
+        match name {
+            "request" => Ok(WireKind::Request),
+            "reply" => Ok(WireKind::Reply),
+            _ => name.parse().map(WireKind::Raft).map_err(|_| {
+                let names: Vec<&str> = MessageKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown message type `{}` (valid: {}, request, reply)",
+                    shorten(name),
+                    names.join(", ")
+                )
+            }),
+        }
+    }
 }
 
 /// Selects messages by type, sender, receiver, entries, term and rejection, e.g.
@@ -297,25 +232,12 @@ impl Filter {
         for token in tokens {
             let (key, value) = token
                 .split_once('=')
-                .ok_or_else(|| format!("`{token}` is not a filter term (key=value)"))?;
+                .ok_or_else(|| format!("`{}` is not a filter term (key=value)", shorten(token)))?;
             match key {
                 "type" => {
                     let kinds = value
                         .split(',')
-                        .map(|name| {
-                            KIND_NAMES
-                                .iter()
-                                .find(|(n, _)| *n == name)
-                                .map(|(_, kind)| *kind)
-                                .ok_or_else(|| {
-                                    let names: Vec<&str> =
-                                        KIND_NAMES.iter().map(|(n, _)| *n).collect();
-                                    format!(
-                                        "unknown message type `{name}` (valid: {})",
-                                        names.join(", ")
-                                    )
-                                })
-                        })
+                        .map(WireKind::parse)
                         .collect::<Result<_, _>>()?;
                     filter.kinds = Some(kinds);
                 }
@@ -326,19 +248,20 @@ impl Filter {
                     filter.term = Some(
                         value
                             .parse()
-                            .map_err(|_| format!("`{value}` is not a term"))?,
+                            .map_err(|_| format!("`{}` is not a term", shorten(value)))?,
                     )
                 }
                 "reject" => {
                     filter.reject = Some(
                         value
                             .parse()
-                            .map_err(|_| format!("`{value}` is not true or false"))?,
+                            .map_err(|_| format!("`{}` is not true or false", shorten(value)))?,
                     )
                 }
                 _ => {
                     return Err(format!(
-                        "unknown filter key `{key}` (valid: type, from, to, entries, term, reject)"
+                        "unknown filter key `{}` (valid: type, from, to, entries, term, reject)",
+                        shorten(key)
                     ));
                 }
             }
@@ -346,7 +269,7 @@ impl Filter {
         Ok(filter)
     }
 
-    pub fn matches(&self, from: NodeId, to: NodeId, wire: &Wire, servers: u64) -> bool {
+    pub fn matches(&self, from: NodeId, to: NodeId, wire: &Wire, servers: NodeId) -> bool {
         let in_list = |list: &Option<NodeList>, address: NodeId| {
             list.as_ref().is_none_or(|list| {
                 list.resolve(servers)
@@ -358,7 +281,7 @@ impl Filter {
             return false;
         }
         if let Some(kinds) = &self.kinds
-            && !kinds.contains(&wire_kind(wire))
+            && !kinds.contains(&WireKind::of(wire))
         {
             return false;
         }
@@ -396,77 +319,19 @@ fn parse_entries(value: &str) -> Result<Vec<(u64, u64)>, String> {
     value
         .split(',')
         .map(|part| {
-            let (index, term) = part
-                .split_once('@')
-                .ok_or_else(|| format!("`{part}` is not an entry (index@term)"))?;
+            let bad = || format!("`{}` is not an entry (index@term)", shorten(part));
+            let (index, term) = part.split_once('@').ok_or_else(bad)?;
             match (index.parse(), term.parse()) {
                 (Ok(index), Ok(term)) => Ok((index, term)),
-                _ => Err(format!("`{part}` is not an entry (index@term)")),
+                _ => Err(bad()),
             }
         })
         .collect()
 }
 
 /// One message as the trace shows it: `n1->n3 app t4 prev=1@1 [2@2] commit=1`.
-pub fn describe_message(from: NodeId, to: NodeId, wire: &Wire, servers: u64) -> String {
-    let route = format!("{}->{}", node_name(from, servers), node_name(to, servers));
-    let name = kind_name(wire_kind(wire));
-    let detail = match wire {
-        Wire::Raft(message) => describe_raft(message),
-        Wire::Request(request) => format!("{}", request.op),
-        Wire::Reply(reply) => match &reply.outcome {
-            ReplyOutcome::Ok(result) => format!("ok {result:?}"),
-            ReplyOutcome::WrongLeader { leader_hint } => format!(
-                "wrong-leader hint={}",
-                leader_hint.map_or("none".into(), |a| node_name(a as NodeId, servers))
-            ),
-            ReplyOutcome::NotReady => "not-ready".into(),
-        },
-    };
-    format!("{route} {name} {detail}")
-}
-
-fn describe_raft(message: &Message) -> String {
-    let term = format!("t{}", message.term);
-    match message.kind {
-        MessageKind::Append => {
-            let entries: Vec<String> = message
-                .entries
-                .iter()
-                .map(|e| format!("{}@{}", e.index, e.term))
-                .collect();
-            format!(
-                "{term} prev={}@{} [{}] commit={}",
-                message.index,
-                message.log_term,
-                entries.join(" "),
-                message.commit
-            )
-        }
-        MessageKind::AppendResponse if message.reject => format!(
-            "{term} reject index={} hint={}@{}",
-            message.index, message.reject_hint, message.log_term
-        ),
-        MessageKind::AppendResponse => format!("{term} index={}", message.index),
-        MessageKind::Vote | MessageKind::PreVote => {
-            format!("{term} last={}@{}", message.index, message.log_term)
-        }
-        MessageKind::VoteResponse | MessageKind::PreVoteResponse => {
-            format!(
-                "{term} {}",
-                if message.reject {
-                    "rejected"
-                } else {
-                    "granted"
-                }
-            )
-        }
-        MessageKind::Heartbeat => format!(
-            "{term} commit={} round={}",
-            message.commit, message.read_round
-        ),
-        _ => term,
-    }
+pub fn describe_message(from: NodeId, to: NodeId, wire: &Wire, names: Names) -> String {
+    format!("{}->{} {wire}", names.of(from), names.of(to))
 }
 
 #[cfg(test)]
@@ -474,33 +339,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse_exactly_and_round_trip() {
-        assert_eq!(parse_duration("10ms"), Ok(10_000_000));
-        assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
-        assert_eq!(parse_duration("1234.567891ms"), Ok(1_234_567_891));
-        assert_eq!(parse_duration("7ns"), Ok(7));
-        assert!(parse_duration("1.5ns").is_err());
-        assert!(parse_duration("ms").is_err());
-        assert!(parse_duration("10").is_err());
-        for ns in [0, 1, 1_000_000, 1_234_567_891, 999_999] {
-            assert_eq!(parse_duration(&format_duration(ns)), Ok(ns), "{ns}");
-        }
-    }
-
-    #[test]
     fn node_lists() {
         assert_eq!(
             parse_node_list("n1..n3,c2"),
             Ok(NodeList::Nodes(vec![
+                NodeRef::Server(0),
                 NodeRef::Server(1),
                 NodeRef::Server(2),
-                NodeRef::Server(3),
-                NodeRef::Client(2)
+                NodeRef::Client(1)
             ]))
         );
         assert_eq!(parse_node_list("all"), Ok(NodeList::All));
-        assert!(parse_node_list("n0").is_err());
-        assert!(parse_node_list("x1").is_err());
-        assert_eq!(NodeRef::Client(2).address(5), 6);
+        for bad in ["n0", "x1", "n1..n10000000000", "n3..n1", "{}"] {
+            assert!(parse_node_list(bad).is_err(), "{bad}");
+        }
+        assert_eq!(NodeRef::Client(1).address(5), 6);
+    }
+
+    #[test]
+    fn filters_name_kinds_as_messages_print_them() {
+        let filter = Filter::parse(&["type=app,reply", "from=n1"]).expect("parses");
+        assert_eq!(
+            filter.kinds,
+            Some(vec![WireKind::Raft(MessageKind::Append), WireKind::Reply])
+        );
+        assert!(Filter::parse(&["type=append"]).is_err());
     }
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use raft::Mutant;
 use scenarios::campaign::{
-    CampaignConfig, SeedPlan, SeedRange, SeedResult, SeedShape, Shard, Summary, Verdict, junit_xml,
-    merge, read_results, run_campaign, write_output_dir,
+    CampaignConfig, SeedPlan, SeedRange, SeedResult, Shard, Summary, Verdict, junit_xml, merge,
+    read_results, run_campaign, write_output_dir,
 };
-use scenarios::swarm::Shape;
+use scenarios::config::swarm::Shape;
+use scenarios::run::SeedShape;
 use sim::NANOS_PER_SEC;
 
 /// Swarm configurations cut to one simulated second, so a dozen seeds take well under a second.

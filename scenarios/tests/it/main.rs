@@ -2,7 +2,6 @@
 
 mod campaign;
 mod record;
-mod regressions;
 mod runs;
 mod scripts;
 mod shrink;

@@ -3,8 +3,9 @@
 
 use kv::ReadMode;
 use raft::Mutant;
+use scenarios::harness::{Fault as FaultAction, FaultSchedule};
 use scenarios::{FaultMix, Property, RunConfig, RunOptions, run, run_with};
-use sim::{FaultAction, FaultSchedule, NANOS_PER_MILLI, NANOS_PER_SEC};
+use sim::{NANOS_PER_MILLI, NANOS_PER_SEC};
 
 /// A shorter run than the standard one, so hundreds fit in the test suite.
 fn short(seed: u64) -> RunConfig {

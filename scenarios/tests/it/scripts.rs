@@ -1,176 +1,88 @@
-//! Every scenario of the library (BRIEF §8) as a cargo test: the correct form must pass with no
-//! violation, and each mutant form the script names must find its violation where the script
-//! expects it. The traces are compared with `scripts/NAME.golden` and
-//! `scripts/NAME.MUTANT.golden`; `UPDATE_GOLDEN=1 cargo test -p scenarios` rewrites them.
+//! Every scenario script is a test, walked from its directory: `scripts/*.scn` (the library of
+//! BRIEF §8) and `regressions/*.scn` (campaign seeds that once failed). Each script runs in its
+//! correct form and in every mutant form its conditions name; every expectation must hold, each
+//! mutant form must find a violation, and what each line printed must match the block under it.
+//! `UPDATE_EXPECT=1 cargo test -p scenarios` rewrites the blocks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use scenarios::script::{self, ScriptOptions};
 
-fn golden_path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(file)
+fn scripts_in(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("readable directory").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "scn"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no scripts in {}", dir.display());
+    paths
 }
 
-fn check_golden(file: &str, actual: &str) {
-    let path = golden_path(file);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
+/// Checks one script file; returns what went wrong, in words.
+fn check(path: &Path) -> Vec<String> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path).expect("readable script");
+    let check = match script::check_file(&text) {
+        Ok(check) => check,
+        Err(error) => return vec![format!("{name}: {error}")],
+    };
+    let mut problems = Vec::new();
+    for (form, outcome) in &check.forms {
+        let form_name = form.map_or("correct form".to_string(), |m| format!("--mutant {m}"));
+        let mutants: Vec<_> = form.iter().copied().collect();
+        if !outcome.expected_held() {
+            problems.push(format!(
+                "{name} ({form_name}): {:?}\n{}",
+                outcome.failures,
+                outcome.transcript(&check.script, &mutants)
+            ));
+        }
+        if form.is_some() && outcome.violations.is_empty() {
+            problems.push(format!(
+                "{name} ({form_name}): the mutant form finds no violation"
+            ));
+        }
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{} is missing: run with UPDATE_GOLDEN=1", path.display()));
-    if expected != actual {
-        let line = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(e, a)| e != a)
-            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{file} differs from the run at trace line {} (UPDATE_GOLDEN=1 to accept):\n--- golden\n{}\n--- actual\n{}",
-            line + 1,
-            expected.lines().nth(line).unwrap_or("<end>"),
-            actual.lines().nth(line).unwrap_or("<end>")
-        );
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        if check.rewritten != text {
+            std::fs::write(path, &check.rewritten).expect("writable script");
+        }
+    } else {
+        for difference in check.differences {
+            problems.push(format!(
+                "{name}: {difference}\n(UPDATE_EXPECT=1 cargo test -p scenarios to accept)"
+            ));
+        }
     }
+    problems
 }
 
-fn scenario(name: &str) {
-    let entry = script::find_in_library(name).expect("scenario in the library");
-    let parsed = script::parse(entry.text).expect("library scripts parse");
-    let outcome = script::run_script(&parsed, &ScriptOptions::default()).expect("runs");
-    // The correct form: every expectation holds and no violation is found that the script does
-    // not expect (only lease-read and lease-read-slow-clock expect one: lease reads are unsafe).
-    assert!(
-        outcome.expected_held(),
-        "{name}: {:?}\n{}",
-        outcome.failures,
-        outcome.trace
-    );
-    check_golden(&format!("{name}.golden"), &outcome.trace);
-    for mutant in parsed.mutant_forms() {
-        let options = ScriptOptions {
-            mutants: vec![mutant],
-        };
-        let outcome = script::run_script(&parsed, &options).expect("runs");
-        assert!(
-            outcome.expected_held(),
-            "{name} --mutant {mutant}: {:?}\n{}",
-            outcome.failures,
-            outcome.trace
-        );
-        assert!(
-            !outcome.violations.is_empty(),
-            "{name} --mutant {mutant}: the mutant form finds no violation"
-        );
-        check_golden(&format!("{name}.{mutant}.golden"), &outcome.trace);
-    }
+fn check_dir(dir: &str) {
+    let problems: Vec<String> = scripts_in(dir).iter().flat_map(|p| check(p)).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
 #[test]
-fn every_library_scenario_has_a_test() {
-    let tested = [
-        "figure7",
-        "figure8",
-        "figure8-safe",
-        "figure10",
-        "figure11",
-        "single-server-change",
-        "link-cut-no-checkquorum",
-        "link-cut-checkquorum",
-        "prevote-stranded-candidate",
-        "prevote-smaller-term",
-        "checkquorum-isolated-leader",
-        "lease-read",
-        "lease-read-slow-clock",
-        "lease-read-index",
-        "read-index-noop",
-        "read-context-reuse",
-    ];
-    for entry in script::LIBRARY {
-        assert!(tested.contains(&entry.name), "{} has no test", entry.name);
-    }
+fn every_library_script_holds_in_every_form() {
+    check_dir("scripts");
 }
 
 #[test]
-fn figure7() {
-    scenario("figure7");
+fn every_regression_script_holds() {
+    check_dir("regressions");
 }
 
 #[test]
-fn figure8() {
-    scenario("figure8");
-}
-
-#[test]
-fn figure8_safe() {
-    scenario("figure8-safe");
-}
-
-#[test]
-fn figure10() {
-    scenario("figure10");
-}
-
-#[test]
-fn figure11() {
-    scenario("figure11");
-}
-
-#[test]
-fn single_server_change() {
-    scenario("single-server-change");
-}
-
-#[test]
-fn link_cut_no_checkquorum() {
-    scenario("link-cut-no-checkquorum");
-}
-
-#[test]
-fn link_cut_checkquorum() {
-    scenario("link-cut-checkquorum");
-}
-
-#[test]
-fn prevote_stranded_candidate() {
-    scenario("prevote-stranded-candidate");
-}
-
-#[test]
-fn prevote_smaller_term() {
-    scenario("prevote-smaller-term");
-}
-
-#[test]
-fn checkquorum_isolated_leader() {
-    scenario("checkquorum-isolated-leader");
-}
-
-#[test]
-fn lease_read() {
-    scenario("lease-read");
-}
-
-#[test]
-fn lease_read_slow_clock() {
-    scenario("lease-read-slow-clock");
-}
-
-#[test]
-fn lease_read_index() {
-    scenario("lease-read-index");
-}
-
-#[test]
-fn read_index_noop() {
-    scenario("read-index-noop");
-}
-
-#[test]
-fn read_context_reuse() {
-    scenario("read-context-reuse");
+fn the_library_embeds_every_script_file() {
+    let mut files: Vec<String> = scripts_in("scripts")
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let embedded: Vec<&str> = script::LIBRARY.iter().map(|s| s.name).collect();
+    assert_eq!(files, embedded);
 }
 
 /// A rendered seeded-run script replays the run exactly: same verdict, same trace hash.
@@ -185,13 +97,12 @@ fn seeded_run_script_replays_the_run() {
     let direct = run_with(&config, None, RunOptions::default()).expect("runs");
     let expected = direct.violation.as_ref().map(|v| v.property);
     let text = script::render_seeded_run(&config, &direct.faults, expected, "Replay of seed 21.");
-    let outcome = script::run_text(&text, &ScriptOptions::default()).expect("runs");
+    let parsed = script::parse(&text).expect("parses");
+    let outcome = script::run_script(&parsed, &ScriptOptions::default()).expect("runs");
     assert!(outcome.expected_held(), "{:?}\n{text}", outcome.failures);
+    let transcript = outcome.transcript(&parsed, &[]);
     assert!(
-        outcome
-            .trace
-            .contains(&format!("trace hash {:016x}", direct.trace_hash)),
-        "{}\n{text}",
-        outcome.trace
+        transcript.contains(&format!("trace hash {:016x}", direct.trace_hash)),
+        "{transcript}\n{text}"
     );
 }

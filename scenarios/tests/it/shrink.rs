@@ -2,9 +2,9 @@
 //! way, is a small fraction of the original, and shrinking is deterministic and a fixpoint.
 
 use raft::Mutant;
+use scenarios::config::swarm::{self, Shape};
 use scenarios::script::{ScriptOptions, run_text};
 use scenarios::shrink::{ShrinkError, shrink, shrink_with};
-use scenarios::swarm::{self, Shape};
 
 fn check(seed: u64, mutant: Mutant) {
     let config = swarm::config_for(seed, Shape::Swarm, &[mutant]);

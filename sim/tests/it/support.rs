@@ -39,6 +39,7 @@ pub struct ProbeNode {
 }
 
 impl Node for ProbeNode {
+    type Admin = String;
     type Message = Probe;
     type Timer = u64;
 
@@ -70,9 +71,9 @@ impl Node for ProbeNode {
         });
     }
 
-    fn on_admin(&mut self, ctx: &mut Context<'_, Probe, u64>, command: &str) {
+    fn on_admin(&mut self, ctx: &mut Context<'_, Probe, u64>, command: &String) {
         self.seen.push(Seen::Admin {
-            command: command.to_string(),
+            command: command.clone(),
             at_ns: ctx.global_time_ns(),
         });
     }

@@ -15,13 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use raft::Mutant;
 use serde::{Deserialize, Serialize};
-use sim::{NANOS_PER_MILLI, first_divergence};
+use sim::{Names, NodeId, first_divergence};
 
-use crate::oracle::Property;
-use crate::run::{RunConfig, RunOptions, run_with};
-use crate::swarm::{Shape, config_for};
+use crate::config::{Property, RunConfig};
+use crate::run::{Repro, RunOptions, SeedShape, catch_panic, run_with};
 
 /// Errors a user can cause: malformed ranges and shards, unreadable or malformed result files.
 #[derive(Debug, thiserror::Error)]
@@ -143,40 +141,6 @@ impl SeedPlan {
     }
 }
 
-/// How each seed's configuration is made; enough to rebuild it from the seed alone.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SeedShape {
-    pub shape: Shape,
-    pub mutants: Vec<Mutant>,
-    /// Overrides the safety phase's length (short smoke campaigns and tests).
-    pub duration_ns: Option<u64>,
-}
-
-impl SeedShape {
-    pub fn config(&self, seed: u64) -> RunConfig {
-        let mut config = config_for(seed, self.shape, &self.mutants);
-        if let Some(duration_ns) = self.duration_ns {
-            config.duration_ns = duration_ns;
-        }
-        config
-    }
-
-    /// The one-line command that reruns `seed` with this shape.
-    pub fn replay_command(&self, seed: u64) -> String {
-        let mut command = format!("raftsim replay --seed {seed}");
-        if self.shape == Shape::Standard {
-            command += " --standard";
-        }
-        if let Some(duration_ns) = self.duration_ns {
-            command += &format!(" --duration-ms {}", duration_ns / NANOS_PER_MILLI);
-        }
-        for mutant in &self.mutants {
-            command += &format!(" --mutant {}", mutant.name());
-        }
-        command
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -186,18 +150,13 @@ pub enum Verdict {
     Unknown,
 }
 
-/// The violation kind recorded when two runs of one seed differ (`--check-determinism`).
-pub const NONDETERMINISM: &str = "nondeterminism";
-/// The kind recorded when a drawn configuration cannot even start (a bug in the draw).
-pub const RUN_ERROR: &str = "run-error";
-
 /// One line of `results.jsonl` (BRIEF §11). Wall-clock fields are named `wall_*`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedResult {
     pub seed: u64,
     pub verdict: Verdict,
-    /// The violated property (`election-safety`, ..., `checker-unknown`, `nondeterminism`).
-    pub property: Option<String>,
+    /// The violated property.
+    pub property: Option<Property>,
     pub message: Option<String>,
     /// The trace hash as 16 hex digits.
     pub trace_hash: String,
@@ -242,7 +201,7 @@ impl SeedResult {
                 "FAIL"
             },
             self.seed,
-            self.property.as_deref().unwrap_or("?"),
+            self.property.map_or("?", Property::name),
             self.message.as_deref().unwrap_or(""),
             self.replay
         )
@@ -250,9 +209,10 @@ impl SeedResult {
 }
 
 /// Runs one seed of `shape` (twice, comparing traces, with `check_determinism`).
-/// `wall_ms` is left at zero for the caller to fill.
+/// `wall_ms` is left at zero for the caller to fill. A panic in the run is that seed's finding.
 pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedResult {
     let config = shape.config(seed);
+    let repro = Repro::campaign(seed, shape);
     let mut result = SeedResult {
         seed,
         verdict: Verdict::Pass,
@@ -263,21 +223,27 @@ pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedRe
         events: 0,
         messages: 0,
         wall_ms: 0.0,
-        replay: shape.replay_command(seed),
+        replay: repro.command(),
         mutants: shape.mutants.iter().map(|m| m.name().to_string()).collect(),
         config: config.clone(),
     };
     let options = RunOptions {
-        keep_log: false,
         record_trace: check_determinism,
-        record: false,
+        ..RunOptions::default()
     };
-    let outcome = match run_with(&config, None, options) {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            result.verdict = Verdict::Fail;
-            result.property = Some(RUN_ERROR.to_string());
-            result.message = Some(error);
+    let fail = |result: &mut SeedResult, property: Property, message: String| {
+        result.verdict = Verdict::Fail;
+        result.property = Some(property);
+        result.message = Some(message);
+    };
+    let outcome = match catch_panic(|| run_with(&config, None, options.clone())) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => {
+            fail(&mut result, Property::RunError, error.to_string());
+            return result;
+        }
+        Err(panic) => {
+            fail(&mut result, Property::Panic, panic);
             return result;
         }
     };
@@ -291,22 +257,33 @@ pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedRe
         } else {
             Verdict::Fail
         };
-        result.property = Some(violation.property.name().to_string());
+        result.property = Some(violation.property);
         result.message = Some(violation.to_string());
     }
     if check_determinism {
-        let second = run_with(&config, None, options).expect("the same configuration ran once");
+        let second = match catch_panic(|| run_with(&config, None, options.clone())) {
+            Ok(Ok(second)) => second,
+            Ok(Err(error)) => {
+                fail(&mut result, Property::Nondeterminism, error.to_string());
+                return result;
+            }
+            Err(panic) => {
+                let message = format!("only the second run panicked: {panic}");
+                fail(&mut result, Property::Nondeterminism, message);
+                return result;
+            }
+        };
         let divergence = first_divergence(&outcome.trace, &second.trace);
         if divergence.is_some() || second.trace_hash != outcome.trace_hash {
-            result.verdict = Verdict::Fail;
-            result.property = Some(NONDETERMINISM.to_string());
-            result.message = Some(match divergence {
-                Some(divergence) => divergence.to_string(),
+            let names = Names::new(config.servers as NodeId);
+            let message = match divergence {
+                Some(divergence) => divergence.describe(names),
                 None => format!(
                     "trace hashes differ ({:016x} vs {:016x}) over identical events",
                     outcome.trace_hash, second.trace_hash
                 ),
-            });
+            };
+            fail(&mut result, Property::Nondeterminism, message);
         }
     }
     result
@@ -415,7 +392,7 @@ pub fn run_campaign(
 pub struct FailingSeed {
     pub seed: u64,
     pub verdict: Verdict,
-    pub property: Option<String>,
+    pub property: Option<Property>,
     pub message: Option<String>,
     pub replay: String,
 }
@@ -429,7 +406,7 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub unknown: usize,
-    pub failures_by_kind: BTreeMap<String, usize>,
+    pub failures_by_kind: BTreeMap<Property, usize>,
     pub simulated_ns: u64,
     pub events: u64,
     pub messages: u64,
@@ -448,7 +425,7 @@ impl Summary {
         let count = |verdict| results.iter().filter(|r| r.verdict == verdict).count();
         let mut failures_by_kind = BTreeMap::new();
         for result in results.iter().filter(|r| r.verdict != Verdict::Pass) {
-            let kind = result.property.clone().unwrap_or_default();
+            let kind = result.property.unwrap_or(Property::RunError);
             *failures_by_kind.entry(kind).or_insert(0) += 1;
         }
         let simulated_ns = results.iter().map(|r| r.simulated_ns).sum();
@@ -472,7 +449,7 @@ impl Summary {
                 .map(|r| FailingSeed {
                     seed: r.seed,
                     verdict: r.verdict,
-                    property: r.property.clone(),
+                    property: r.property,
                     message: r.message.clone(),
                     replay: r.replay.clone(),
                 })
@@ -517,7 +494,7 @@ pub fn junit_xml(results: &[SeedResult]) -> String {
             xml += "/>\n";
             continue;
         }
-        let kind = result.property.as_deref().unwrap_or("failure");
+        let kind = result.property.map_or("failure", Property::name);
         let message = result.message.as_deref().unwrap_or("");
         xml += ">\n";
         xml += &format!(
@@ -702,23 +679,6 @@ mod tests {
         assert_eq!(
             xml_escape("a<b & \"c\" 'd'>\n\u{1}"),
             "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;&#10;?"
-        );
-    }
-
-    #[test]
-    fn replay_command_names_the_shape() {
-        let shape = SeedShape {
-            shape: Shape::Standard,
-            mutants: vec![Mutant::NoDedup],
-            duration_ns: Some(2 * NANOS_PER_MILLI * 1000),
-        };
-        assert_eq!(
-            shape.replay_command(4),
-            "raftsim replay --seed 4 --standard --duration-ms 2000 --mutant no-dedup"
-        );
-        assert_eq!(
-            SeedShape::default().replay_command(9),
-            "raftsim replay --seed 9"
         );
     }
 }

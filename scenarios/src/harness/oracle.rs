@@ -1,75 +1,17 @@
 //! Online safety oracles, checked after every event (BRIEF §5, §10): at most one leader per
-//! term, log matching, leader completeness, state-machine safety, commit index never going back
-//! within a node's incarnation, and durability of acknowledged writes. The first violation
-//! stops the run and names the property, nodes, term and index.
+//! term, log matching, leader completeness (when a leader is elected, and ahead of time when a
+//! leader commits), state-machine safety, commit index never going back within a node's
+//! incarnation, and durability of acknowledged writes. A violation names the property, nodes,
+//! term and index; servers are named as everywhere (`sim::names`).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use kv::{AckedWrite, AppendedEntry, AppliedEntry};
-use raft::Role;
-use serde::{Deserialize, Serialize};
-use sim::NodeId;
+use raft::{MemStorage, RawNode, Role};
+use sim::names::server as name;
+use sim::{Names, NodeId};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Property {
-    ElectionSafety,
-    LogMatching,
-    LeaderCompleteness,
-    StateMachineSafety,
-    CommitMonotonic,
-    Durability,
-    Liveness,
-    Linearizability,
-    /// The checker ran out of budget: the CI gate fails closed.
-    CheckerUnknown,
-}
-
-impl Property {
-    pub fn name(self) -> &'static str {
-        match self {
-            Property::ElectionSafety => "election-safety",
-            Property::LogMatching => "log-matching",
-            Property::LeaderCompleteness => "leader-completeness",
-            Property::StateMachineSafety => "state-machine-safety",
-            Property::CommitMonotonic => "commit-monotonic",
-            Property::Durability => "durability",
-            Property::Liveness => "liveness",
-            Property::Linearizability => "linearizability",
-            Property::CheckerUnknown => "checker-unknown",
-        }
-    }
-}
-
-impl fmt::Display for Property {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Violation {
-    pub property: Property,
-    /// Server addresses involved.
-    pub nodes: Vec<NodeId>,
-    pub term: Option<u64>,
-    pub index: Option<u64>,
-    pub time_ns: u64,
-    pub message: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} violated at {:.3}ms: {}",
-            self.property,
-            self.time_ns as f64 / 1e6,
-            self.message
-        )
-    }
-}
+use crate::config::{Property, Violation};
 
 /// What the oracles need to see of one server after an event.
 pub struct ServerView<'a> {
@@ -79,6 +21,7 @@ pub struct ServerView<'a> {
 
 #[derive(Default)]
 pub struct Oracles {
+    names: Names,
     leader_of_term: BTreeMap<u64, NodeId>,
     /// (index, term) of every appended entry: its data digest and the term before it.
     appended: BTreeMap<(u64, u64), (u64, u64, NodeId)>,
@@ -94,9 +37,19 @@ pub struct Oracles {
     role: BTreeMap<NodeId, Role>,
     /// (time, term, leader) of every election observed, in order.
     pub leaders: Vec<(u64, u64, NodeId)>,
+    /// Entries up to here were checked by `check_commit_is_safe`.
+    commit_checked: u64,
 }
 
 impl Oracles {
+    /// Oracles for a cluster whose nodes `names` names (clients appear in messages).
+    pub fn new(names: Names) -> Self {
+        Oracles {
+            names,
+            ..Oracles::default()
+        }
+    }
+
     /// Forgets per-incarnation state of a node that crashed or restarted.
     pub fn node_restarted(&mut self, node: NodeId) {
         self.commit.remove(&node);
@@ -148,7 +101,10 @@ impl Oracles {
         let commit = raft.commit_index();
         let previous = self.commit.insert(node, commit).unwrap_or(0);
         if commit < previous {
-            let message = format!("n{node} commit index went back from {previous} to {commit}");
+            let message = format!(
+                "{} commit index went back from {previous} to {commit}",
+                name(node)
+            );
             return Err(violation(
                 Property::CommitMonotonic,
                 Some(raft.term()),
@@ -193,8 +149,13 @@ impl Oracles {
                 Err((
                     vec![first, node],
                     format!(
-                        "entry {}@{} differs between n{first} and n{node} (data digest {digest:016x} vs {:016x}, previous term {prev_term} vs {})",
-                        entry.index, entry.term, entry.digest, entry.prev_term
+                        "entry {}@{} differs between {} and {} (data digest {digest:016x} vs {:016x}, previous term {prev_term} vs {})",
+                        entry.index,
+                        entry.term,
+                        name(first),
+                        name(node),
+                        entry.digest,
+                        entry.prev_term
                     ),
                 ))
             }
@@ -214,8 +175,14 @@ impl Oracles {
                 Property::Durability,
                 vec![node],
                 format!(
-                    "n{node} applied {}@{} where client {}'s write seq {} was acknowledged as {}@{}",
-                    entry.index, entry.term, ack.client_id, ack.seq, ack.index, ack.term
+                    "{} applied {}@{} where {}'s write seq {} was acknowledged as {}@{}",
+                    name(node),
+                    entry.index,
+                    entry.term,
+                    self.names.of(ack.client_id as NodeId),
+                    ack.seq,
+                    ack.index,
+                    ack.term
                 ),
             ));
         }
@@ -229,8 +196,13 @@ impl Oracles {
                 Property::StateMachineSafety,
                 vec![first, node],
                 format!(
-                    "index {} applied as {}@{term} on n{first} but as {}@{} on n{node}",
-                    entry.index, entry.index, entry.index, entry.term
+                    "index {} applied as {}@{term} on {} but as {}@{} on {}",
+                    entry.index,
+                    entry.index,
+                    name(first),
+                    entry.index,
+                    entry.term,
+                    name(node)
                 ),
             )),
             Some(_) => Ok(()),
@@ -244,8 +216,13 @@ impl Oracles {
             return Err((
                 vec![first, node],
                 format!(
-                    "n{node} acknowledged client {}'s write as {}@{} but n{first} applied {}@{term}",
-                    ack.client_id, ack.index, ack.term, ack.index
+                    "{} acknowledged {}'s write as {}@{} but {} applied {}@{term}",
+                    name(node),
+                    self.names.of(ack.client_id as NodeId),
+                    ack.index,
+                    ack.term,
+                    name(first),
+                    ack.index
                 ),
             ));
         }
@@ -288,7 +265,8 @@ impl Oracles {
                     return Err((
                         index,
                         format!(
-                            "n{node} became leader of term {term} without {index}@{entry_term}, committed in term {commit_term}; it holds {}",
+                            "{} became leader of term {term} without {index}@{entry_term}, committed in term {commit_term}; it holds {}",
+                            name(node),
                             held.map_or("nothing".to_string(), |t| format!("{index}@{t}"))
                         ),
                     ));
@@ -319,7 +297,11 @@ impl Oracles {
                 term: Some(term),
                 index: None,
                 time_ns,
-                message: format!("n{other} and n{node} both leaders of term {term}"),
+                message: format!(
+                    "{} and {} both leaders of term {term}",
+                    name(other),
+                    name(node)
+                ),
             }),
             _ => Ok(()),
         }
@@ -329,4 +311,104 @@ impl Oracles {
     pub fn applied_max(&self) -> u64 {
         self.applied.keys().next_back().copied().unwrap_or(0)
     }
+
+    /// Whether a leader's commit index has passed what `check_commit_is_safe` looked at.
+    pub fn commit_unchecked(&self, commit: u64) -> bool {
+        commit > self.commit_checked
+    }
+
+    /// Leader completeness, looking ahead: when a leader counts entries committed, no running
+    /// server that could win an election may lack them. A server could win when it may
+    /// campaign (`promotable`) and, in each half of its own configuration (both when joint), a
+    /// majority are running servers whose logs are no more up-to-date than its own (it
+    /// campaigns by its own configuration; voters vote by logs alone). Correct Raft guarantees
+    /// this at the moment of commit; counting replicas of an older term (Figure 8), or a
+    /// quorum of a configuration the others never agreed to (Figure 10, the single-server
+    /// change bug), breaks it before any new leader shows the loss.
+    ///
+    /// `running[a]` is the Raft node of the server at address `a`, `None` while it is down.
+    pub fn check_commit_is_safe(
+        &mut self,
+        leader: NodeId,
+        running: &[Option<&RawNode<MemStorage>>],
+        time_ns: u64,
+    ) -> Result<(), Violation> {
+        let Some(leader_raft) = running.get(leader as usize).copied().flatten() else {
+            return Ok(());
+        };
+        let commit = leader_raft.commit_index();
+        let from = self.commit_checked + 1;
+        self.commit_checked = commit;
+        // Raft ids, as configurations name them; running servers only (a crashed server will
+        // not vote until it is back).
+        let logs: BTreeMap<u64, (u64, u64)> = running
+            .iter()
+            .enumerate()
+            .filter_map(|(address, raft)| {
+                let raft = (*raft)?;
+                let last = raft.last_index();
+                let id = kv::server::raft_id(address as u64);
+                Some((id, (raft.term_at(last).unwrap_or(0), last)))
+            })
+            .collect();
+        for index in from..=commit {
+            let Some(term) = leader_raft.term_at(index) else {
+                continue;
+            };
+            for (address, raft) in running.iter().enumerate() {
+                let Some(raft) = raft else { continue };
+                let holds = index < raft.first_index() || raft.term_at(index) == Some(term);
+                // A server that knows of a committed configuration change it has not applied
+                // does not campaign (its configuration is about to change).
+                if holds || raft.has_unapplied_conf_change() || !raft.promotable() {
+                    continue;
+                }
+                let own_log = logs[&kv::server::raft_id(address as u64)];
+                let Some(electors) = electing_quorum(&raft.conf_state(), |id| {
+                    logs.get(&id).is_some_and(|&log| own_log >= log)
+                }) else {
+                    continue;
+                };
+                let address = address as NodeId;
+                let names: Vec<String> = electors.iter().map(|id| format!("n{id}")).collect();
+                let (last_term, last_index) = own_log;
+                return Err(Violation {
+                    property: Property::LeaderCompleteness,
+                    nodes: vec![leader, address],
+                    term: Some(leader_raft.term()),
+                    index: Some(index),
+                    time_ns,
+                    message: format!(
+                        "{} (term {}) counts {index}@{term} committed, but {}, which lacks it, \
+                         could be elected: its log ({last_index}@{last_term}) is at least as \
+                         up-to-date as those of {}, a quorum of its configuration",
+                        name(leader),
+                        leader_raft.term(),
+                        name(address),
+                        names.join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The voters of `conf` that would elect a candidate (those for which `would_vote` holds),
+/// when they make a quorum of each half of the configuration. The candidate campaigns when
+/// `promotable`; with configurations applied on append that includes a server whose removal is
+/// not known committed, which then wins without its own vote.
+fn electing_quorum(conf: &raft::ConfState, would_vote: impl Fn(u64) -> bool) -> Option<Vec<u64>> {
+    let voters = raft::JointConfig {
+        incoming: conf.voters.clone(),
+        outgoing: conf.voters_outgoing.clone(),
+    };
+    let won = voters.vote_result(|id| Some(would_vote(id))) == raft::VoteResult::Won;
+    won.then(|| {
+        voters
+            .ids()
+            .into_iter()
+            .filter(|&id| would_vote(id))
+            .collect()
+    })
 }

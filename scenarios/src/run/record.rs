@@ -6,103 +6,34 @@
 use std::collections::BTreeMap;
 
 use checker::{CheckResult, Model};
-use kv::{ReplyOutcome, Wire};
-use raft::{MessageKind, Mutant, Role};
+use kv::Wire;
+use raft::{Mutant, Role};
 use reports::{
-    CheckRecord, FaultBand, FaultKind, MessageFate, Operation, PartitionSummary, RoleChange,
-    RunRecord, ScheduledFault, ServerState, ViolationRecord,
+    CheckRecord, FaultBand, FaultKind, MessageFate, Operation, PartitionSummary, RunRecord,
+    ScheduledFault, ServerState, ViolationRecord,
 };
-use sim::{FaultAction, FaultSchedule, NodeId};
+use sim::NodeId;
 
-use crate::oracle::{Property, Violation};
-use crate::run::{RunConfig, RunOutcome};
+use super::RunOutcome;
+use crate::config::{Property, RunConfig, Violation};
+use crate::harness::{Fault, FaultSchedule, RoleChange};
 
 /// Log entries listed per server in the final-state table.
 const LOG_TAIL_ENTRIES: u64 = 8;
 
-/// What the harness observes while the run goes on.
-#[derive(Default)]
-pub struct Recorder {
-    last: BTreeMap<NodeId, (reports::Role, u64)>,
-    pub roles: Vec<RoleChange>,
-}
-
-impl Recorder {
-    /// A server's role and term after an event; only changes are kept.
-    pub fn observe(&mut self, node: NodeId, role: Role, term: u64, time_ns: u64) {
-        let role = match role {
-            Role::Follower => reports::Role::Follower,
-            Role::PreCandidate => reports::Role::PreCandidate,
-            Role::Candidate => reports::Role::Candidate,
-            Role::Leader => reports::Role::Leader,
-        };
-        self.change(node, role, term, time_ns);
-    }
-
-    pub fn down(&mut self, node: NodeId, time_ns: u64) {
-        let term = self.last.get(&node).map_or(0, |&(_, term)| term);
-        self.change(node, reports::Role::Down, term, time_ns);
-    }
-
-    fn change(&mut self, node: NodeId, role: reports::Role, term: u64, time_ns: u64) {
-        if self.last.insert(node, (role, term)) != Some((role, term)) {
-            self.roles.push(RoleChange {
-                time_ns,
-                node,
-                role,
-                term,
-            });
-        }
+fn report_role(role: Option<Role>) -> reports::Role {
+    match role {
+        None => reports::Role::Down,
+        Some(Role::Follower) => reports::Role::Follower,
+        Some(Role::PreCandidate) => reports::Role::PreCandidate,
+        Some(Role::Candidate) => reports::Role::Candidate,
+        Some(Role::Leader) => reports::Role::Leader,
     }
 }
 
-/// The simulator's label of a message: its kind, a space, then details.
+/// The simulator's label of a message: its text (`Wire`'s one `Display`).
 pub fn describe_wire(wire: &Wire) -> String {
-    match wire {
-        Wire::Raft(message) => {
-            let mut text = format!("{:?} term={}", message.kind, message.term);
-            match message.kind {
-                MessageKind::Append | MessageKind::Snapshot => {
-                    text += &format!(
-                        " prev={}@{} entries={} commit={}",
-                        message.index,
-                        message.log_term,
-                        message.entries.len(),
-                        message.commit
-                    );
-                    if let (Some(first), Some(last)) =
-                        (message.entries.first(), message.entries.last())
-                    {
-                        text += &format!(" ({}..{})", first.index, last.index);
-                    }
-                }
-                MessageKind::Vote | MessageKind::PreVote => {
-                    text += &format!(" last={}@{}", message.index, message.log_term);
-                }
-                MessageKind::Heartbeat => text += &format!(" commit={}", message.commit),
-                _ => text += &format!(" index={}", message.index),
-            }
-            if message.reject {
-                text += " REJECT";
-            }
-            text
-        }
-        Wire::Request(request) => format!(
-            "Request client={} seq={} {}",
-            request.client_id, request.seq, request.op
-        ),
-        Wire::Reply(reply) => {
-            let outcome = match &reply.outcome {
-                ReplyOutcome::Ok(result) => format!("ok {result}"),
-                ReplyOutcome::WrongLeader { leader_hint } => match leader_hint {
-                    Some(leader) => format!("wrong leader (try n{leader})"),
-                    None => "wrong leader".to_string(),
-                },
-                ReplyOutcome::NotReady => "not ready".to_string(),
-            };
-            format!("Reply seq={} {outcome}", reply.seq)
-        }
-    }
+    wire.to_string()
 }
 
 /// The server's state for the final table.
@@ -115,12 +46,7 @@ pub fn server_state(node: NodeId, server: &kv::Server) -> ServerState {
         .collect();
     ServerState {
         node,
-        role: match raft.role() {
-            Role::Follower => reports::Role::Follower,
-            Role::PreCandidate => reports::Role::PreCandidate,
-            Role::Candidate => reports::Role::Candidate,
-            Role::Leader => reports::Role::Leader,
-        },
+        role: report_role(Some(raft.role())),
         term: raft.term(),
         commit_index: raft.commit_index(),
         last_index,
@@ -131,12 +57,14 @@ pub fn server_state(node: NodeId, server: &kv::Server) -> ServerState {
 
 /// What the harness hands over when the run is over.
 pub struct Finished {
-    pub recorder: Recorder,
+    pub roles: Vec<RoleChange>,
     pub messages: Vec<sim::MessageEvent>,
     pub messages_not_kept: u64,
     pub servers_at_end: Vec<ServerState>,
     /// The checker's result, when the run got as far as checking the history.
     pub check: Option<CheckResult>,
+    /// The command that reproduces the run, when the caller knows it.
+    pub command: Option<String>,
 }
 
 pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
@@ -153,12 +81,16 @@ pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
     });
     let operations = operations(outcome, &history, check.as_ref());
     let check_record = check.as_ref().map(|result| check_record(&history, result));
+    let names = config.sim_config().names;
     let mut record = RunRecord {
         seed: config.seed,
-        command: command(config),
+        command: finished.command.unwrap_or_default(),
         config: config_pairs(config),
         servers: config.servers as u32,
         clients: config.clients as u32,
+        names: (0..(config.servers + config.clients) as NodeId)
+            .map(|id| names.of(id).to_string())
+            .collect(),
         safety_end_ns: config.duration_ns.min(end_ns),
         end_ns,
         schedule: outcome
@@ -175,7 +107,16 @@ pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
             config.servers as NodeId,
             config.duration_ns.min(end_ns),
         ),
-        roles: finished.recorder.roles,
+        roles: finished
+            .roles
+            .into_iter()
+            .map(|change| reports::RoleChange {
+                time_ns: change.time_ns,
+                node: change.node,
+                role: report_role(change.role),
+                term: change.term,
+            })
+            .collect(),
         messages: finished.messages.into_iter().map(message).collect(),
         messages_not_kept: finished.messages_not_kept,
         operations,
@@ -190,47 +131,6 @@ pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
         .as_ref()
         .map(|violation| violation_record(violation, &record, config));
     record
-}
-
-/// The command that reproduces a run of this configuration: `raftsim replay` for a campaign's
-/// swarm or standard draw, else `raftsim run` with the flags of its shape.
-pub fn command(config: &RunConfig) -> String {
-    use crate::campaign::SeedShape;
-    use crate::swarm::Shape;
-    for shape in [Shape::Swarm, Shape::Standard] {
-        let seed_shape = SeedShape {
-            shape,
-            mutants: config.mutants.clone(),
-            duration_ns: None,
-        };
-        if seed_shape.config(config.seed) == *config {
-            return seed_shape.replay_command(config.seed);
-        }
-    }
-    let standard = RunConfig::standard(config.seed);
-    let mut command = format!("raftsim run --seed {}", config.seed);
-    if config.servers != standard.servers {
-        command += &format!(" --nodes {}", config.servers);
-    }
-    if config.clients != standard.clients {
-        command += &format!(" --clients {}", config.clients);
-    }
-    if config.duration_ns != standard.duration_ns {
-        command += &format!(
-            " --duration-ms {}",
-            config.duration_ns / sim::NANOS_PER_MILLI
-        );
-    }
-    for mutant in &config.mutants {
-        command += &format!(" --mutant {}", mutant.name());
-    }
-    if config.read_mode != standard.read_mode {
-        command += &format!(" --read-mode {}", config.read_mode);
-    }
-    if config.faults.count != standard.faults.count {
-        command += &format!(" --fault-count {}", config.faults.count);
-    }
-    command
 }
 
 fn config_pairs(config: &RunConfig) -> Vec<(String, String)> {
@@ -353,8 +253,8 @@ pub fn fault_bands(schedule: &FaultSchedule, servers: NodeId, healed_ns: u64) ->
     for fault in schedule.faults().iter().filter(|f| f.at_ns <= healed_ns) {
         let at = fault.at_ns;
         let label = fault.action.to_string();
-        match &fault.action {
-            FaultAction::Partition { groups } => {
+        match fault.action {
+            Fault::Partition { ref groups } => {
                 close(&mut bands, partition.take(), at);
                 let majority = servers as usize / 2 + 1;
                 let cut_off: Vec<NodeId> = groups
@@ -366,59 +266,56 @@ pub fn fault_bands(schedule: &FaultSchedule, servers: NodeId, healed_ns: u64) ->
                     .collect();
                 partition = Some(open(FaultKind::Partition, at, cut_off, label));
             }
-            FaultAction::Heal => {
+            Fault::Heal => {
                 close(&mut bands, partition.take(), at);
                 let cuts: Vec<_> = per_node.keys().filter(|k| k.0 == 0).copied().collect();
                 for key in cuts {
                     close(&mut bands, per_node.remove(&key), at);
                 }
             }
-            FaultAction::CutLink { from, to } => {
+            Fault::CutLink { from, to } => {
                 per_node
-                    .entry((0, *from, *to))
-                    .or_insert_with(|| open(FaultKind::Cut, at, vec![*from], label));
+                    .entry((0, from, to))
+                    .or_insert_with(|| open(FaultKind::Cut, at, vec![from], label));
             }
-            FaultAction::RestoreLink { from, to } => {
-                close(&mut bands, per_node.remove(&(0, *from, *to)), at);
+            Fault::RestoreLink { from, to } => {
+                close(&mut bands, per_node.remove(&(0, from, to)), at);
             }
-            FaultAction::Crash { node } => {
+            Fault::Crash { node } => {
                 per_node
-                    .entry((1, *node, 0))
-                    .or_insert_with(|| open(FaultKind::Crash, at, vec![*node], label));
+                    .entry((1, node, 0))
+                    .or_insert_with(|| open(FaultKind::Crash, at, vec![node], label));
             }
-            FaultAction::Restart { node } => close(&mut bands, per_node.remove(&(1, *node, 0)), at),
-            FaultAction::Pause { node } => {
+            Fault::Restart { node } => close(&mut bands, per_node.remove(&(1, node, 0)), at),
+            Fault::Pause { node } => {
                 per_node
-                    .entry((2, *node, 0))
-                    .or_insert_with(|| open(FaultKind::Pause, at, vec![*node], label));
+                    .entry((2, node, 0))
+                    .or_insert_with(|| open(FaultKind::Pause, at, vec![node], label));
             }
-            FaultAction::Resume { node } => close(&mut bands, per_node.remove(&(2, *node, 0)), at),
-            FaultAction::ClockRate { node, rate } => {
-                close(&mut bands, per_node.remove(&(3, *node, 0)), at);
-                if *rate != 1.0 {
-                    per_node.insert(
-                        (3, *node, 0),
-                        open(FaultKind::Clock, at, vec![*node], label),
-                    );
+            Fault::Resume { node } => close(&mut bands, per_node.remove(&(2, node, 0)), at),
+            Fault::ClockRate { node, rate } => {
+                close(&mut bands, per_node.remove(&(3, node, 0)), at);
+                if rate != 1.0 {
+                    per_node.insert((3, node, 0), open(FaultKind::Clock, at, vec![node], label));
                 }
             }
-            FaultAction::ClockJump { node, .. } | FaultAction::Admin { node, .. } => {
-                let kind = if matches!(fault.action, FaultAction::Admin { .. }) {
+            Fault::ClockJump { node, .. } | Fault::Admin { node, .. } => {
+                let kind = if matches!(fault.action, Fault::Admin { .. }) {
                     FaultKind::Admin
                 } else {
                     FaultKind::Clock
                 };
-                let mut band = open(kind, at, vec![*node], label);
+                let mut band = open(kind, at, vec![node], label);
                 band.end_ns = at + sim::NANOS_PER_MILLI;
                 bands.push(band);
             }
-            FaultAction::LinkLoss {
+            Fault::LinkLoss {
                 drop_probability,
                 duplicate_probability,
                 ..
             } => {
                 close(&mut bands, loss.take(), at);
-                if *drop_probability > 0.0 || *duplicate_probability > 0.0 {
+                if drop_probability > 0.0 || duplicate_probability > 0.0 {
                     loss = Some(open(FaultKind::LinkLoss, at, Vec::new(), label));
                 }
             }
@@ -500,7 +397,10 @@ fn check_record(history: &checker::History, result: &CheckResult) -> CheckRecord
 }
 
 fn names(nodes: &[NodeId]) -> String {
-    let names: Vec<String> = nodes.iter().map(|n| format!("n{n}")).collect();
+    let names: Vec<String> = nodes
+        .iter()
+        .map(|&n| sim::names::server(n).to_string())
+        .collect();
     match names.len() {
         0 => "no server".to_string(),
         1 => names[0].clone(),
@@ -561,6 +461,18 @@ fn violation_record(
             "The linearizability checker ran out of its search budget before reaching a verdict; the CI gate treats that as a failure.".to_string(),
             String::new(),
         ),
+        Property::Nondeterminism => (
+            "Determinism: two runs of one seed must process the same events in the same order and end with the same trace hash.".to_string(),
+            String::new(),
+        ),
+        Property::RunError => (
+            "The run's configuration could not be started.".to_string(),
+            String::new(),
+        ),
+        Property::Panic => (
+            "The code under test panicked: one of its own assertions failed, which stops the server as a crash in production would.".to_string(),
+            String::new(),
+        ),
     };
     explanation.push(rule);
     if !instance.is_empty() {
@@ -569,13 +481,15 @@ fn violation_record(
     explanation.push(format!(
         "Detected at {} by {}: {}",
         reports::ms(violation.time_ns),
-        if matches!(
+        if violation.property.is_online() {
+            "the online oracle"
+        } else if matches!(
             violation.property,
             Property::Linearizability | Property::CheckerUnknown
         ) {
             "the checker after the run"
         } else {
-            "the online oracle"
+            "the harness"
         },
         violation.message
     ));
@@ -625,8 +539,8 @@ fn linearizability_instance(record: &RunRecord) -> String {
         .filter(|op| op.witness && op.partition == stuck.partition)
         .count();
     format!(
-        "Here no such order exists for {label}: the checker placed {prefix} operations (value then {state}) and could not place c{}'s {} called at {}{}. {witness} operations together already admit no order (outlined in the history below).",
-        stuck.client,
+        "Here no such order exists for {label}: the checker placed {prefix} operations (value then {state}) and could not place {}'s {} called at {}{}. {witness} operations together already admit no order (outlined in the history below).",
+        record.node_name(stuck.client),
         stuck.text,
         reports::ms(stuck.call_ns),
         stuck.return_ns.map_or(String::new(), |r| format!(
@@ -644,8 +558,8 @@ fn leader_before(record: &RunRecord, time_ns: u64) -> Option<String> {
         .filter(|c| c.time_ns <= time_ns && c.role == reports::Role::Leader)
         .max_by_key(|c| (c.term, c.time_ns))?;
     Some(format!(
-        "The newest leader by then was n{} of term {}, elected at {}.",
-        change.node,
+        "The newest leader by then was {} of term {}, elected at {}.",
+        record.node_name(change.node),
         change.term,
         reports::ms(change.time_ns)
     ))

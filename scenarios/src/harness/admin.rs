@@ -1,50 +1,44 @@
-//! Operator commands to servers, carried through the simulator as [`sim::FaultAction::Admin`]:
-//! so far, membership changes. The command text names servers by address (`n0`, `n1`, ...) like
-//! every other fault action; scripts show the same words with their own names (`n1`, ...).
+//! Operator commands to servers, carried through the simulator as typed
+//! [`sim::FaultAction::Admin`] data: so far, membership changes. Their text form names servers
+//! as everywhere else (`n1`, `n2`, ... which are also their Raft ids):
+//! `conf-change add n4 remove n1`.
 //!
 //! The words of a change: `add NODES`, `remove NODES`, `add-learner NODES`, repeated, then
 //! optionally `joint` or `joint-explicit`; or `leave-joint`. `NODES` is a comma list.
 
+use std::fmt;
+use std::str::FromStr;
+
 use raft::{ConfChange, ConfChangeKind, ConfChangeSingle, ConfChangeTransition};
-use sim::{FaultAction, NodeId};
+use sim::NodeId;
 
 const CONF_CHANGE: &str = "conf-change";
 
+/// A fault action of this harness: an admin command is typed.
+pub type Fault = sim::FaultAction<AdminCommand>;
+pub type FaultSchedule = sim::FaultSchedule<AdminCommand>;
+
 /// What an admin command asks a server to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AdminCommand {
     /// Propose this membership change (Raft ids), as the leader would for an operator.
     ConfChange(ConfChange),
 }
 
+/// An admin command that does not parse or names a server the cluster lacks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    #[error("unknown admin command `{0}` (known: {CONF_CHANGE})")]
+    Unknown(String),
+    #[error("{CONF_CHANGE}: {0}")]
+    Malformed(String),
+}
+
 impl AdminCommand {
-    /// Parses the command text of a [`FaultAction::Admin`].
-    pub fn parse(text: &str) -> Result<AdminCommand, String> {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        match words.split_first() {
-            Some((&CONF_CHANGE, rest)) => parse_conf_change_words(rest, address_list)
-                .map(AdminCommand::ConfChange)
-                .map_err(|error| format!("admin `{text}`: {error}")),
-            _ => Err(format!(
-                "admin `{text}`: unknown command (known: {CONF_CHANGE})"
-            )),
-        }
-    }
-
-    /// The command text, servers named by address.
-    pub fn text(&self) -> String {
-        match self {
-            AdminCommand::ConfChange(change) => format!(
-                "{CONF_CHANGE} {}",
-                render_conf_change_words(change, |id| format!("n{}", id - 1))
-            ),
-        }
-    }
-
     /// Adds and removes voters (addresses) in one change: a simple change when one voter
     /// changes, joint consensus (left automatically) when several do.
     pub fn change_voters(added: &[NodeId], removed: &[NodeId]) -> AdminCommand {
-        let raft_id = |&address: &NodeId| u64::from(address) + 1;
+        let raft_id = |&address: &NodeId| kv::server::raft_id(u64::from(address));
         let changes = added
             .iter()
             .map(|n| (ConfChangeKind::AddNode, raft_id(n)))
@@ -56,57 +50,75 @@ impl AdminCommand {
         AdminCommand::ConfChange(ConfChange::joint(ConfChangeTransition::Auto, changes))
     }
 
-    /// Refuses a command naming a server the cluster does not have.
-    pub fn validate(&self, servers: usize) -> Result<(), String> {
-        match self {
-            AdminCommand::ConfChange(change) => {
-                match change
-                    .changes
-                    .iter()
-                    .find(|single| single.node_id > servers as u64)
-                {
-                    Some(single) => Err(format!(
-                        "admin `{}`: server n{} does not exist",
-                        self.text(),
-                        single.node_id - 1
-                    )),
-                    None => Ok(()),
-                }
-            }
-        }
-    }
-
     /// The fault action that hands this command to `node`.
-    pub fn to(&self, node: NodeId) -> FaultAction {
-        FaultAction::Admin {
+    pub fn to(&self, node: NodeId) -> Fault {
+        Fault::Admin {
             node,
-            command: self.text(),
+            command: self.clone(),
         }
     }
 }
 
-/// `n0,n3` (addresses) as Raft ids.
-fn address_list(token: &str) -> Result<Vec<u64>, String> {
+impl sim::AdminCommand for AdminCommand {
+    fn validate(&self, servers: usize) -> Result<(), String> {
+        match self {
+            AdminCommand::ConfChange(change) => match change
+                .changes
+                .iter()
+                .find(|single| single.node_id > servers as u64)
+            {
+                Some(single) => Err(format!(
+                    "server n{} does not exist ({servers} servers)",
+                    single.node_id
+                )),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+impl fmt::Display for AdminCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminCommand::ConfChange(change) => {
+                write!(f, "{CONF_CHANGE} {}", conf_change_words(change))
+            }
+        }
+    }
+}
+
+impl FromStr for AdminCommand {
+    type Err = AdminError;
+
+    fn from_str(text: &str) -> Result<Self, AdminError> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match words.split_first() {
+            Some((&CONF_CHANGE, rest)) => parse_conf_change_words(rest)
+                .map(AdminCommand::ConfChange)
+                .map_err(AdminError::Malformed),
+            _ => Err(AdminError::Unknown(sim::shorten(text))),
+        }
+    }
+}
+
+/// `n1,n3` as Raft ids (a server's name is `n` and its Raft id).
+fn raft_ids(token: &str) -> Result<Vec<u64>, String> {
     token
         .trim_start_matches('{')
         .trim_end_matches('}')
         .split(',')
         .map(|name| {
-            name.strip_prefix('n')
-                .and_then(|n| n.parse::<u64>().ok())
-                .map(|address| address + 1)
-                .ok_or_else(|| format!("`{name}` is not a server address (n0, n1, ...)"))
+            sim::names::parse_server(name)
+                .map(|address| kv::server::raft_id(u64::from(address)))
+                .map_err(|error| error.to_string())
         })
         .collect()
 }
 
-/// The words after `conf-change`; `ids` turns a node list into Raft ids.
-pub fn parse_conf_change_words(
-    words: &[&str],
-    ids: impl Fn(&str) -> Result<Vec<u64>, String>,
-) -> Result<ConfChange, String> {
-    const USAGE: &str = "a change is `add|remove|add-learner NODES`, repeated, then optionally `joint` or \
-         `joint-explicit`; or `leave-joint`";
+/// The words after `conf-change`.
+pub fn parse_conf_change_words(words: &[&str]) -> Result<ConfChange, String> {
+    const USAGE: &str = "a change is `add|remove|add-learner NODES`, repeated, then optionally \
+                         `joint` or `joint-explicit`; or `leave-joint`";
     if words == ["leave-joint"] {
         return Ok(ConfChange::leave_joint());
     }
@@ -126,7 +138,7 @@ pub fn parse_conf_change_words(
             "add-learner" => ConfChangeKind::AddLearner,
             _ => return Err(USAGE.into()),
         };
-        for node_id in ids(pair[1])? {
+        for node_id in raft_ids(pair[1])? {
             changes.push(ConfChangeSingle { kind, node_id });
         }
     }
@@ -137,8 +149,8 @@ pub fn parse_conf_change_words(
     })
 }
 
-/// The words of `change`, servers named by `name(raft_id)`; runs of one kind share a list.
-pub fn render_conf_change_words(change: &ConfChange, name: impl Fn(u64) -> String) -> String {
+/// The words of `change`; runs of one kind share a list.
+pub fn conf_change_words(change: &ConfChange) -> String {
     if change.is_leave_joint() {
         return "leave-joint".into();
     }
@@ -151,10 +163,11 @@ pub fn render_conf_change_words(change: &ConfChange, name: impl Fn(u64) -> Strin
         }
     };
     for single in &change.changes {
+        let name = format!("n{}", single.node_id);
         match &mut current {
-            Some((kind, names)) if *kind == single.kind => names.push(name(single.node_id)),
+            Some((kind, names)) if *kind == single.kind => names.push(name),
             _ => {
-                let group = current.replace((single.kind, vec![name(single.node_id)]));
+                let group = current.replace((single.kind, vec![name]));
                 flush(&mut words, group);
             }
         }
@@ -178,6 +191,8 @@ fn kind_word(kind: ConfChangeKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use sim::AdminCommand as _;
+
     use super::*;
 
     #[test]
@@ -199,31 +214,31 @@ mod tests {
         ];
         for change in changes {
             let command = AdminCommand::ConfChange(change);
-            assert_eq!(AdminCommand::parse(&command.text()), Ok(command.clone()));
+            assert_eq!(command.to_string().parse(), Ok(command.clone()));
         }
-        let swap = AdminCommand::ConfChange(ConfChange::joint(
-            ConfChangeTransition::Auto,
-            [
-                (ConfChangeKind::RemoveNode, 1),
-                (ConfChangeKind::AddNode, 5),
-            ],
-        ));
-        assert_eq!(swap.text(), "conf-change remove n0 add n4");
+        // Addresses 0 and 4 are servers n1 and n5.
+        let swap = AdminCommand::change_voters(&[4], &[0]);
+        assert_eq!(swap.to_string(), "conf-change add n5 remove n1");
+        assert_eq!(
+            swap.to(2).to_string(),
+            "admin n3 conf-change add n5 remove n1"
+        );
     }
 
     #[test]
     fn malformed_commands_are_errors() {
-        let add_n9 = AdminCommand::ConfChange(ConfChange::single(ConfChangeKind::AddNode, 10));
-        assert!(add_n9.validate(5).is_err());
-        assert!(add_n9.validate(10).is_ok());
+        let add_n10 = AdminCommand::ConfChange(ConfChange::single(ConfChangeKind::AddNode, 10));
+        assert!(add_n10.validate(5).is_err());
+        assert!(add_n10.validate(10).is_ok());
         for text in [
             "conf-change",
             "conf-change add",
             "conf-change add x1",
+            "conf-change add n0",
             "conf-change grow n1",
             "reboot n1",
         ] {
-            assert!(AdminCommand::parse(text).is_err(), "{text} parsed");
+            assert!(text.parse::<AdminCommand>().is_err(), "{text} parsed");
         }
     }
 }

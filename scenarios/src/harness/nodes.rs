@@ -7,7 +7,7 @@ use kv::{
 };
 use sim::{Context, NodeId, RngStream, SeedRng};
 
-use crate::admin::AdminCommand;
+use super::admin::AdminCommand;
 
 /// Timers of cluster nodes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -219,6 +219,7 @@ impl ClusterNode {
 impl sim::Node for ClusterNode {
     type Message = Wire;
     type Timer = NodeTimer;
+    type Admin = AdminCommand;
 
     fn on_start(&mut self, ctx: Ctx<'_, '_>) {
         match self {
@@ -268,20 +269,22 @@ impl sim::Node for ClusterNode {
 
     /// A membership change reaches a server as an operator would send it: proposed if this
     /// server is a leader that accepts it, refused otherwise (the outcome goes to the log).
-    fn on_admin(&mut self, ctx: Ctx<'_, '_>, command: &str) {
+    fn on_admin(&mut self, ctx: Ctx<'_, '_>, command: &AdminCommand) {
         let ClusterNode::Server(node) = self else {
             return;
         };
-        let server = node.server.as_mut().expect("a started server");
-        let outcome = AdminCommand::parse(command).map(|AdminCommand::ConfChange(change)| {
-            server.with_raft(&mut SimEnv { ctx: &mut *ctx }, |raft| {
-                raft.propose_conf_change(change)
-            })
+        // A command due at time zero can come before the process has started.
+        let Some(server) = node.server.as_mut() else {
+            ctx.log("admin", || format!("{command}: refused: not started yet"));
+            return;
+        };
+        let AdminCommand::ConfChange(change) = command;
+        let outcome = server.with_raft(&mut SimEnv { ctx: &mut *ctx }, |raft| {
+            raft.propose_conf_change(change.clone())
         });
         ctx.log("admin", || match outcome {
-            Ok(Ok(index)) => format!("{command}: appended at index {index}"),
-            Ok(Err(error)) => format!("{command}: refused: {error}"),
-            Err(error) => error,
+            Ok(index) => format!("{command}: appended at index {index}"),
+            Err(error) => format!("{command}: refused: {error}"),
         });
     }
 }

@@ -8,7 +8,8 @@ use kv::{OpMix, ReadMode};
 use raft::Mutant;
 use sim::{NANOS_PER_MILLI, NANOS_PER_SEC, RngStream, SeedRng};
 
-use crate::run::{FaultMix, RunConfig};
+use super::faults::{FAULT_KINDS, SwarmDraw};
+use super::{FaultMix, RunConfig};
 
 /// Which configurations a campaign draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -96,26 +97,32 @@ fn draw_mix(rng: &mut RngStream) -> OpMix {
     mix
 }
 
-/// Each fault kind on or off (at least one on), and how many faults the run draws.
+/// Each kind of fault on or off as the table says (at least one main kind on), and how many
+/// faults the run draws.
 fn draw_faults(rng: &mut RngStream, read_mode: ReadMode) -> FaultMix {
     let mut mix = FaultMix::all(0);
+    let draw = |rng: &mut RngStream, mix: &mut FaultMix, main: bool| {
+        for spec in &FAULT_KINDS {
+            let chance = match (spec.swarm, main) {
+                (SwarmDraw::Main(chance), true) | (SwarmDraw::Variant(chance), false) => chance,
+                _ => continue,
+            };
+            // Leases rely on bounded clock drift: a lease leader whose clock runs slow really
+            // can serve stale reads, so drift is left out where it would only find that known
+            // limit.
+            let allowed =
+                !(spec.kind == super::FaultKind::ClockDrift && read_mode == ReadMode::Lease);
+            *(spec.switch)(mix) = allowed && rng.chance(chance);
+        }
+    };
     loop {
-        mix.partitions = rng.chance(0.7);
-        mix.one_way_cuts = rng.chance(0.4);
-        mix.crashes = rng.chance(0.7);
-        mix.pauses = rng.chance(0.5);
-        // Leases rely on bounded clock drift: a lease leader whose clock runs slow really can
-        // serve stale reads, so drift is left out where it would only find that known limit.
-        mix.clock_drift = read_mode != ReadMode::Lease && rng.chance(0.4);
-        mix.link_loss = rng.chance(0.5);
+        draw(rng, &mut mix, true);
         if mix.kinds() > 0 {
             break;
         }
     }
     mix.count = rng.range_inclusive(2, 16) as u32;
-    mix.bounces = rng.chance(0.5);
-    mix.power_loss = rng.chance(0.4);
-    mix.duplication = rng.chance(0.5);
+    draw(rng, &mut mix, false);
     mix.aim_at_leader_percent = *rng.pick(&[0, 30, 60, 90]);
     mix.reactive_percent = *rng.pick(&[0, 20, 50, 100]);
     mix.reactive_max = rng.range_inclusive(0, 8) as u32;

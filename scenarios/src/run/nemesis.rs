@@ -9,43 +9,11 @@
 use std::collections::BTreeMap;
 
 use raft::Role;
-use serde::{Deserialize, Serialize};
-use sim::{Fault, FaultAction, FaultSchedule, NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
+use sim::{NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
 
-use crate::admin::AdminCommand;
-use crate::run::RunConfig;
-
-/// What the nemesis sees of the cluster when it picks a target.
-pub(crate) struct ClusterView {
-    pub servers: NodeId,
-    /// The leader of the highest term among running servers, if any.
-    pub leader: Option<NodeId>,
-    /// The voters of that leader's configuration (addresses; the incoming half when joint).
-    pub voters: Vec<NodeId>,
-    /// Whether that configuration is joint.
-    pub joint: bool,
-}
-
-/// Faults of one kind, as the nemesis plans them before resolving a target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-enum Kind {
-    Partition,
-    OneWayCut,
-    Crash,
-    /// A crash with a quick restart: lands in the middle of whatever the node was doing.
-    Bounce,
-    /// A majority crashes at once: every unsynced write on them is gone.
-    PowerLoss,
-    Pause,
-    ClockDrift,
-    LinkLoss,
-    /// Heavy duplication without loss: duplicated votes, acks and read confirmations.
-    Duplication,
-    /// A membership change proposed at the leader, sometimes cut off right after.
-    Membership,
-    /// A single-server change handed to a leader just elected, before its first commit.
-    NewLeaderChange,
-}
+use crate::config::RunConfig;
+use crate::config::faults::{FaultKind as Kind, planned_kinds};
+use crate::harness::{AdminCommand, ClusterView, Fault as FaultAction, FaultSchedule, Observed};
 
 #[derive(Clone, Debug)]
 enum Pending {
@@ -55,8 +23,11 @@ enum Pending {
     Apply(FaultAction),
 }
 
-pub(crate) enum FaultSource {
-    Fixed { faults: Vec<Fault>, next: usize },
+pub enum FaultSource {
+    Fixed {
+        faults: Vec<sim::Fault<AdminCommand>>,
+        next: usize,
+    },
     Nemesis(Box<Nemesis>),
 }
 
@@ -94,21 +65,20 @@ impl FaultSource {
 
     /// A server changed role, or granted its vote to another, at `now_ns`: the nemesis may
     /// react.
-    pub fn on_change(
-        &mut self,
-        now_ns: u64,
-        node: NodeId,
-        role: Role,
-        voted: bool,
-        view: &ClusterView,
-    ) {
+    pub fn on_change(&mut self, now_ns: u64, observed: &Observed, view: &ClusterView) {
         if let FaultSource::Nemesis(nemesis) = self {
-            nemesis.on_change(now_ns, node, role, voted, view);
+            let Observed {
+                node,
+                role,
+                voted_for_other,
+                ..
+            } = *observed;
+            nemesis.on_change(now_ns, node, role, voted_for_other, view);
         }
     }
 }
 
-pub(crate) struct Nemesis {
+pub struct Nemesis {
     pending: BTreeMap<(u64, u64), Pending>,
     seq: u64,
     rng: RngStream,
@@ -143,7 +113,7 @@ impl Nemesis {
                 0
             },
         };
-        let kinds = enabled_kinds(config);
+        let kinds = planned_kinds(&config.faults);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
         let earliest = 200 * NANOS_PER_MILLI;
         let latest = config.duration_ns.saturating_sub(300 * NANOS_PER_MILLI);
@@ -507,21 +477,3 @@ const MEMBERSHIP_CHANGES_MAX: u64 = 3;
 
 /// New leaders handed a membership change at once, at most, per run.
 const MEMBERSHIP_REACTIONS_MAX: u32 = 4;
-
-fn enabled_kinds(config: &RunConfig) -> Vec<Kind> {
-    let mix = &config.faults;
-    [
-        (mix.partitions, Kind::Partition),
-        (mix.one_way_cuts, Kind::OneWayCut),
-        (mix.crashes, Kind::Crash),
-        (mix.crashes && mix.bounces, Kind::Bounce),
-        (mix.crashes && mix.power_loss, Kind::PowerLoss),
-        (mix.pauses, Kind::Pause),
-        (mix.clock_drift, Kind::ClockDrift),
-        (mix.link_loss, Kind::LinkLoss),
-        (mix.link_loss && mix.duplication, Kind::Duplication),
-    ]
-    .into_iter()
-    .filter_map(|(on, kind)| on.then_some(kind))
-    .collect()
-}

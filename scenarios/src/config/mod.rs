@@ -1,0 +1,471 @@
+//! Configuration, the bottom layer: what one run is (`RunConfig`, `FaultMix`), the kinds of
+//! fault (`faults`), the configuration each campaign seed draws (`swarm`), what a failing run
+//! violated (`property`), and the bounds every number from a user is checked against.
+
+pub mod faults;
+pub mod property;
+pub mod swarm;
+
+use std::fmt;
+
+use kv::{ClerkConfig, ReadMode, ServerConfig, WorkloadConfig};
+use raft::{Mutant, MutantSet};
+use serde::{Deserialize, Serialize};
+use sim::{DiskConfig, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId};
+
+pub use faults::{FAULT_KINDS, FaultKind, FaultKindSpec};
+pub use property::{Property, Violation};
+
+/// A configuration that cannot run: names the setting and its bounds.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting} {value} is outside {min}..={max}")]
+    OutOfRange {
+        setting: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+    #[error("{0}")]
+    Workload(#[from] kv::WorkloadError),
+    #[error("{0}")]
+    Sim(#[from] sim::SimError),
+    #[error("raft configuration: {0}")]
+    Raft(#[from] raft::ConfigError),
+}
+
+/// The bounds of every setting a user can give, checked in [`RunConfig::validate`]. They keep
+/// every derived time (deadlines, timeouts, the end of a run) far from overflow and a run's
+/// size within what one machine simulates.
+pub mod bounds {
+    use sim::{NANOS_PER_MILLI, NANOS_PER_SEC};
+
+    pub const SERVERS_MAX: u64 = 9;
+    pub const CLIENTS_MAX: u64 = 64;
+    /// A safety phase of at most a simulated day.
+    pub const DURATION_NS_MAX: u64 = 86_400 * NANOS_PER_SEC;
+    pub const LIVENESS_BOUND_NS_MAX: u64 = 3_600 * NANOS_PER_SEC;
+    pub const TICK_NS_MIN: u64 = 100_000;
+    pub const TICK_NS_MAX: u64 = NANOS_PER_SEC;
+    pub const ELECTION_TICK_MAX: u64 = 10_000;
+    pub const KEYS_MAX: u64 = 10_000;
+    pub const FAULT_COUNT_MAX: u64 = 10_000;
+    pub const SNAPSHOT_THRESHOLD_MAX: u64 = 1_000_000_000;
+    pub const ENTRIES_PER_MSG_MAX: u64 = 1 << 20;
+    pub const OPS_PER_CLIENT_MAX: u64 = 1_000_000_000;
+    pub const CHECKER_STEPS_MAX: u64 = 1 << 40;
+    pub const LATENCY_NS_MAX: u64 = 10 * NANOS_PER_SEC;
+    pub const SYNC_LATENCY_NS_MAX: u64 = NANOS_PER_SEC;
+    pub const MIN_DURATION_NS: u64 = NANOS_PER_MILLI;
+}
+
+/// Checks `value` against `min..=max`.
+pub fn check_range(
+    setting: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            setting,
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+/// Which kinds of faults a run may draw, and how many.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultMix {
+    pub partitions: bool,
+    pub one_way_cuts: bool,
+    pub crashes: bool,
+    pub pauses: bool,
+    pub clock_drift: bool,
+    pub link_loss: bool,
+    /// Faults drawn for the safety phase (each later undone).
+    pub count: u32,
+    /// With crashes: quick crash-restarts (a node bounced mid-operation).
+    #[serde(default)]
+    pub bounces: bool,
+    /// With crashes: a majority crashing at once, losing every unsynced write.
+    #[serde(default)]
+    pub power_loss: bool,
+    /// With link loss: heavy duplication without loss.
+    #[serde(default)]
+    pub duplication: bool,
+    /// Percent of faults aimed at the current leader instead of a random server.
+    #[serde(default)]
+    pub aim_at_leader_percent: u32,
+    /// Percent of elections and new leaders the nemesis reacts to (a bounce, a crash, a pause).
+    #[serde(default)]
+    pub reactive_percent: u32,
+    /// At most this many reactive faults per run.
+    #[serde(default)]
+    pub reactive_max: u32,
+    /// Membership changes proposed at the leader: voters added and removed, one at a time or
+    /// several at once (joint consensus), some cut off right after, some by a leader just
+    /// elected. The liveness phase restores every server as a voter.
+    #[serde(default)]
+    pub membership: bool,
+}
+
+impl fmt::Display for FaultMix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kinds: Vec<&str> = FAULT_KINDS
+            .iter()
+            .filter(|spec| spec.enabled(self))
+            .filter_map(|spec| spec.name)
+            .collect();
+        write!(
+            f,
+            "{}[{}] aim-leader={}% react={}%x{}",
+            self.count,
+            kinds.join(","),
+            self.aim_at_leader_percent,
+            self.reactive_percent,
+            self.reactive_max
+        )
+    }
+}
+
+impl FaultMix {
+    pub fn all(count: u32) -> Self {
+        Self {
+            partitions: true,
+            one_way_cuts: true,
+            crashes: true,
+            pauses: true,
+            clock_drift: true,
+            link_loss: true,
+            count,
+            bounces: true,
+            power_loss: true,
+            duplication: true,
+            aim_at_leader_percent: 50,
+            reactive_percent: 30,
+            reactive_max: count / 2,
+            membership: true,
+        }
+    }
+
+    /// How many of the main kinds of fault are switched on.
+    pub fn kinds(&self) -> usize {
+        FAULT_KINDS
+            .iter()
+            .filter(|spec| matches!(spec.swarm, faults::SwarmDraw::Main(_)))
+            .filter(|spec| spec.enabled(self))
+            .count()
+    }
+
+    pub fn none() -> Self {
+        Self {
+            count: 0,
+            reactive_max: 0,
+            membership: false,
+            ..Self::all(0)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub servers: usize,
+    pub clients: usize,
+    /// Length of the safety phase; clients start no operation after it.
+    pub duration_ns: u64,
+    /// How long the liveness phase may take after every fault is healed.
+    pub liveness_bound_ns: u64,
+    pub read_mode: ReadMode,
+    pub snapshot_threshold_entries: u64,
+    pub mutants: Vec<Mutant>,
+    pub faults: FaultMix,
+    pub tick_ns: u64,
+    pub election_tick: u64,
+    pub heartbeat_tick: u64,
+    pub keys: usize,
+    /// Relative weights of get, put, append and cas.
+    pub mix: kv::OpMix,
+    pub link: LinkConfig,
+    /// Disk sync latency and torn writes.
+    #[serde(default)]
+    pub disk: DiskConfig,
+    /// Operations each client issues at most (`None`: until the safety phase ends); shrinking
+    /// lowers it.
+    #[serde(default)]
+    pub ops_per_client: Option<u64>,
+    /// Most entries in one append message.
+    #[serde(default = "default_max_entries_per_msg")]
+    pub max_entries_per_msg: usize,
+    /// The first this many servers form the initial configuration; the others start as spares
+    /// that membership changes may add (`None`: every server is a voter).
+    #[serde(default)]
+    pub initial_voters: Option<usize>,
+    /// A configuration change takes effect when its entry is appended (the dissertation's rule)
+    /// instead of when it is applied (etcd's).
+    #[serde(default)]
+    pub conf_change_on_append: bool,
+    /// Linearizability-check budget in search steps; over it the verdict is unknown (a failure).
+    pub checker_steps_max: u64,
+}
+
+fn default_max_entries_per_msg() -> usize {
+    raft::Config::new(1).max_entries_per_msg
+}
+
+impl RunConfig {
+    /// BRIEF §12's standard run: 5 servers, 5 clients, 10 simulated seconds, default faults.
+    pub fn standard(seed: u64) -> Self {
+        Self {
+            seed,
+            servers: 5,
+            clients: 5,
+            duration_ns: 10 * NANOS_PER_SEC,
+            liveness_bound_ns: 20 * NANOS_PER_SEC,
+            read_mode: ReadMode::ReadIndex,
+            snapshot_threshold_entries: 200,
+            mutants: Vec::new(),
+            faults: FaultMix::all(8),
+            tick_ns: 10 * NANOS_PER_MILLI,
+            election_tick: 15,
+            heartbeat_tick: 2,
+            keys: 3,
+            mix: kv::OpMix::default(),
+            link: LinkConfig::default(),
+            disk: DiskConfig::default(),
+            max_entries_per_msg: default_max_entries_per_msg(),
+            ops_per_client: None,
+            initial_voters: None,
+            conf_change_on_append: false,
+            checker_steps_max: 20_000_000,
+        }
+    }
+
+    /// Every setting within [`bounds`], and a configuration the simulator, Raft and the
+    /// workload accept.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use bounds::*;
+        check_range("servers", self.servers as u64, 1, SERVERS_MAX)?;
+        check_range("clients", self.clients as u64, 1, CLIENTS_MAX)?;
+        if let Some(voters) = self.initial_voters {
+            check_range("initial voters", voters as u64, 1, self.servers as u64)?;
+        }
+        check_range(
+            "duration (ns)",
+            self.duration_ns,
+            MIN_DURATION_NS,
+            DURATION_NS_MAX,
+        )?;
+        check_range(
+            "liveness bound (ns)",
+            self.liveness_bound_ns,
+            MIN_DURATION_NS,
+            LIVENESS_BOUND_NS_MAX,
+        )?;
+        check_range("tick (ns)", self.tick_ns, TICK_NS_MIN, TICK_NS_MAX)?;
+        check_range("election_tick", self.election_tick, 2, ELECTION_TICK_MAX)?;
+        check_range(
+            "heartbeat_tick",
+            self.heartbeat_tick,
+            1,
+            self.election_tick - 1,
+        )?;
+        check_range("keys", self.keys as u64, 1, KEYS_MAX)?;
+        check_range(
+            "snapshot threshold",
+            self.snapshot_threshold_entries,
+            1,
+            SNAPSHOT_THRESHOLD_MAX,
+        )?;
+        check_range(
+            "entries per message",
+            self.max_entries_per_msg as u64,
+            1,
+            ENTRIES_PER_MSG_MAX,
+        )?;
+        check_range(
+            "fault count",
+            u64::from(self.faults.count),
+            0,
+            FAULT_COUNT_MAX,
+        )?;
+        for percent in [
+            self.faults.aim_at_leader_percent,
+            self.faults.reactive_percent,
+        ] {
+            check_range("percent", u64::from(percent), 0, 100)?;
+        }
+        check_range(
+            "reactive faults",
+            u64::from(self.faults.reactive_max),
+            0,
+            FAULT_COUNT_MAX,
+        )?;
+        if let Some(ops) = self.ops_per_client {
+            check_range("operations per client", ops, 0, OPS_PER_CLIENT_MAX)?;
+        }
+        check_range(
+            "checker steps",
+            self.checker_steps_max,
+            1,
+            CHECKER_STEPS_MAX,
+        )?;
+        check_range("latency (ns)", self.link.latency_ns_max, 0, LATENCY_NS_MAX)?;
+        check_range(
+            "disk sync latency (ns)",
+            self.disk.sync_latency_ns_max,
+            0,
+            SYNC_LATENCY_NS_MAX,
+        )?;
+        self.workload_config().validate()?;
+        self.link.validate()?;
+        self.sim_config().validate()?;
+        self.raft_config(1).validate()?;
+        Ok(())
+    }
+
+    fn mutant_set(&self) -> MutantSet {
+        let mut set = MutantSet::default();
+        for &mutant in &self.mutants {
+            set.insert(mutant);
+        }
+        set
+    }
+
+    pub fn raft_config(&self, id: u64) -> raft::Config {
+        let mut config = raft::Config::new(id);
+        config.election_tick = self.election_tick;
+        config.heartbeat_tick = self.heartbeat_tick;
+        config.pre_vote = true;
+        config.check_quorum = true;
+        if self.read_mode == ReadMode::Lease {
+            config.read_only = raft::ReadOnlyOption::LeaseBased;
+        }
+        config.mutants = self.mutant_set();
+        config.max_entries_per_msg = self.max_entries_per_msg;
+        config.conf_change_on_append = self.conf_change_on_append;
+        config
+    }
+
+    /// How many servers the initial configuration has.
+    pub fn voters(&self) -> usize {
+        self.initial_voters.unwrap_or(self.servers)
+    }
+
+    pub fn server_config(&self, address: NodeId) -> ServerConfig {
+        let address = u64::from(address);
+        ServerConfig {
+            address,
+            voters: (0..self.voters() as u64).collect(),
+            raft: self.raft_config(kv::server::raft_id(address)),
+            tick_ns: self.tick_ns,
+            read_mode: self.read_mode,
+            snapshot_threshold_entries: self.snapshot_threshold_entries,
+            no_dedup: self.mutants.contains(&Mutant::NoDedup),
+        }
+    }
+
+    /// Clerks give up on a server after one election timeout and on an operation after eight.
+    pub fn clerk_config(&self) -> ClerkConfig {
+        let election_ns = self.tick_ns * self.election_tick;
+        ClerkConfig {
+            request_timeout_ns: election_ns,
+            op_deadline_ns: 8 * election_ns,
+            read_mode: self.read_mode,
+            ..ClerkConfig::default()
+        }
+    }
+
+    pub fn workload_config(&self) -> WorkloadConfig {
+        WorkloadConfig {
+            clients: self.clients,
+            keys: self.keys,
+            mix: self.mix,
+            ops_per_client: self.ops_per_client,
+            ..WorkloadConfig::default()
+        }
+    }
+
+    pub fn sim_config(&self) -> sim::SimConfig {
+        sim::SimConfig {
+            link: self.link,
+            disk: self.disk,
+            names: sim::Names::new(self.servers as NodeId),
+            ..sim::SimConfig::new(self.servers + self.clients)
+        }
+    }
+}
+
+impl fmt::Display for RunConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mutants: Vec<&str> = self.mutants.iter().map(|m| m.name()).collect();
+        write!(
+            f,
+            "servers={} clients={} duration={}ms read_mode={} snapshot_threshold={} keys={} mix={} \
+             election={}x{}ms heartbeat={}x{}ms latency={}-{}ms sync<={}ms entries/msg={} \
+             voters={}{} faults={} mutants=[{}]",
+            self.servers,
+            self.clients,
+            self.duration_ns / NANOS_PER_MILLI,
+            self.read_mode,
+            self.snapshot_threshold_entries,
+            self.keys,
+            self.mix,
+            self.election_tick,
+            self.tick_ns / NANOS_PER_MILLI,
+            self.heartbeat_tick,
+            self.tick_ns / NANOS_PER_MILLI,
+            self.link.latency_ns_min / NANOS_PER_MILLI,
+            self.link.latency_ns_max / NANOS_PER_MILLI,
+            self.disk.sync_latency_ns_max / NANOS_PER_MILLI,
+            self.max_entries_per_msg,
+            self.voters(),
+            if self.conf_change_on_append {
+                " conf-on-append"
+            } else {
+                ""
+            },
+            self.faults,
+            mutants.join(",")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_run_is_valid_and_out_of_range_settings_are_not() {
+        RunConfig::standard(1).validate().expect("valid");
+        let bad: [fn(&mut RunConfig); 8] = [
+            |c| c.servers = 0,
+            |c| c.servers = 10,
+            |c| c.tick_ns = 0,
+            |c| c.tick_ns = u64::MAX,
+            |c| c.election_tick = u64::MAX,
+            |c| c.liveness_bound_ns = u64::MAX,
+            |c| c.duration_ns = u64::MAX,
+            |c| c.initial_voters = Some(6),
+        ];
+        for (position, change) in bad.into_iter().enumerate() {
+            let mut config = RunConfig::standard(1);
+            change(&mut config);
+            assert!(config.validate().is_err(), "change {position} accepted");
+        }
+    }
+
+    #[test]
+    fn the_mix_prints_the_kinds_of_the_table() {
+        assert_eq!(
+            FaultMix::all(8).to_string(),
+            "8[partition,cut,crash,bounce,power-loss,pause,clock,loss,duplication,membership] \
+             aim-leader=50% react=30%x4"
+        );
+    }
+}

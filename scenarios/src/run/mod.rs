@@ -1,0 +1,369 @@
+//! One whole seeded run (BRIEF §10), the third layer: the cluster under a fault schedule drawn
+//! from the seed (the safety phase), then every fault healed and a bounded wait for a leader,
+//! completed operations and converged logs (the liveness phase), then the linearizability check
+//! of the clients' history. The harness's oracles watch every event throughout.
+//!
+//! - `nemesis`: where a run's faults come from (a fixed schedule, or drawn as the run goes).
+//! - `repro`: the one builder of the command that makes a run again.
+//! - `record`: what a report draws, filled when `RunOptions::record` asks for it.
+
+pub mod nemesis;
+pub mod record;
+pub mod repro;
+
+use kv::HistoryRecord;
+use sim::{FaultAction, NANOS_PER_MILLI, NodeId, SeedRng};
+
+use crate::config::{ConfigError, Property, RunConfig, Violation};
+use crate::harness::history::{self, CheckSummary};
+use crate::harness::{
+    AdminCommand, Cluster, ClusterSpec, Fault, FaultSchedule, Observed, RoleChange,
+};
+use nemesis::FaultSource;
+pub use repro::{Origin, Repro, RunFlags, SeedShape};
+
+/// Why a run could not start: bad input, never a finding.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("fault schedule: {0}")]
+    Faults(sim::SimError),
+}
+
+pub struct RunOutcome {
+    pub config: RunConfig,
+    pub faults: FaultSchedule,
+    pub violation: Option<Violation>,
+    pub trace_hash: u64,
+    pub stats: sim::Stats,
+    pub simulated_ns: u64,
+    pub operations_completed: usize,
+    pub operations_indefinite: usize,
+    pub check: Option<CheckSummary>,
+    pub history: Vec<HistoryRecord>,
+    pub log: Vec<sim::LogRecord>,
+    /// Where the liveness phase ended, in words.
+    pub final_state: String,
+    /// (time, term, server) of every election observed.
+    pub leaders: Vec<(u64, u64, NodeId)>,
+    /// Every processed event, when `RunOptions::record_trace` was set (else empty).
+    pub trace: Vec<sim::TraceEntry>,
+    /// Everything a report draws, when `RunOptions::record` asked for it.
+    pub record: Option<reports::RunRecord>,
+}
+
+impl RunOutcome {
+    pub fn passed(&self) -> bool {
+        self.violation.is_none()
+    }
+
+    /// The leader elected most recently before `time_ns`, if any.
+    pub fn leader_at(&self, time_ns: u64) -> Option<NodeId> {
+        self.leaders
+            .iter()
+            .take_while(|(t, _, _)| *t <= time_ns)
+            .last()
+            .map(|&(_, _, node)| node)
+    }
+
+    /// The history in the checker's terms.
+    pub fn checker_history(&self) -> checker::History {
+        history::to_checker_history(&self.history, self.config.servers as NodeId)
+    }
+}
+
+/// Options that do not change what is simulated, only what is kept.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Keep the structured event log (for `--trace`).
+    pub keep_log: bool,
+    /// Record every event for divergence search.
+    pub record_trace: bool,
+    /// Record roles, messages and the checker's linearization for a report.
+    pub record: bool,
+    /// How the run is made again, for the report's reproduce line.
+    pub repro: Option<Repro>,
+}
+
+pub fn run(config: &RunConfig) -> Result<RunOutcome, RunError> {
+    run_with(config, None, RunOptions::default())
+}
+
+/// Runs `config`, with `faults` instead of the drawn schedule when given (replays, shrinking,
+/// scripts).
+pub fn run_with(
+    config: &RunConfig,
+    faults: Option<FaultSchedule>,
+    options: RunOptions,
+) -> Result<RunOutcome, RunError> {
+    config.validate()?;
+    let root = SeedRng::new(config.seed);
+    let source = match &faults {
+        Some(schedule) => {
+            schedule
+                .validate(config.servers)
+                .map_err(RunError::Faults)?;
+            FaultSource::fixed(schedule)
+        }
+        None => FaultSource::nemesis(config, &root),
+    };
+    let mut run = Run::new(config, source, &options)?;
+    let violation = run.safety_phase().err();
+    let violation = match violation {
+        Some(violation) => Some(violation),
+        None => run.liveness_phase().err(),
+    };
+    Ok(run.finish(violation, options))
+}
+
+/// Runs `run`, turning a panic into its message: code under test that panics (a Raft
+/// assertion tripped under a planted bug, another engine's `unwrap`) is a finding of its seed,
+/// not the end of the campaign.
+pub fn catch_panic<T>(run: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|payload| {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with no message".to_string());
+        format!("panicked: {}", text.lines().next().unwrap_or(""))
+    })
+}
+
+/// A run that processes more events than this has a message storm: a liveness failure, reported
+/// instead of running out of memory. Standard runs take about 40,000 events; the largest swarm
+/// configurations a few hundred thousand.
+const EVENTS_MAX: u64 = 3_000_000;
+
+struct Run<'a> {
+    config: &'a RunConfig,
+    cluster: Cluster,
+    faults: FaultSource,
+    /// The faults applied so far, with their times: replaying them gives the same run.
+    executed: FaultSchedule,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        config: &'a RunConfig,
+        faults: FaultSource,
+        options: &RunOptions,
+    ) -> Result<Self, ConfigError> {
+        let mut cluster = Cluster::new(ClusterSpec::of_run(config))?;
+        cluster.sim.set_logging(options.keep_log);
+        if options.record_trace {
+            cluster.sim.record_trace();
+        }
+        if options.record {
+            cluster.sim.record_messages(record::describe_wire);
+            cluster.keep_role_changes();
+        }
+        Ok(Self {
+            config,
+            cluster,
+            faults,
+            executed: FaultSchedule::default(),
+        })
+    }
+
+    /// Lets the nemesis react to what an event showed.
+    fn react(&mut self, observed: Option<Observed>) {
+        let Some(observed) = observed else { return };
+        if observed.role_changed || observed.voted_for_other {
+            let view = self.cluster.view();
+            let now = self.cluster.sim.now_ns();
+            self.faults.on_change(now, &observed, &view);
+        }
+    }
+
+    /// Applies every fault due no later than the next event (faults first at equal times),
+    /// as long as the safety phase lasts.
+    fn apply_due_faults(&mut self) -> Result<(), Violation> {
+        while let Some(at_ns) = self.faults.peek_ns() {
+            let next_event = self.cluster.sim.peek_time_ns().unwrap_or(u64::MAX);
+            if at_ns > next_event || at_ns > self.config.duration_ns {
+                break;
+            }
+            let now = at_ns.max(self.cluster.sim.now_ns());
+            self.cluster
+                .sim
+                .advance_to(now)
+                .expect("no event is skipped");
+            let view = self.cluster.view();
+            for action in self.faults.take(&view) {
+                self.executed.push(now, action.clone());
+                let observed = self.cluster.apply(action)?;
+                self.react(observed);
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<(), Violation> {
+        let Some(observed) = self.cluster.step() else {
+            return Ok(());
+        };
+        let stats = self.cluster.sim.stats();
+        if stats.events > EVENTS_MAX {
+            let now = self.cluster.sim.now_ns();
+            return Err(Violation {
+                nodes: (0..self.cluster.servers()).collect(),
+                ..Violation::of_run(
+                    Property::Liveness,
+                    now,
+                    format!(
+                        "event storm: more than {EVENTS_MAX} events by {}ms ({} messages sent): {}",
+                        now / NANOS_PER_MILLI,
+                        stats.messages_sent,
+                        self.cluster.describe_state()
+                    ),
+                )
+            });
+        }
+        let observed = observed?;
+        self.react(observed);
+        Ok(())
+    }
+
+    fn safety_phase(&mut self) -> Result<(), Violation> {
+        loop {
+            self.apply_due_faults()?;
+            if self
+                .cluster
+                .sim
+                .peek_time_ns()
+                .is_none_or(|t| t > self.config.duration_ns)
+            {
+                return Ok(());
+            }
+            self.step()?;
+        }
+    }
+
+    /// Heals everything, then waits (bounded) for a leader, idle clients and converged logs.
+    fn liveness_phase(&mut self) -> Result<(), Violation> {
+        let now = self.config.duration_ns;
+        self.cluster.sim.run_until(now);
+        let mut heal = vec![
+            Fault::Heal,
+            Fault::LinkLoss {
+                from: None,
+                to: None,
+                drop_probability: 0.0,
+                duplicate_probability: 0.0,
+            },
+        ];
+        for node in 0..self.cluster.servers() {
+            heal.push(FaultAction::Resume { node });
+            heal.push(FaultAction::Restart { node });
+            heal.push(FaultAction::ClockRate { node, rate: 1.0 });
+        }
+        for action in heal {
+            let observed = self.cluster.apply(action)?;
+            self.react(observed);
+        }
+        let deadline = now + self.config.liveness_bound_ns;
+        let poll_ns = 10 * NANOS_PER_MILLI;
+        let mut next_poll = now;
+        loop {
+            if self.cluster.sim.now_ns() >= next_poll {
+                if self.cluster.converged() {
+                    return Ok(());
+                }
+                self.restore_membership()?;
+                next_poll = self.cluster.sim.now_ns() + poll_ns;
+            }
+            match self.cluster.sim.peek_time_ns() {
+                Some(t) if t <= deadline => self.step()?,
+                _ => break,
+            }
+        }
+        Err(Violation {
+            nodes: (0..self.cluster.servers()).collect(),
+            ..Violation::of_run(
+                Property::Liveness,
+                self.cluster.sim.now_ns(),
+                format!(
+                    "no convergence within {}ms after healing: {}",
+                    self.config.liveness_bound_ns / NANOS_PER_MILLI,
+                    self.cluster.describe_state()
+                ),
+            )
+        })
+    }
+
+    /// Asks the leader to make every server a voter again, when a membership change left some
+    /// out; refused (and asked again at the next poll) while another change is under way.
+    fn restore_membership(&mut self) -> Result<(), Violation> {
+        let view = self.cluster.view();
+        let Some(leader) = view.leader else {
+            return Ok(());
+        };
+        if view.joint || view.voters.len() == view.servers as usize {
+            return Ok(());
+        }
+        let missing: Vec<NodeId> = (0..view.servers)
+            .filter(|n| !view.voters.contains(n))
+            .collect();
+        let observed = self
+            .cluster
+            .apply(AdminCommand::change_voters(&missing, &[]).to(leader))?;
+        self.react(observed);
+        Ok(())
+    }
+
+    fn finish(mut self, violation: Option<Violation>, options: RunOptions) -> RunOutcome {
+        let final_state = self.cluster.describe_state();
+        let history = self.cluster.history(true);
+        let operations_indefinite = history.iter().filter(|r| r.is_indefinite()).count();
+        let sim = &mut self.cluster.sim;
+        let mut outcome = RunOutcome {
+            config: self.config.clone(),
+            faults: std::mem::take(&mut self.executed),
+            violation,
+            trace_hash: sim.trace_hash().value(),
+            stats: sim.stats().clone(),
+            simulated_ns: sim.now_ns(),
+            operations_completed: history.len() - operations_indefinite,
+            operations_indefinite,
+            check: None,
+            history,
+            log: sim.log_mut().take(),
+            final_state,
+            leaders: std::mem::take(&mut self.cluster.oracles.leaders),
+            trace: sim.trace_entries().to_vec(),
+            record: None,
+        };
+        let mut check = None;
+        if outcome.violation.is_none() {
+            let (result, summary, violation) = history::check(
+                &outcome.checker_history(),
+                self.config.checker_steps_max,
+                outcome.simulated_ns,
+            );
+            outcome.violation = violation;
+            outcome.check = Some(summary);
+            check = Some(result);
+        }
+        if options.record {
+            let (messages, messages_not_kept) = self.cluster.sim.take_message_events();
+            let servers_at_end = self
+                .cluster
+                .running()
+                .map(|(id, server)| record::server_state(id, server))
+                .collect();
+            let roles: Vec<RoleChange> = self.cluster.take_role_changes();
+            let finished = record::Finished {
+                roles,
+                messages,
+                messages_not_kept,
+                servers_at_end,
+                check,
+                command: options.repro.as_ref().map(Repro::command),
+            };
+            outcome.record = Some(record::build(&outcome, finished));
+        }
+        outcome
+    }
+}

@@ -93,10 +93,6 @@ impl History {
         &self.records
     }
 
-    pub fn into_records(self) -> Vec<HistoryRecord> {
-        self.records
-    }
-
     pub fn len(&self) -> usize {
         self.records.len()
     }

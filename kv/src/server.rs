@@ -31,17 +31,6 @@ pub enum Wire {
     Reply(ClientReply),
 }
 
-impl Wire {
-    /// The first word of its text: the Raft message kind, `request` or `reply`.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Wire::Raft(message) => message.kind.name(),
-            Wire::Request(_) => "request",
-            Wire::Reply(_) => "reply",
-        }
-    }
-}
-
 /// `app t4 prev=1@1 [2@2] commit=1`, `request seq=3 put("x", "1")`, `reply seq=3 ok "1"`,
 /// `reply seq=3 wrong-leader hint=n2`: the one text of a message, for scripts, reports and
 /// logs (the route is the caller's to add).

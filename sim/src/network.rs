@@ -98,11 +98,6 @@ impl Network {
         self.up[self.cell(from, to)]
     }
 
-    pub fn set_link(&mut self, from: NodeId, to: NodeId, link: LinkConfig) {
-        let cell = self.cell(from, to);
-        self.links[cell] = link;
-    }
-
     /// Sets loss and duplication on every link matching `from`/`to` (`None` matches all).
     pub fn set_loss(
         &mut self,

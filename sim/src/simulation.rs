@@ -145,20 +145,12 @@ where
             .local_at(self.world.now_ns)
     }
 
-    pub fn clock_rate_ppm(&self, id: NodeId) -> u64 {
-        self.world.nodes[id as usize].clock.rate_ppm()
-    }
-
     pub fn disk(&self, id: NodeId) -> &Disk {
         &self.world.nodes[id as usize].disk
     }
 
     pub fn network(&self) -> &Network {
         &self.world.network
-    }
-
-    pub fn network_mut(&mut self) -> &mut Network {
-        &mut self.world.network
     }
 
     pub fn stats(&self) -> &Stats {
@@ -255,14 +247,6 @@ where
         self.world
             .messages
             .get_or_insert_with(|| MessageLog::new(describe));
-    }
-
-    /// The recorded messages, in send order (empty unless `record_messages` was called).
-    pub fn message_events(&self) -> &[MessageEvent] {
-        self.world
-            .messages
-            .as_ref()
-            .map_or(&[], |log| log.events.as_slice())
     }
 
     /// Takes the recorded messages, and how many sends were over the bound and not kept.

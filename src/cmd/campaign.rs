@@ -346,9 +346,9 @@ fn write_html(
                 repro: Some(scenarios::Repro::campaign(result.seed, shape)),
                 ..scenarios::RunOptions::default()
             };
-            if let Ok(Ok(outcome)) = scenarios::run::catch_panic(|| {
-                scenarios::run_with(&result.config, None, options)
-            }) && let Some(record) = &outcome.record
+            if let Ok(Ok(outcome)) =
+                scenarios::run::catch_panic(|| scenarios::run_with(&result.config, None, options))
+                && let Some(record) = &outcome.record
             {
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -1,3 +1,4 @@
 //! Integration tests of the `raftsim` binary.
 
 mod campaign;
+mod repro;

@@ -80,8 +80,10 @@ pub struct Observed {
 }
 
 /// What the nemesis and the liveness phase see of the cluster.
-pub struct ClusterView {
+pub struct ClusterView<'a> {
     pub servers: NodeId,
+    /// The network as it is, for reachability questions (`sim::Network`'s petgraph view).
+    pub network: &'a sim::Network,
     /// The leader of the highest term among running servers, if any.
     pub leader: Option<NodeId>,
     /// The voters of that leader's configuration (addresses; the incoming half when joint).
@@ -294,7 +296,7 @@ impl Cluster {
     }
 
     /// The leader of the highest term among running servers, and its configuration.
-    pub fn view(&self) -> ClusterView {
+    pub fn view(&self) -> ClusterView<'_> {
         let leader = self
             .running()
             .filter(|(_, s)| s.raft().role() == Role::Leader)
@@ -302,6 +304,7 @@ impl Cluster {
         let conf = leader.map(|(_, s)| s.raft().conf_state());
         ClusterView {
             servers: self.servers,
+            network: self.sim.network(),
             leader: leader.map(|(id, _)| id),
             voters: conf.as_ref().map_or_else(Vec::new, |conf| {
                 conf.voters

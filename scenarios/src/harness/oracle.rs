@@ -307,11 +307,6 @@ impl Oracles {
         }
     }
 
-    /// The highest index applied anywhere.
-    pub fn applied_max(&self) -> u64 {
-        self.applied.keys().next_back().copied().unwrap_or(0)
-    }
-
     /// Whether a leader's commit index has passed what `check_commit_is_safe` looked at.
     pub fn commit_unchecked(&self, commit: u64) -> bool {
         commit > self.commit_checked

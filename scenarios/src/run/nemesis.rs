@@ -224,6 +224,9 @@ impl Nemesis {
                     vec![(length_ns, FaultAction::Heal)],
                 )
             }
+            Kind::OneWayCut if Some(node) == view.leader && view.voters.len() >= 3 => {
+                self.cut_leader_off(node, length_ns, view)
+            }
             Kind::OneWayCut => {
                 let other = (node + 1 + self.rng.below(u64::from(servers) - 1) as NodeId) % servers;
                 let (from, to) = if self.rng.chance(0.5) {
@@ -305,6 +308,45 @@ impl Nemesis {
             Kind::Membership => self.membership(length_ns, view, false),
             Kind::NewLeaderChange => self.membership(length_ns, view, true),
         }
+    }
+
+    /// One-way cuts aimed at the leader: its links to the other voters, all in one direction
+    /// (it cannot send, or cannot hear), cut in random order until the network graph says it no
+    /// longer talks both ways with a quorum of its configuration. Half-working links are where
+    /// leases, CheckQuorum and PreVote disagree: followers may still hear a leader that hears
+    /// nobody, or the reverse.
+    #[allow(clippy::type_complexity)]
+    fn cut_leader_off(
+        &mut self,
+        leader: NodeId,
+        length_ns: u64,
+        view: &ClusterView,
+    ) -> (Vec<FaultAction>, Vec<(u64, FaultAction)>) {
+        let outbound = self.rng.chance(0.5);
+        let mut others: Vec<NodeId> = view
+            .voters
+            .iter()
+            .copied()
+            .filter(|&v| v != leader)
+            .collect();
+        self.rng.shuffle(&mut others);
+        let mut network = view.network.clone();
+        let mut begin = Vec::new();
+        let mut undos = Vec::new();
+        for other in others {
+            if !network.can_reach_majority(leader, &view.voters) {
+                break;
+            }
+            let (from, to) = if outbound {
+                (leader, other)
+            } else {
+                (other, leader)
+            };
+            network.cut_link(from, to);
+            begin.push(FaultAction::CutLink { from, to });
+            undos.push((length_ns, FaultAction::RestoreLink { from, to }));
+        }
+        (begin, undos)
     }
 
     /// A membership change at the leader: a voter added or removed, or several at once (which
@@ -477,3 +519,40 @@ const MEMBERSHIP_CHANGES_MAX: u64 = 3;
 
 /// New leaders handed a membership change at once, at most, per run.
 const MEMBERSHIP_REACTIONS_MAX: u32 = 4;
+
+#[cfg(test)]
+mod tests {
+    use sim::{LinkConfig, Network};
+
+    use super::*;
+
+    #[test]
+    fn a_cut_aimed_at_the_leader_leaves_it_without_a_quorum() {
+        let mut config = RunConfig::standard(3);
+        config.faults = crate::config::FaultMix::none();
+        for seed in 0..20 {
+            let mut nemesis = Nemesis::new(&config, &SeedRng::new(seed));
+            let network = Network::new(5, LinkConfig::default());
+            let view = ClusterView {
+                servers: 5,
+                network: &network,
+                leader: Some(2),
+                voters: vec![0, 1, 2, 3, 4],
+                joint: false,
+            };
+            let (begin, undos) = nemesis.cut_leader_off(2, NANOS_PER_MILLI, &view);
+            let mut after = network.clone();
+            for action in &begin {
+                let FaultAction::CutLink { from, to } = *action else {
+                    panic!("{action} is not a cut");
+                };
+                assert!(from == 2 || to == 2, "{action} misses the leader");
+                after.cut_link(from, to);
+            }
+            assert!(!after.can_reach_majority(2, &view.voters), "seed {seed}");
+            // The fewest cuts that do it: a quorum of five less the leader, plus one.
+            assert_eq!(begin.len(), 3, "seed {seed}");
+            assert_eq!(undos.len(), begin.len());
+        }
+    }
+}

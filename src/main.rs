@@ -24,7 +24,7 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// One seeded run: cluster, clients and faults, online checks, history check.
     Run(cmd::run::RunArgs),
-    /// Lists the planted bugs (BRIEF §9); with `--score`, prints their detection table.
+    /// Lists the planted bugs; with `--score`, prints their detection table (see the README).
     Mutants(cmd::mutants::MutantsArgs),
     /// Checks a history file for linearizability: exit 0 linearizable, 1 not, 3 unknown.
     Check(cmd::check::CheckArgs),
@@ -38,7 +38,8 @@ enum Command {
     Merge(cmd::merge::MergeArgs),
     /// Shrinks a failing seed to a small scenario script that fails the same way.
     Shrink(cmd::shrink::ShrinkArgs),
-    /// Scripted scenarios (BRIEF §8): `list`, or `run NAME|FILE [--mutant M]`.
+    /// Scripted scenarios (Raft paper figures, real bugs): `list`, or
+    /// `run NAME|FILE [--mutant M]`.
     #[command(subcommand)]
     Scenario(cmd::scenario::ScenarioCommand),
 }
@@ -95,18 +96,49 @@ fn report_parse_error(error: &clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = error.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|line| !line.trim().is_empty())
-                .unwrap_or("error");
+            let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("error");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("error: {first}");
+            // "the following required arguments were not provided:" names them on the next line.
+            let message = match (first.ends_with(':'), lines.next()) {
+                (true, Some(next)) => format!("{first} {next}"),
+                _ => first.to_string(),
+            };
+            eprintln!("error: {}", one_line(&message));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
 }
 
-/// Collapses a multi-line message into one line.
+/// Most characters of an error message (the line adds `error: `).
+const ERROR_CHARS_MAX: usize = 230;
+
+/// Collapses a message into one short line: whitespace runs become one space, anything a user
+/// wrote that it quotes is shortened, and the line is cut at [`ERROR_CHARS_MAX`] characters.
 fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
+    let joined = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    sim::text::shorten_to(&shorten_quoted(&joined), ERROR_CHARS_MAX)
+}
+
+/// Shortens every `'...'` or `` `...` `` span (what parsers quote of the input).
+fn shorten_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    let mut rest = message;
+    while let Some(open) = rest.find(['\'', '`']) {
+        let quote = rest[open..].chars().next().expect("found a quote");
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        match after.find(quote) {
+            Some(close) => {
+                out.push_str(&sim::shorten(&after[..close]));
+                out.push(quote);
+                rest = &after[close + 1..];
+            }
+            None => {
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

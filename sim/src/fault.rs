@@ -597,16 +597,10 @@ impl<A: AdminCommand> FaultSchedule<A> {
     }
 }
 
-/// serde_json quotes whole values in its messages; keep only the first line and a bounded
-/// length.
+/// serde_json quotes whole values in its messages; keep the first line, bounded.
 fn shorten_json_error(error: &serde_json::Error) -> String {
     let text = error.to_string();
-    let first = text.lines().next().unwrap_or("");
-    let mut short: String = first.chars().take(160).collect();
-    if short.len() < first.len() {
-        short.push('…');
-    }
-    short
+    crate::text::shorten_to(text.lines().next().unwrap_or(""), 160)
 }
 
 impl<A: fmt::Display> fmt::Display for FaultSchedule<A> {

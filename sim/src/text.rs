@@ -61,9 +61,14 @@ pub const QUOTED_CHARS_MAX: usize = 40;
 /// A user's token as an error message quotes it: control characters escaped, and cut to
 /// [`QUOTED_CHARS_MAX`] characters, so an error stays one short line whatever the input.
 pub fn shorten(token: &str) -> String {
+    shorten_to(token, QUOTED_CHARS_MAX)
+}
+
+/// `text` with control characters escaped, cut to `chars_max` characters.
+pub fn shorten_to(text: &str, chars_max: usize) -> String {
     let mut out = String::new();
-    for (count, c) in token.chars().enumerate() {
-        if count == QUOTED_CHARS_MAX {
+    for (count, c) in text.chars().enumerate() {
+        if count == chars_max {
             out.push('…');
             break;
         }

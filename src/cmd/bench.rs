@@ -9,10 +9,10 @@ use sim::echo::{EchoConfig, run_echo};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// The simulator echo benchmark (BRIEF §12): 5 nodes, each an echo server and a client doing
+    /// The simulator echo benchmark: 5 nodes, each an echo server and a client doing
     /// 20,000 sequential exchanges round-robin with its peers, latency uniform 1-10 ms.
     Echo(EchoArgs),
-    /// The standard full run (BRIEF §12): 5 servers, 5 clients, 10 simulated seconds, default
+    /// The standard full run: 5 servers, 5 clients, 10 simulated seconds, default
     /// faults, oracles and the linearizability check, over consecutive seeds on one core.
     Run(RunBenchArgs),
 }
@@ -48,8 +48,23 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Most runs, exchanges and repetitions one benchmark command takes.
+const BENCH_SEEDS_MAX: u64 = 100_000;
+const BENCH_EXCHANGES_MAX: u64 = 100_000_000;
+const BENCH_REPEAT_MAX: usize = 1_000;
+
 fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.seeds >= 1, "--seeds must be at least 1");
+    anyhow::ensure!(
+        (1..=BENCH_SEEDS_MAX).contains(&args.seeds),
+        "--seeds {} is outside 1..={BENCH_SEEDS_MAX}",
+        args.seeds
+    );
+    anyhow::ensure!(
+        args.first_seed.checked_add(args.seeds).is_some(),
+        "--first-seed {} leaves no room for {} seeds",
+        args.first_seed,
+        args.seeds
+    );
     let mut walls = Vec::new();
     let mut simulated_s = 0.0;
     let mut events = 0;
@@ -58,7 +73,7 @@ fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
         let config = scenarios::RunConfig::standard(seed);
         #[allow(clippy::disallowed_methods)] // benchmark timing, not a simulated path
         let started = Instant::now();
-        let outcome = scenarios::run(&config).map_err(anyhow::Error::msg)?;
+        let outcome = scenarios::run(&config)?;
         walls.push(started.elapsed().as_secs_f64());
         simulated_s += outcome.simulated_ns as f64 / 1e9;
         events += outcome.stats.events;
@@ -83,7 +98,16 @@ fn echo(args: &EchoArgs) -> anyhow::Result<ExitCode> {
         args.nodes >= 2,
         "--nodes must be at least 2 (every node needs a peer)"
     );
-    anyhow::ensure!(args.repeat >= 1, "--repeat must be at least 1");
+    anyhow::ensure!(
+        (1..=BENCH_REPEAT_MAX).contains(&args.repeat),
+        "--repeat {} is outside 1..={BENCH_REPEAT_MAX}",
+        args.repeat
+    );
+    anyhow::ensure!(
+        args.exchanges <= BENCH_EXCHANGES_MAX,
+        "--exchanges {} is outside 0..={BENCH_EXCHANGES_MAX}",
+        args.exchanges
+    );
     let config = EchoConfig {
         node_count: args.nodes,
         exchanges_per_node: args.exchanges,

@@ -13,9 +13,9 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use raft::Mutant;
+use scenarios::campaign::output::{CampaignRequest, ResultsFile, Summary, write_reports};
 use scenarios::campaign::{
-    CampaignConfig, ResultsFile, SeedPlan, SeedRange, SeedResult, Shard, Summary, Verdict,
-    run_campaign, write_reports,
+    CampaignConfig, SeedPlan, SeedRange, SeedResult, Shard, Verdict, run_campaign,
 };
 use scenarios::config::swarm::Shape;
 use scenarios::run::SeedShape;
@@ -34,7 +34,8 @@ pub struct CampaignArgs {
     /// Planted bug to switch on in every seed (see `raftsim mutants`); repeatable.
     #[arg(long = "mutant", value_name = "M")]
     pub mutants: Vec<Mutant>,
-    /// Run BRIEF §12's standard configuration for every seed instead of drawing one per seed.
+    /// Run the standard run (5 servers, 5 clients, 10 s, default faults) for every seed instead
+    /// of drawing a configuration per seed.
     #[arg(long)]
     pub standard: bool,
     /// Override the safety phase's length in simulated milliseconds (quick smoke campaigns).
@@ -64,7 +65,8 @@ pub struct CampaignArgs {
     pub max_reports: Option<usize>,
 }
 
-/// Raised by Ctrl-C: stop handing out seeds, finish the running ones, write what finished.
+/// Raised by Ctrl-C or SIGTERM: stop handing out seeds, finish the running ones, write what
+/// finished.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
@@ -94,7 +96,24 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", file.path().display()))?;
     progress.finish();
     let wall_s = stopwatch.elapsed().as_secs_f64();
-    let summary = Summary::new(&end.results, Some(wall_s), end.interrupted);
+    let request = CampaignRequest::new(&config.plan, &config.shape, config.check_determinism);
+    let ran = end.results.len();
+    let incomplete = if end.interrupted {
+        vec![format!("interrupted after {ran} of {total} seeds")]
+    } else if end.stopped_at_failure {
+        vec![format!(
+            "stopped at the first failure after {ran} of {total} seeds"
+        )]
+    } else {
+        Vec::new()
+    };
+    let summary = Summary::new(
+        &end.results,
+        Some(request),
+        Some(wall_s),
+        end.interrupted,
+        incomplete,
+    );
     write_reports(&out, &end.results, &summary)?;
     write_html(
         &out,
@@ -113,11 +132,10 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
         println!("fail-fast: stopped after the first failure");
     }
     print_summary(&summary, &out, config.allow_unknown);
-    Ok(exit_code(&summary, config.allow_unknown, end.interrupted))
+    Ok(exit_code(&summary, config.allow_unknown))
 }
 
 fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
-    let jobs = worker_count(args.jobs)?;
     let duration_ns = match args.duration_ms {
         Some(0) => anyhow::bail!("--duration-ms must be positive"),
         Some(ms) => Some(
@@ -136,6 +154,8 @@ fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
         plan.shard,
         plan.range
     );
+    // More workers than seeds would only idle.
+    let jobs = worker_count(args.jobs)?.min(usize::try_from(plan.len()).unwrap_or(usize::MAX));
     let shape = SeedShape {
         shape: if args.standard {
             Shape::Standard
@@ -156,10 +176,15 @@ fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
     })
 }
 
-/// `--jobs`: at least one; all cores when not given.
+/// Most worker threads a campaign starts.
+const JOBS_MAX: usize = 1024;
+
+/// `--jobs`: 1 to 1024; all cores when not given.
 pub fn worker_count(jobs: Option<usize>) -> anyhow::Result<usize> {
     match jobs {
-        Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(jobs) if !(1..=JOBS_MAX).contains(&jobs) => {
+            anyhow::bail!("--jobs {jobs} is outside 1..={JOBS_MAX}")
+        }
         Some(jobs) => Ok(jobs),
         None => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
     }
@@ -183,13 +208,14 @@ fn mutants_suffix(mutants: &[Mutant]) -> String {
     format!(", mutants {}", names.join(","))
 }
 
-/// First Ctrl-C: stop handing out seeds. Second: leave at once (lines so far are on disk).
+/// First Ctrl-C or SIGTERM (what CI runners and Kubernetes send): stop handing out seeds.
+/// Second: leave at once (lines so far are on disk).
 fn install_ctrl_c() {
     let installed = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\ninterrupt: finishing running seeds; press Ctrl-C again to quit at once");
+        eprintln!("\ninterrupt: finishing running seeds; interrupt again to quit at once");
     });
     if let Err(error) = installed {
         eprintln!("warning: Ctrl-C will not stop cleanly: {error}");
@@ -287,6 +313,9 @@ pub fn print_summary(summary: &Summary, out: &Path, allow_unknown: bool) {
     for (kind, count) in &summary.failures_by_kind {
         println!("  {kind}: {count}");
     }
+    for reason in &summary.incomplete {
+        println!("  incomplete: {reason}");
+    }
     const SHOWN: usize = 20;
     for failing in summary.failing.iter().take(SHOWN) {
         println!(
@@ -305,30 +334,31 @@ pub fn print_summary(summary: &Summary, out: &Path, allow_unknown: bool) {
     }
     println!(
         "gate: {}; wrote {}/{{results.jsonl,summary.json,junit.xml,index.html}}",
-        if !summary.gate_passes(allow_unknown) {
-            "FAIL"
-        } else if summary.interrupted {
+        if summary.interrupted {
             "INTERRUPTED"
-        } else {
+        } else if summary.gate_passes(allow_unknown) {
             "PASS"
+        } else {
+            "FAIL"
         },
         out.display()
     );
 }
 
-pub fn exit_code(summary: &Summary, allow_unknown: bool, interrupted: bool) -> ExitCode {
-    if !summary.gate_passes(allow_unknown) {
-        ExitCode::from(1)
-    } else if interrupted {
+/// 130 when interrupted (whatever had failed by then), else 0 when the gate passes, else 1.
+pub fn exit_code(summary: &Summary, allow_unknown: bool) -> ExitCode {
+    if summary.interrupted {
         ExitCode::from(130)
-    } else {
+    } else if summary.gate_passes(allow_unknown) {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
 /// Writes `reports/seed-S.html` for the failing seeds (the first `max_reports`) and an
 /// `index.html` listing every seed with its verdict, linking to those reports.
-fn write_html(
+pub fn write_html(
     out: &Path,
     results: &[SeedResult],
     shape: &SeedShape,

@@ -1,13 +1,17 @@
-//! `raftsim merge DIR...`: joins the `results.jsonl` of campaign shards in seed order and
-//! re-derives `summary.json` and `junit.xml`. Exit as `campaign`.
+//! `raftsim merge DIR...`: joins the `results.jsonl` of campaign shards in seed order,
+//! re-derives `summary.json`, `junit.xml` and `index.html`, and checks that the shards cover
+//! the campaign they were part of: a missing seed or shard, an interrupted or unfinished shard,
+//! or no seed at all fails the gate (exit 1), with the reason printed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use scenarios::campaign::{Summary, merge, read_results, write_output_dir};
+use scenarios::campaign::merge::{merge, read_shard};
+use scenarios::campaign::output::{Summary, write_output_dir};
+use scenarios::run::SeedShape;
 
-use super::campaign::{exit_code, print_summary};
+use super::campaign::{exit_code, print_summary, write_html};
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -25,22 +29,26 @@ pub struct MergeArgs {
 pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let mut shards = Vec::new();
     for dir in &args.dirs {
-        let path = if dir.is_dir() {
-            dir.join("results.jsonl")
-        } else {
-            dir.clone()
-        };
-        shards.push(read_results(&path)?);
+        anyhow::ensure!(dir.exists(), "{} does not exist", dir.display());
+        shards.push(read_shard(dir)?);
     }
-    let results = merge(shards)?;
-    let summary = Summary::new(&results, None, false);
-    write_output_dir(&args.out, &results, &summary)?;
+    let merged = merge(shards)?;
+    let summary = Summary::new(
+        &merged.results,
+        merged.request,
+        None,
+        false,
+        merged.incomplete,
+    );
+    write_output_dir(&args.out, &merged.results, &summary)?;
+    // Reports are written by the shards' own campaigns; the merged index lists every seed.
+    write_html(&args.out, &merged.results, &SeedShape::default(), 0)?;
     println!(
         "merge: {} directories, {} seeds -> {}",
         args.dirs.len(),
-        results.len(),
+        merged.results.len(),
         args.out.display()
     );
     print_summary(&summary, &args.out, args.allow_unknown);
-    Ok(exit_code(&summary, args.allow_unknown, false))
+    Ok(exit_code(&summary, args.allow_unknown))
 }

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use raft::Mutant;
 use scenarios::Repro;
-use scenarios::campaign::read_results;
+use scenarios::campaign::output::read_results;
 use scenarios::config::swarm::Shape;
 use scenarios::run::{Origin, SeedShape};
 use sim::NANOS_PER_MILLI;
@@ -35,7 +35,7 @@ pub struct ReplayArgs {
     /// trace hash.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
-    /// Write the client history as JSON (BRIEF §11).
+    /// Write the client history as JSON (the format the README describes).
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
     /// Write the structured event log, one line per record.
@@ -75,6 +75,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         origin: Origin::Results(path.clone()),
     };
     let (code, outcome) = run_and_report(&run_args, recorded.config.clone(), &repro)?;
+    let Some(outcome) = outcome else {
+        return Ok(code);
+    };
     let replayed = format!("{:016x}", outcome.trace_hash);
     println!(
         "recorded: verdict={:?} trace_hash={}",

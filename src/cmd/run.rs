@@ -8,7 +8,7 @@ use clap::Args;
 use kv::ReadMode;
 use raft::Mutant;
 use scenarios::harness::FaultSchedule;
-use scenarios::run::{Origin, RunFlags};
+use scenarios::run::{Origin, RunFlags, catch_panic};
 use scenarios::{Repro, RunConfig, RunOptions, run_with};
 use sim::NANOS_PER_MILLI;
 
@@ -19,7 +19,7 @@ pub struct RunArgs {
     pub seed: u64,
     #[command(flatten)]
     pub shape: ShapeArgs,
-    /// Write the client history as JSON (BRIEF §11).
+    /// Write the client history as JSON (the format the README describes).
     #[arg(long, value_name = "FILE")]
     pub history: Option<std::path::PathBuf>,
     /// Write the structured event log, one line per record.
@@ -149,7 +149,7 @@ pub fn run_and_report(
     args: &RunArgs,
     config: RunConfig,
     repro: &Repro,
-) -> anyhow::Result<(ExitCode, scenarios::RunOutcome)> {
+) -> anyhow::Result<(ExitCode, Option<scenarios::RunOutcome>)> {
     config.validate()?;
     let faults = match &args.faults {
         Some(path) => {
@@ -172,7 +172,15 @@ pub fn run_and_report(
         record: args.report.wanted(),
         repro: Some(repro.clone()),
     };
-    let outcome = run_with(&config, faults, options)?;
+    let outcome = match catch_panic(|| run_with(&config, faults, options)) {
+        Ok(outcome) => outcome?,
+        Err(panic) => {
+            // Code under test panicked: a finding like any violation, reported the same way.
+            println!("verdict: FAIL panic: {panic}");
+            println!("replay: {}", repro.command());
+            return Ok((ExitCode::from(1), None));
+        }
+    };
     println!("faults ({}):", outcome.faults.len());
     print!("{}", outcome.faults);
     let stats = &outcome.stats;
@@ -212,7 +220,7 @@ pub fn run_and_report(
             ExitCode::from(1)
         }
     };
-    Ok((code, outcome))
+    Ok((code, Some(outcome)))
 }
 
 fn write_outputs(args: &RunArgs, outcome: &scenarios::RunOutcome) -> anyhow::Result<()> {

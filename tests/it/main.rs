@@ -1,4 +1,6 @@
 //! Integration tests of the `raftsim` binary.
 
+mod bad_input;
 mod campaign;
+mod gate;
 mod repro;

@@ -1,15 +1,19 @@
-//! Campaigns (BRIEF §10, §11): many seeds on worker threads (each run single-threaded), one
-//! result line per seed, the summary and the JUnit report, and merging of sharded outputs.
+//! Campaigns (BRIEF §10, §11), the fourth layer: many seeds on worker threads (each run
+//! single-threaded), one result line per seed.
 //!
 //! Result lines are handed to the caller in seed order whatever the number of jobs, so
 //! `results.jsonl` of `--jobs 1` and `--jobs 2` are identical apart from the `wall_*` fields.
 //! The library never reads the wall clock itself: the caller passes a stopwatch.
+//!
+//! - `output`: the files a campaign writes (results, summary with its request, JUnit).
+//! - `merge`: joining shards, and checking they cover the campaign they were part of.
+
+pub mod merge;
+pub mod output;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::File;
-use std::io::{BufWriter, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -35,11 +39,11 @@ pub enum CampaignError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("{path}:{line}: not a result line: {error}")]
+    #[error("{path}:{line}: not what raftsim writes: {error}")]
     Parse {
         path: PathBuf,
         line: usize,
-        error: serde_json::Error,
+        error: String,
     },
     #[error("seed {0} appears twice with different outcomes")]
     Conflict(u64),
@@ -387,247 +391,10 @@ pub fn run_campaign(
     })
 }
 
-/// One failing seed in the summary.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FailingSeed {
-    pub seed: u64,
-    pub verdict: Verdict,
-    pub property: Option<Property>,
-    pub message: Option<String>,
-    pub replay: String,
-}
-
-/// `summary.json`: derived from the result lines alone, so a merge of shards derives the same.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub seeds: usize,
-    pub first_seed: Option<u64>,
-    pub last_seed: Option<u64>,
-    pub passed: usize,
-    pub failed: usize,
-    pub unknown: usize,
-    pub failures_by_kind: BTreeMap<Property, usize>,
-    pub simulated_ns: u64,
-    pub events: u64,
-    pub messages: u64,
-    pub interrupted: bool,
-    pub failing: Vec<FailingSeed>,
-    /// The campaign's wall time; for a merge, the sum of the seeds' wall times.
-    pub wall_s: f64,
-    pub wall_seeds_per_s: f64,
-    /// Simulated time over wall time.
-    pub wall_speedup: f64,
-}
-
-impl Summary {
-    /// Summarises `results`; `wall_s` is the campaign's elapsed time when known.
-    pub fn new(results: &[SeedResult], wall_s: Option<f64>, interrupted: bool) -> Summary {
-        let count = |verdict| results.iter().filter(|r| r.verdict == verdict).count();
-        let mut failures_by_kind = BTreeMap::new();
-        for result in results.iter().filter(|r| r.verdict != Verdict::Pass) {
-            let kind = result.property.unwrap_or(Property::RunError);
-            *failures_by_kind.entry(kind).or_insert(0) += 1;
-        }
-        let simulated_ns = results.iter().map(|r| r.simulated_ns).sum();
-        let wall_s = wall_s.unwrap_or_else(|| results.iter().map(|r| r.wall_ms).sum::<f64>() / 1e3);
-        let per_wall_s = |x: f64| if wall_s > 0.0 { x / wall_s } else { 0.0 };
-        Summary {
-            seeds: results.len(),
-            first_seed: results.iter().map(|r| r.seed).min(),
-            last_seed: results.iter().map(|r| r.seed).max(),
-            passed: count(Verdict::Pass),
-            failed: count(Verdict::Fail),
-            unknown: count(Verdict::Unknown),
-            failures_by_kind,
-            simulated_ns,
-            events: results.iter().map(|r| r.events).sum(),
-            messages: results.iter().map(|r| r.messages).sum(),
-            interrupted,
-            failing: results
-                .iter()
-                .filter(|r| r.verdict != Verdict::Pass)
-                .map(|r| FailingSeed {
-                    seed: r.seed,
-                    verdict: r.verdict,
-                    property: r.property,
-                    message: r.message.clone(),
-                    replay: r.replay.clone(),
-                })
-                .collect(),
-            wall_s: (wall_s * 1e3).round() / 1e3,
-            wall_seeds_per_s: (per_wall_s(results.len() as f64) * 10.0).round() / 10.0,
-            wall_speedup: per_wall_s(simulated_ns as f64 / 1e9).round(),
-        }
-    }
-
-    /// Whether the CI gate passes: no failure, and no unknown unless allowed.
-    pub fn gate_passes(&self, allow_unknown: bool) -> bool {
-        self.failed == 0 && (allow_unknown || self.unknown == 0)
-    }
-}
-
-/// `junit.xml`: one test case per seed, a `<failure>` for each failing one.
-pub fn junit_xml(results: &[SeedResult]) -> String {
-    let failures = results
-        .iter()
-        .filter(|r| r.verdict != Verdict::Pass)
-        .count();
-    let wall_s: f64 = results.iter().map(|r| r.wall_ms).sum::<f64>() / 1e3;
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    xml += &format!(
-        "<testsuites name=\"raftsim\" tests=\"{}\" failures=\"{failures}\" time=\"{wall_s:.3}\">\n",
-        results.len()
-    );
-    xml += &format!(
-        "  <testsuite name=\"raftsim campaign\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" \
-         skipped=\"0\" time=\"{wall_s:.3}\">\n",
-        results.len()
-    );
-    for result in results {
-        let name = format!("seed {}", result.seed);
-        xml += &format!(
-            "    <testcase classname=\"raftsim.campaign\" name=\"{}\" time=\"{:.3}\"",
-            xml_escape(&name),
-            result.wall_ms / 1e3
-        );
-        if result.verdict == Verdict::Pass {
-            xml += "/>\n";
-            continue;
-        }
-        let kind = result.property.map_or("failure", Property::name);
-        let message = result.message.as_deref().unwrap_or("");
-        xml += ">\n";
-        xml += &format!(
-            "      <failure type=\"{}\" message=\"{}\">{}\nreplay: {}</failure>\n",
-            xml_escape(kind),
-            xml_escape(message),
-            xml_escape(message),
-            xml_escape(&result.replay)
-        );
-        xml += "    </testcase>\n";
-    }
-    xml += "  </testsuite>\n</testsuites>\n";
-    xml
-}
-
-/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
-pub fn xml_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped += "&amp;",
-            '<' => escaped += "&lt;",
-            '>' => escaped += "&gt;",
-            '"' => escaped += "&quot;",
-            '\'' => escaped += "&apos;",
-            '\n' => escaped += "&#10;",
-            '\t' | '\r' => escaped.push(' '),
-            c if (c as u32) < 0x20 => escaped.push('?'),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
-
-/// `results.jsonl`, written and flushed line by line.
-pub struct ResultsFile {
-    path: PathBuf,
-    writer: BufWriter<File>,
-}
-
-impl ResultsFile {
-    /// Creates `dir` if needed and starts an empty `dir/results.jsonl`.
-    pub fn create(dir: &Path) -> Result<ResultsFile, CampaignError> {
-        let path = dir.join("results.jsonl");
-        let write_error = |error| CampaignError::Write {
-            path: path.clone(),
-            error,
-        };
-        std::fs::create_dir_all(dir).map_err(write_error)?;
-        let file = File::create(&path).map_err(write_error)?;
-        Ok(ResultsFile {
-            path,
-            writer: BufWriter::new(file),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn append(&mut self, result: &SeedResult) -> std::io::Result<()> {
-        self.writer.write_all(result.to_json_line().as_bytes())?;
-        self.writer.write_all(b"\n")?;
-        self.writer.flush()
-    }
-}
-
-/// Writes `summary.json` and `junit.xml` into `dir`.
-pub fn write_reports(
-    dir: &Path,
-    results: &[SeedResult],
-    summary: &Summary,
-) -> Result<(), CampaignError> {
-    let write = |name: &str, text: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|error| CampaignError::Write { path, error })
-    };
-    let json = serde_json::to_string_pretty(summary).expect("the summary serialises");
-    write("summary.json", json + "\n")?;
-    write("junit.xml", junit_xml(results))
-}
-
-/// Writes a whole output directory from finished results (used by `merge`).
-pub fn write_output_dir(
-    dir: &Path,
-    results: &[SeedResult],
-    summary: &Summary,
-) -> Result<(), CampaignError> {
-    let mut file = ResultsFile::create(dir)?;
-    for result in results {
-        file.append(result).map_err(|error| CampaignError::Write {
-            path: file.path().to_path_buf(),
-            error,
-        })?;
-    }
-    write_reports(dir, results, summary)
-}
-
-/// Reads a `results.jsonl`; blank lines are skipped.
-pub fn read_results(path: &Path) -> Result<Vec<SeedResult>, CampaignError> {
-    let text = std::fs::read_to_string(path).map_err(|error| CampaignError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(number, line)| {
-            serde_json::from_str(line).map_err(|error| CampaignError::Parse {
-                path: path.to_path_buf(),
-                line: number + 1,
-                error,
-            })
-        })
-        .collect()
-}
-
-/// Joins shards' results in seed order. A seed present twice must have the same outcome
-/// (apart from wall time); it is kept once.
-pub fn merge(shards: Vec<Vec<SeedResult>>) -> Result<Vec<SeedResult>, CampaignError> {
-    let mut by_seed: BTreeMap<u64, SeedResult> = BTreeMap::new();
-    for result in shards.into_iter().flatten() {
-        match by_seed.get(&result.seed) {
-            Some(kept) if kept.without_wall() != result.without_wall() => {
-                return Err(CampaignError::Conflict(result.seed));
-            }
-            Some(_) => {}
-            None => {
-                by_seed.insert(result.seed, result);
-            }
-        }
-    }
-    Ok(by_seed.into_values().collect())
+/// serde_json's message, first line only and bounded: it may quote a whole input value.
+fn short_json_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    sim::text::shorten_to(text.lines().next().unwrap_or(""), 160)
 }
 
 #[cfg(test)]
@@ -672,13 +439,5 @@ mod tests {
             shard: Shard { index: 3, count: 4 },
         };
         assert!(tiny.is_empty());
-    }
-
-    #[test]
-    fn xml_escape_covers_markup_and_control_characters() {
-        assert_eq!(
-            xml_escape("a<b & \"c\" 'd'>\n\u{1}"),
-            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;&#10;?"
-        );
     }
 }

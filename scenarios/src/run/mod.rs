@@ -367,3 +367,20 @@ impl<'a> Run<'a> {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_its_message() {
+        assert_eq!(catch_panic(|| 7), Ok(7));
+        let message = catch_panic(|| -> u32 { panic!("follower needs a snapshot\nmore") });
+        assert_eq!(
+            message,
+            Err("panicked: follower needs a snapshot".to_string())
+        );
+        let formatted = catch_panic(|| -> u32 { panic!("index {} past {}", 9, 4) });
+        assert_eq!(formatted, Err("panicked: index 9 past 4".to_string()));
+    }
+}

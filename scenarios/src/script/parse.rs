@@ -49,9 +49,7 @@ fn block_header(trimmed: &str) -> Option<Result<Option<Mutant>, String>> {
         .and_then(|r| r.strip_suffix(']'))
         .map(str::trim);
     Some(match name {
-        Some(name) => Mutant::from_str(name)
-            .map(Some)
-            .map_err(|_| format!("unknown mutant `{}`", shorten(name))),
+        Some(name) => parse_mutant(name).map(Some),
         None => Err("a block header is `----` or `---- [mutant]`".into()),
     })
 }
@@ -462,7 +460,7 @@ fn parse_line(content: &str) -> Result<(Option<Condition>, Command), String> {
                 Some(name) => (true, name),
                 None => (false, inside),
             };
-            let mutant = Mutant::from_str(name.trim()).map_err(|e| e.to_string())?;
+            let mutant = parse_mutant(name.trim())?;
             (Some(Condition { mutant, negated }), rest.trim())
         }
         None => (None, content),
@@ -557,6 +555,12 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
     value
         .parse()
         .map_err(|_| format!("{key}: `{}` is not true or false", shorten(value)))
+}
+
+/// A mutant by name; the error points to `raftsim mutants` rather than listing them all.
+fn parse_mutant(name: &str) -> Result<Mutant, String> {
+    Mutant::from_str(name)
+        .map_err(|_| format!("unknown mutant `{}` (see `raftsim mutants`)", shorten(name)))
 }
 
 pub fn parse_mutants(value: &str) -> Result<Vec<Mutant>, String> {

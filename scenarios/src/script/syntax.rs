@@ -29,13 +29,21 @@ pub fn parse_node(token: &str) -> Result<NodeRef, String> {
     // Before the cluster line is known, any number of servers: `c` names still parse, as
     // indices counted after them.
     let names = Names::new(0);
-    if token.starts_with('n') {
-        parse_server(token).map(NodeRef::Server)
+    let node = if token.starts_with('n') {
+        parse_server(token).map(NodeRef::Server)?
     } else {
         names
             .parse(token)
             .map(NodeRef::Client)
-            .map_err(|error| error.to_string())
+            .map_err(|error| error.to_string())?
+    };
+    // No cluster has more nodes than the simulator runs; a bound keeps address sums in range.
+    match node {
+        NodeRef::Server(n) | NodeRef::Client(n) if n as usize >= sim::NODES_MAX => Err(format!(
+            "`{}` is past the last node a cluster can have",
+            shorten(token)
+        )),
+        node => Ok(node),
     }
 }
 

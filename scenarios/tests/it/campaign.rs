@@ -6,9 +6,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use raft::Mutant;
+use scenarios::campaign::merge::{ShardOutput, merge};
+use scenarios::campaign::output::{
+    CampaignRequest, Summary, junit_xml, read_results, write_output_dir,
+};
 use scenarios::campaign::{
-    CampaignConfig, SeedPlan, SeedRange, SeedResult, Shard, Summary, Verdict, junit_xml, merge,
-    read_results, run_campaign, write_output_dir,
+    CampaignConfig, SeedPlan, SeedRange, SeedResult, Shard, Verdict, run_campaign,
 };
 use scenarios::config::swarm::Shape;
 use scenarios::run::SeedShape;
@@ -70,27 +73,105 @@ fn one_job_and_two_jobs_give_the_same_lines_in_seed_order() {
     assert!(one.iter().all(|r| r.trace_hash.len() == 16 && r.events > 0));
 }
 
+/// A shard's output as its campaign writes it.
+fn output_of(config: &CampaignConfig, results: Vec<SeedResult>, interrupted: bool) -> ShardOutput {
+    let request = CampaignRequest::new(&config.plan, &config.shape, false);
+    ShardOutput {
+        dir: format!("shard-{}", config.plan.shard).into(),
+        summary: Some(Summary::new(
+            &results,
+            Some(request),
+            None,
+            interrupted,
+            Vec::new(),
+        )),
+        results,
+    }
+}
+
+fn shards_of(range: &str, count: u64) -> Vec<(CampaignConfig, Vec<SeedResult>)> {
+    (0..count)
+        .map(|index| {
+            let config = short_swarm(range, Shard { index, count }, 1);
+            let results = run(&config);
+            (config, results)
+        })
+        .collect()
+}
+
 #[test]
 fn merging_shards_gives_the_unsharded_result() {
-    let whole = run(&short_swarm("5..17", Shard::WHOLE, 2));
-    let shards: Vec<Vec<SeedResult>> = (0..3)
-        .map(|index| run(&short_swarm("5..17", Shard { index, count: 3 }, 1)))
-        .collect();
-    assert!(shards.iter().all(|shard| shard.len() == 4));
-    let merged = merge(shards).expect("no conflicts");
-    assert_eq!(lines(&merged), lines(&whole));
+    let whole_config = short_swarm("5..17", Shard::WHOLE, 2);
+    let whole = run(&whole_config);
+    let shards = shards_of("5..17", 3);
+    assert!(shards.iter().all(|(_, results)| results.len() == 4));
+    let merged = merge(
+        shards
+            .into_iter()
+            .map(|(config, results)| output_of(&config, results, false))
+            .collect(),
+    )
+    .expect("no conflicts");
+    assert!(merged.incomplete.is_empty(), "{:?}", merged.incomplete);
+    assert_eq!(lines(&merged.results), lines(&whole));
+    let request = CampaignRequest::new(&whole_config.plan, &whole_config.shape, false);
+    let summary = |results: &[SeedResult], request| {
+        Summary::new(results, Some(request), None, false, Vec::new())
+    };
+    assert_eq!(merged.request, Some(request.clone()));
     assert_eq!(
-        Summary::new(&merged, None, false),
-        Summary::new(&whole, None, false)
+        summary(&merged.results, request.clone()),
+        summary(&whole, request.clone())
     );
-    assert_eq!(junit_xml(&merged), junit_xml(&whole));
+    let whole_summary = summary(&whole, request);
+    assert_eq!(
+        junit_xml(&merged.results, &whole_summary),
+        junit_xml(&whole, &whole_summary)
+    );
+}
+
+#[test]
+fn a_merge_short_of_a_seed_or_with_an_interrupted_shard_fails_the_gate() {
+    let mut shards = shards_of("0..6", 2);
+    // One shard alone: the other's seeds are named missing.
+    let (config, results) = shards.remove(1);
+    let alone = merge(vec![output_of(&config, results.clone(), false)]).unwrap();
+    let reasons = alone.incomplete.join("; ");
+    assert!(reasons.contains("shard 0/2 missing"), "{reasons}");
+    assert!(
+        reasons.contains("3 of 6 seeds missing: 0, 2, 4"),
+        "{reasons}"
+    );
+    // Both shards, one interrupted after its first seed.
+    let (first_config, mut first) = shards.remove(0);
+    first.truncate(1);
+    let merged = merge(vec![
+        output_of(&first_config, first, true),
+        output_of(&config, results, false),
+    ])
+    .unwrap();
+    let reasons = merged.incomplete.join("; ");
+    assert!(reasons.contains("interrupted after 1 seeds"), "{reasons}");
+    assert!(reasons.contains("2 of 6 seeds missing: 2, 4"), "{reasons}");
+    let summary = Summary::new(
+        &merged.results,
+        merged.request,
+        None,
+        false,
+        merged.incomplete,
+    );
+    assert!(!summary.gate_passes(true));
+    assert!(junit_xml(&merged.results, &summary).contains("errors=\"1\""));
+    // Nothing at all never passes.
+    let empty = merge(Vec::new()).unwrap();
+    assert!(empty.incomplete.iter().any(|r| r == "no seed ran"));
 }
 
 #[test]
 fn output_directory_round_trips_through_merge() {
     let results = run(&short_swarm("0..4", Shard::WHOLE, 2));
     let dir = std::env::temp_dir().join(format!("raftsim-campaign-test-{}", std::process::id()));
-    let summary = Summary::new(&results, None, false);
+    let summary = Summary::new(&results, None, None, false, Vec::new());
     write_output_dir(&dir, &results, &summary).unwrap();
     let read = read_results(&dir.join("results.jsonl")).unwrap();
     assert_eq!(read, results);
@@ -104,11 +185,20 @@ fn output_directory_round_trips_through_merge() {
 
 #[test]
 fn a_conflicting_duplicate_seed_is_refused() {
-    let results = run(&short_swarm("0..1", Shard::WHOLE, 1));
+    let config = short_swarm("0..1", Shard::WHOLE, 1);
+    let results = run(&config);
     let mut changed = results.clone();
     changed[0].trace_hash = "0000000000000000".into();
-    assert!(merge(vec![results.clone(), results.clone()]).is_ok());
-    assert!(merge(vec![results, changed]).is_err());
+    let same = merge(vec![
+        output_of(&config, results.clone(), false),
+        output_of(&config, results.clone(), false),
+    ]);
+    assert!(same.is_ok());
+    let conflict = merge(vec![
+        output_of(&config, results, false),
+        output_of(&config, changed, false),
+    ]);
+    assert!(conflict.is_err());
 }
 
 #[test]

@@ -29,8 +29,8 @@ fn check(seed: u64, mutant: Mutant) {
 }
 
 #[test]
-fn vote_without_log_check_seed_2_shrinks() {
-    check(2, Mutant::VoteWithoutLogCheck);
+fn vote_without_log_check_seed_4_shrinks() {
+    check(4, Mutant::VoteWithoutLogCheck);
 }
 
 #[test]

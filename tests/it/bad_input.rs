@@ -1,0 +1,180 @@
+//! Bad input of every kind the CI-gate issue found, through the binary: each is one short line on
+//! stderr and exit code 2, never a panic (101), an abort or a hang. Files a user writes or edits
+//! (fault schedules, scripts) are covered as well as flags.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The longest error line raftsim prints.
+const ERROR_LINE_CHARS_MAX: usize = 240;
+
+fn raftsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_raftsim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("raftsim-bad-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+fn assert_bad_input(args: &[&str]) {
+    let output = raftsim(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    let line = stderr.trim_end();
+    assert!(line.starts_with("error: "), "{args:?}: {line}");
+    assert!(
+        line.chars().count() <= ERROR_LINE_CHARS_MAX,
+        "{args:?}: {} characters: {line}",
+        line.chars().count()
+    );
+}
+
+/// Writes `text` to a file and runs `scenario run` on it.
+fn bad_script(dir: &std::path::Path, name: &str, text: &str) {
+    let path = dir.join(format!("{name}.scn"));
+    std::fs::write(&path, text).unwrap();
+    assert_bad_input(&["scenario", "run", path.to_str().unwrap()]);
+}
+
+#[test]
+fn flags_out_of_range_are_refused() {
+    let huge = "1".repeat(5_000);
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["run"],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--duration-ms",
+            "18446744073709551615",
+        ],
+        vec!["run", "--seed", "1", "--nodes", "10"],
+        vec!["run", "--seed", "1", "--clients", "0"],
+        vec!["campaign", "--duration-ms", "18446744073709551615"],
+        vec!["campaign", "--seeds", &huge],
+        vec!["campaign", "--jobs", "100000"],
+        vec![
+            "replay",
+            "--seed",
+            "1",
+            "--duration-ms",
+            "18446744073709551615",
+        ],
+        vec!["bench", "run", "--first-seed", "18446744073709551615"],
+        vec!["bench", "run", "--seeds", "18446744073709551615"],
+        vec!["bench", "echo", "--repeat", "18446744073709551615"],
+        vec!["bench", "echo", "--exchanges", "18446744073709551615"],
+        vec!["bench", "echo", "--nodes", "100000"],
+    ];
+    for args in cases {
+        assert_bad_input(&args);
+    }
+}
+
+#[test]
+fn fault_schedules_that_cannot_run_are_refused() {
+    let dir = scratch("faults");
+    let cases = [
+        // An admin command naming a server the cluster lacks.
+        r#"[{"at_ns": 5, "action": "admin", "node": "n1", "command": "conf-change add n9"}]"#,
+        r#"[{"at_ns": 5, "action": "crash", "node": "n6"}]"#,
+        r#"[{"at_ns": 5, "action": "crash", "node": 3}]"#,
+        r#"[{"at_ns": 5, "action": "clock-rate", "node": "n1", "rate": 9.0}]"#,
+        "[{\"at_ns\": 5, \"action\": \"crash\", \"node\": \"n1\u{1}\"}]",
+        "not json",
+    ];
+    for (index, text) in cases.iter().enumerate() {
+        let path = dir.join(format!("f{index}.json"));
+        std::fs::write(&path, text).unwrap();
+        assert_bad_input(&["run", "--seed", "1", "--faults", path.to_str().unwrap()]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_admin_command_at_time_zero_runs() {
+    let dir = scratch("admin0");
+    let path = dir.join("f.json");
+    let schedule =
+        r#"[{"at_ns": 0, "action": "admin", "node": "n1", "command": "conf-change remove n2"}]"#;
+    std::fs::write(&path, schedule).unwrap();
+    let output = raftsim(&[
+        "run",
+        "--seed",
+        "1",
+        "--duration-ms",
+        "500",
+        "--faults",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn scripts_that_cannot_run_are_refused() {
+    let dir = scratch("scripts");
+    let long_key = format!("cluster servers=3 {}=1\n", "k".repeat(65_000));
+    let cases = [
+        ("no-server", "cluster servers=3\nconf-change n1 add n7\n"),
+        (
+            "commit-past-log",
+            "cluster servers=3\nlog n1 1 1\nhardstate n1 commit=5\nrun 1ms\n",
+        ),
+        ("voters-all", "cluster servers=3 voters=all\n"),
+        ("huge-range", "cluster servers=3\ncrash n1..n10000000000\n"),
+        ("tick-zero", "cluster servers=3 tick=0ms\n"),
+        ("tick-huge", "cluster servers=3 tick=99999999999s\n"),
+        (
+            "election-huge",
+            "cluster servers=3 election_tick=18446744073709551615\n",
+        ),
+        ("run-forever", "cluster servers=3\nrun 4294967295ms\n"),
+        (
+            "liveness-huge",
+            "run-config seed=1 liveness_bound_ns=18446744073709551615\nexpect pass\n",
+        ),
+        (
+            "tick-zero-run",
+            "run-config seed=1 tick_ns=0\nexpect pass\n",
+        ),
+        (
+            "admin-bad",
+            "run-config seed=1\nat 1ms admin n1 conf-change add n99\nexpect pass\n",
+        ),
+        ("long-key", long_key.as_str()),
+        ("control", "cluster servers=3\ncrash n1\u{7}\n"),
+    ];
+    for (name, text) in cases {
+        bad_script(&dir, name, text);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_speaks_of_the_readme_not_internal_documents() {
+    for command in [
+        vec!["--help"],
+        vec!["campaign", "--help"],
+        vec!["run", "--help"],
+        vec!["bench", "--help"],
+        vec!["mutants", "--help"],
+        vec!["scenario", "--help"],
+    ] {
+        let output = raftsim(&command);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{command:?}");
+        assert!(!stdout.contains("BRIEF"), "{command:?}: {stdout}");
+    }
+}

@@ -69,8 +69,10 @@ impl ClerkConfig {
     }
 }
 
-/// Identifies a timer the clerk asked for. Tokens are unique per clerk and never reused; a
-/// firing of a token the clerk no longer cares about is ignored, so timers need no cancelling.
+/// Identifies a timer the clerk asked for. Tokens are unique per clerk and never reused. The
+/// clerk cancels a timer it no longer needs ([`ClerkAction::CancelTimer`]), so a driver's timer
+/// queue holds at most two of its timers (the operation's deadline, and the attempt's or the
+/// backoff's); a firing of a token it no longer cares about is still ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TimerToken(pub u64);
 
@@ -84,6 +86,10 @@ pub enum ClerkAction {
     SetTimer {
         token: TimerToken,
         delay_ns: u64,
+    },
+    /// The timer of `token` is no longer needed.
+    CancelTimer {
+        token: TimerToken,
     },
     /// The outstanding operation ended (completed or indefinite): append it to the history.
     Completed(HistoryRecord),
@@ -252,19 +258,19 @@ impl Clerk {
             return Vec::new();
         };
         if token == pending.deadline_timer {
-            return self
-                .abandon()
-                .map(ClerkAction::Completed)
-                .into_iter()
-                .collect();
+            let mut actions = Self::cancel_attempt(pending);
+            actions.extend(self.abandon().map(ClerkAction::Completed));
+            return actions;
         }
         let mut actions = Vec::new();
         if Some(token) == pending.attempt_timer {
             // No answer in time: the server may be down or partitioned away; try the next one.
             let next = (pending.target + 1) % self.servers.len();
+            self.fired_attempt_timer();
             self.retarget(next);
             self.send_attempt(&mut actions);
         } else if Some(token) == pending.backoff_timer {
+            self.fired_attempt_timer();
             self.send_attempt(&mut actions);
         }
         actions
@@ -295,6 +301,10 @@ impl Clerk {
         if let Some(index) = self.server_index(from).filter(|_| pending.to_leader) {
             self.leader = index;
         }
+        let mut actions = Self::cancel_attempt(&pending);
+        actions.push(ClerkAction::CancelTimer {
+            token: pending.deadline_timer,
+        });
         let record = HistoryRecord::completed(
             self.client_id,
             pending.seq,
@@ -303,7 +313,26 @@ impl Clerk {
             result,
             now_ns,
         );
-        vec![ClerkAction::Completed(record)]
+        actions.push(ClerkAction::Completed(record));
+        actions
+    }
+
+    /// The attempt's or backoff's timer fired: nothing is left to cancel.
+    fn fired_attempt_timer(&mut self) {
+        if let Some(pending) = self.pending.as_mut() {
+            pending.attempt_timer = None;
+            pending.backoff_timer = None;
+        }
+    }
+
+    /// Cancels the attempt's or the backoff's timer, whichever is set.
+    fn cancel_attempt(pending: &Pending) -> Vec<ClerkAction> {
+        pending
+            .attempt_timer
+            .or(pending.backoff_timer)
+            .map(|token| ClerkAction::CancelTimer { token })
+            .into_iter()
+            .collect()
     }
 
     fn on_wrong_leader(&mut self, from: u64, leader_hint: Option<u64>) -> Vec<ClerkAction> {
@@ -335,12 +364,14 @@ impl Clerk {
             .as_mut()
             .expect("back off without an outstanding operation");
         pending.rejections = 0;
+        let mut actions = Self::cancel_attempt(pending);
         pending.attempt_timer = None;
         pending.backoff_timer = Some(token);
-        vec![ClerkAction::SetTimer {
+        actions.push(ClerkAction::SetTimer {
             token,
             delay_ns: self.config.retry_backoff_ns,
-        }]
+        });
+        actions
     }
 
     fn retarget(&mut self, target: usize) {
@@ -360,6 +391,7 @@ impl Clerk {
             .pending
             .as_mut()
             .expect("send without an outstanding operation");
+        actions.extend(Self::cancel_attempt(pending));
         pending.attempt_timer = Some(token);
         pending.backoff_timer = None;
         let request = ClientRequest {

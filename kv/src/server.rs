@@ -235,18 +235,18 @@ impl Server {
     }
 
     /// Entries applied since the last call.
-    pub fn take_applied(&mut self) -> Vec<AppliedEntry> {
-        std::mem::take(&mut self.applied)
+    pub fn drain_applied(&mut self) -> std::vec::Drain<'_, AppliedEntry> {
+        self.applied.drain(..)
     }
 
     /// Entries written to the log since the last call.
-    pub fn take_appended(&mut self) -> Vec<AppendedEntry> {
-        std::mem::take(&mut self.appended)
+    pub fn drain_appended(&mut self) -> std::vec::Drain<'_, AppendedEntry> {
+        self.appended.drain(..)
     }
 
     /// Writes acknowledged since the last call.
-    pub fn take_acked(&mut self) -> Vec<AckedWrite> {
-        std::mem::take(&mut self.acked)
+    pub fn drain_acked(&mut self) -> std::vec::Drain<'_, AckedWrite> {
+        self.acked.drain(..)
     }
 
     /// Acts on the Raft node from outside the event loop (a script campaigning, proposing or

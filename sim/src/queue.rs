@@ -4,35 +4,26 @@
 //! The heap holds only small keys; event payloads sit in a slab and are never moved while the
 //! heap reorders, which keeps the per-event cost flat whatever the payload's size.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// Upper bound on pending events; a run that exceeds it has a runaway feedback loop.
-pub const QUEUE_CAPACITY_MAX: usize = 50_000_000;
+/// Upper bound on pending events; a run that exceeds it has a runaway feedback loop. It is also
+/// the number of slab slots a key can name.
+pub const QUEUE_CAPACITY_MAX: usize = 1 << SLOT_BITS;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Key {
-    time_ns: u64,
-    seq: u64,
-    slot: u32,
-}
+/// A key packs (time, insertion sequence, slab slot) into one `u128`, so the heap orders by one
+/// integer comparison: time in the high 64 bits, then the sequence, then the slot (unique per
+/// pending event, so it never decides an order the sequence has not).
+const SLOT_BITS: u32 = 24;
+const SEQ_MAX: u64 = (1 << (64 - SLOT_BITS)) - 1;
 
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Key {
-    // Reversed: `BinaryHeap` is a max-heap and we want the earliest (time, seq) first.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time_ns, other.seq).cmp(&(self.time_ns, self.seq))
-    }
+#[inline]
+fn key(time_ns: u64, seq: u64, slot: u32) -> u128 {
+    (u128::from(time_ns) << 64) | u128::from(seq << SLOT_BITS) | u128::from(slot)
 }
 
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Key>,
+    heap: BinaryHeap<Reverse<u128>>,
     slots: Vec<Option<E>>,
     free_slots: Vec<u32>,
     next_seq: u64,
@@ -56,6 +47,10 @@ impl<E> EventQueue<E> {
             self.heap.len() < QUEUE_CAPACITY_MAX,
             "event queue over its bound of {QUEUE_CAPACITY_MAX} events"
         );
+        assert!(
+            self.next_seq <= SEQ_MAX,
+            "more than {SEQ_MAX} events queued in one run"
+        );
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
@@ -68,21 +63,22 @@ impl<E> EventQueue<E> {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Key { time_ns, seq, slot });
+        self.heap.push(Reverse(key(time_ns, seq, slot)));
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let key = self.heap.pop()?;
-        self.free_slots.push(key.slot);
-        let event = self.slots[key.slot as usize]
+        let Reverse(key) = self.heap.pop()?;
+        let slot = (key as u32) & ((1 << SLOT_BITS) - 1);
+        self.free_slots.push(slot);
+        let event = self.slots[slot as usize]
             .take()
             .expect("a queued key has its event");
-        Some((key.time_ns, event))
+        Some(((key >> 64) as u64, event))
     }
 
     pub fn peek_time_ns(&self) -> Option<u64> {
-        self.heap.peek().map(|key| key.time_ns)
+        self.heap.peek().map(|Reverse(key)| (key >> 64) as u64)
     }
 
     pub fn len(&self) -> usize {

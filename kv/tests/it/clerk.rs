@@ -56,8 +56,17 @@ fn last_timer(actions: &[ClerkAction], delay: u64) -> TimerToken {
         .unwrap_or_else(|| panic!("no timer of {delay} ns in {actions:?}"))
 }
 
+/// The one completion among `actions`; everything else must be a timer cancelled.
 fn completed(actions: &[ClerkAction]) -> HistoryRecord {
-    match actions {
+    let (completions, rest): (Vec<_>, Vec<_>) = actions
+        .iter()
+        .partition(|action| matches!(action, ClerkAction::Completed(_)));
+    assert!(
+        rest.iter()
+            .all(|action| matches!(action, ClerkAction::CancelTimer { .. })),
+        "only cancellations may come with a completion: {actions:?}"
+    );
+    match completions[..] {
         [ClerkAction::Completed(record)] => record.clone(),
         _ => panic!("expected exactly one completion, got {actions:?}"),
     }
@@ -206,7 +215,18 @@ fn full_round_of_refusals_backs_off_before_retrying() {
     sent(&clerk.on_reply(11, wrong_leader(1, None), 2 * MS));
     let actions = clerk.on_reply(12, wrong_leader(1, None), 3 * MS);
     let backoff = last_timer(&actions, config().retry_backoff_ns);
-    assert_eq!(actions.len(), 1, "no send while backing off: {actions:?}");
+    assert!(
+        !actions
+            .iter()
+            .any(|action| matches!(action, ClerkAction::Send { .. })),
+        "no send while backing off: {actions:?}"
+    );
+    assert!(
+        actions.contains(&ClerkAction::CancelTimer {
+            token: TimerToken(3)
+        }),
+        "the refused attempt's timer is cancelled: {actions:?}"
+    );
     // A refusal arriving during the backoff is from no attempt in flight.
     assert_eq!(clerk.on_reply(10, wrong_leader(1, None), 4 * MS), vec![]);
     let (to, request, _) = sent(&clerk.on_timer(backoff, 23 * MS));
@@ -238,6 +258,7 @@ fn trace_through_a_leader_change() {
                 ClerkAction::SetTimer { token, delay_ns } => {
                     format!("timer {} in {} ms", token.0, delay_ns / MS)
                 }
+                ClerkAction::CancelTimer { token } => format!("cancel timer {}", token.0),
                 ClerkAction::Completed(record) => format!(
                     "completed seq={} call={} return={:?} result={:?}",
                     record.seq, record.call_ns, record.return_ns, record.result
@@ -266,9 +287,12 @@ fn trace_through_a_leader_change() {
           send to=11 seq=1 append("x", "a;")
           timer 2 in 100 ms
         11 says 12 leads
+          cancel timer 2
           send to=12 seq=1 append("x", "a;")
           timer 3 in 100 ms
         12 answers
+          cancel timer 3
+          cancel timer 0
           completed seq=1 call=0 return=Some(110000000) result=Some(Written)
         invoke
           timer 4 in 1000 ms

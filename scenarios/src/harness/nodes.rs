@@ -5,7 +5,9 @@ use kv::{
     Clerk, ClerkAction, ClerkConfig, HistoryRecord, Server, ServerConfig, TimerToken, Wire,
     Workload, WorkloadConfig,
 };
-use sim::{Context, NodeId, RngStream, SeedRng};
+use std::collections::BTreeMap;
+
+use sim::{Context, NodeId, RngStream, SeedRng, TimerId};
 
 use super::admin::AdminCommand;
 
@@ -97,6 +99,8 @@ pub struct ClientNode {
     rng: RngStream,
     /// No operation starts at or after this virtual time.
     workload_end_ns: u64,
+    /// The clerk's live timers (at most two), so those it no longer needs are cancelled.
+    timers: BTreeMap<u64, TimerId>,
     pub history: Vec<HistoryRecord>,
 }
 
@@ -116,6 +120,7 @@ impl ClientNode {
             workload: Workload::new(workload).expect("the harness validated the workload"),
             rng: root.stream(&format!("workload-client-{index}")),
             workload_end_ns,
+            timers: BTreeMap::new(),
             history: Vec::new(),
         }
     }
@@ -167,7 +172,13 @@ impl ClientNode {
             match action {
                 ClerkAction::Send { to, request } => ctx.send(to as NodeId, Wire::Request(request)),
                 ClerkAction::SetTimer { token, delay_ns } => {
-                    ctx.set_timer(delay_ns, NodeTimer::Clerk(token.0));
+                    let id = ctx.set_timer(delay_ns, NodeTimer::Clerk(token.0));
+                    self.timers.insert(token.0, id);
+                }
+                ClerkAction::CancelTimer { token } => {
+                    if let Some(id) = self.timers.remove(&token.0) {
+                        ctx.cancel_timer(id);
+                    }
                 }
                 ClerkAction::Completed(record) => {
                     if let Some(result) = &record.result {
@@ -252,6 +263,7 @@ impl sim::Node for ClusterNode {
             }
             (ClusterNode::Client(client), NodeTimer::Think) => client.start_next(ctx),
             (ClusterNode::Client(client), NodeTimer::Clerk(token)) => {
+                client.timers.remove(&token);
                 let now = ctx.global_time_ns();
                 let actions = client.clerk.on_timer(TimerToken(token), now);
                 client.perform(ctx, actions);

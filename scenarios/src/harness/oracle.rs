@@ -22,19 +22,20 @@ pub struct ServerView<'a> {
 #[derive(Default)]
 pub struct Oracles {
     names: Names,
-    leader_of_term: BTreeMap<u64, NodeId>,
-    /// (index, term) of every appended entry: its data digest and the term before it.
-    appended: BTreeMap<(u64, u64), (u64, u64, NodeId)>,
+    leader_of_term: Dense<NodeId>,
+    /// Every entry appended at each index, one per term: term, data digest, the term before
+    /// it, and the first node seen with it.
+    appended: Dense<Vec<(u64, u64, u64, NodeId)>>,
     /// The first entry applied at each index: term, digest, node.
-    applied: BTreeMap<u64, (u64, u64, NodeId)>,
-    acked: BTreeMap<u64, AckedWrite>,
+    applied: Dense<(u64, u64, NodeId)>,
+    acked: Dense<AckedWrite>,
     /// For index `i` at position `i - 1`: the entry's term and the term of the leader that
     /// first counted it committed. Leader completeness concerns exactly the entries committed
     /// in earlier terms than the new leader's.
     committed: Vec<(u64, u64)>,
     /// Per node: last observed commit index in this incarnation, and role.
-    commit: BTreeMap<NodeId, u64>,
-    role: BTreeMap<NodeId, Role>,
+    commit: Dense<u64>,
+    role: Dense<Role>,
     /// (time, term, leader) of every election observed, in order.
     pub leaders: Vec<(u64, u64, NodeId)>,
     /// Entries up to here were checked by `check_commit_is_safe`.
@@ -52,8 +53,8 @@ impl Oracles {
 
     /// Forgets per-incarnation state of a node that crashed or restarted.
     pub fn node_restarted(&mut self, node: NodeId) {
-        self.commit.remove(&node);
-        self.role.remove(&node);
+        self.commit.remove(u64::from(node));
+        self.role.remove(u64::from(node));
     }
 
     pub fn check(&mut self, view: ServerView<'_>, time_ns: u64) -> Result<(), Violation> {
@@ -66,7 +67,7 @@ impl Oracles {
             time_ns,
             message,
         };
-        for entry in server.take_appended() {
+        for entry in server.drain_appended() {
             self.check_appended(node, entry)
                 .map_err(|(nodes, message)| Violation {
                     nodes,
@@ -78,14 +79,14 @@ impl Oracles {
                     )
                 })?;
         }
-        for entry in server.take_applied() {
+        for entry in server.drain_applied() {
             self.check_applied(node, entry)
                 .map_err(|(property, nodes, message)| Violation {
                     nodes,
                     ..violation(property, Some(entry.term), Some(entry.index), message)
                 })?;
         }
-        for ack in server.take_acked() {
+        for ack in server.drain_acked() {
             self.check_acked(node, ack)
                 .map_err(|(nodes, message)| Violation {
                     nodes,
@@ -99,7 +100,7 @@ impl Oracles {
         }
         let raft = server.raft();
         let commit = raft.commit_index();
-        let previous = self.commit.insert(node, commit).unwrap_or(0);
+        let previous = self.commit.insert(u64::from(node), commit).unwrap_or(0);
         if commit < previous {
             let message = format!(
                 "{} commit index went back from {previous} to {commit}",
@@ -116,7 +117,7 @@ impl Oracles {
         if role == Role::Leader {
             self.note_commits(raft);
         }
-        let was = self.role.insert(node, role);
+        let was = self.role.insert(u64::from(node), role);
         if role == Role::Leader && was != Some(Role::Leader) {
             self.check_new_leader(node, raft)
                 .map_err(|(index, message)| {
@@ -136,14 +137,13 @@ impl Oracles {
         node: NodeId,
         entry: AppendedEntry,
     ) -> Result<(), (Vec<NodeId>, String)> {
-        let key = (entry.index, entry.term);
-        match self.appended.get(&key) {
+        let seen = self.appended.get_or_default(entry.index);
+        match seen.iter().find(|&&(term, ..)| term == entry.term) {
             None => {
-                self.appended
-                    .insert(key, (entry.digest, entry.prev_term, node));
+                seen.push((entry.term, entry.digest, entry.prev_term, node));
                 Ok(())
             }
-            Some(&(digest, prev_term, first))
+            Some(&(_, digest, prev_term, first))
                 if digest != entry.digest || prev_term != entry.prev_term =>
             {
                 Err((
@@ -168,7 +168,7 @@ impl Oracles {
         node: NodeId,
         entry: AppliedEntry,
     ) -> Result<(), (Property, Vec<NodeId>, String)> {
-        if let Some(ack) = self.acked.get(&entry.index)
+        if let Some(ack) = self.acked.get(entry.index)
             && ack.term != entry.term
         {
             return Err((
@@ -186,7 +186,7 @@ impl Oracles {
                 ),
             ));
         }
-        match self.applied.get(&entry.index) {
+        match self.applied.get(entry.index) {
             None => {
                 self.applied
                     .insert(entry.index, (entry.term, entry.digest, node));
@@ -210,7 +210,7 @@ impl Oracles {
     }
 
     fn check_acked(&mut self, node: NodeId, ack: AckedWrite) -> Result<(), (Vec<NodeId>, String)> {
-        if let Some(&(term, _, first)) = self.applied.get(&ack.index)
+        if let Some(&(term, _, first)) = self.applied.get(ack.index)
             && term != ack.term
         {
             return Err((
@@ -287,10 +287,15 @@ impl Oracles {
         if role != Role::Leader {
             return Ok(());
         }
-        if !self.leader_of_term.contains_key(&term) {
-            self.leaders.push((time_ns, term, node));
-        }
-        match *self.leader_of_term.entry(term).or_insert(node) {
+        let first = match self.leader_of_term.get(term) {
+            Some(&first) => first,
+            None => {
+                self.leaders.push((time_ns, term, node));
+                self.leader_of_term.insert(term, node);
+                node
+            }
+        };
+        match first {
             other if other != node => Err(Violation {
                 property: Property::ElectionSafety,
                 nodes: vec![other, node],
@@ -406,4 +411,45 @@ fn electing_quorum(conf: &raft::ConfState, would_vote: impl Fn(u64) -> bool) -> 
             .filter(|&id| would_vote(id))
             .collect()
     })
+}
+
+/// Values by a dense key (an index, a term, a node): a vector of slots, for the per-event
+/// checks that a map would make slow.
+#[derive(Debug)]
+struct Dense<T> {
+    slots: Vec<Option<T>>,
+}
+
+impl<T> Default for Dense<T> {
+    fn default() -> Self {
+        Dense { slots: Vec::new() }
+    }
+}
+
+impl<T> Dense<T> {
+    fn get(&self, key: u64) -> Option<&T> {
+        self.slots.get(usize::try_from(key).ok()?)?.as_ref()
+    }
+
+    fn slot(&mut self, key: u64) -> &mut Option<T> {
+        let position = usize::try_from(key).expect("dense keys fit in memory");
+        if position >= self.slots.len() {
+            self.slots.resize_with(position + 1, || None);
+        }
+        &mut self.slots[position]
+    }
+
+    fn insert(&mut self, key: u64, value: T) -> Option<T> {
+        self.slot(key).replace(value)
+    }
+
+    fn remove(&mut self, key: u64) -> Option<T> {
+        self.slot(key).take()
+    }
+}
+
+impl<T: Default> Dense<T> {
+    fn get_or_default(&mut self, key: u64) -> &mut T {
+        self.slot(key).get_or_insert_with(T::default)
+    }
 }

@@ -12,7 +12,7 @@ pub mod record;
 pub mod repro;
 
 use kv::HistoryRecord;
-use sim::{FaultAction, NANOS_PER_MILLI, NodeId, SeedRng};
+use sim::{FaultAction, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId, SeedRng};
 
 use crate::config::{ConfigError, Property, RunConfig, Violation};
 use crate::harness::history::{self, CheckSummary};
@@ -131,10 +131,21 @@ pub fn catch_panic<T>(run: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-/// A run that processes more events than this has a message storm: a liveness failure, reported
-/// instead of running out of memory. Standard runs take about 40,000 events; the largest swarm
-/// configurations a few hundred thousand.
-const EVENTS_MAX: u64 = 3_000_000;
+/// A run that processes more events than this has a message storm: a liveness failure,
+/// reported instead of running out of memory or time. The bound grows with what a correct run of
+/// this shape does (every server ticking, every client working, for the whole run) with a wide
+/// margin: correct runs use a few percent of it, so only a storm reaches it, and a long or busy
+/// run is never cut short for being long or busy.
+pub fn events_max(config: &RunConfig) -> u64 {
+    const BASE: u64 = 1_000_000;
+    const PER_TICK: u64 = 40;
+    const PER_CLIENT_SECOND: u64 = 20_000;
+    let simulated_s = (config.duration_ns + config.liveness_bound_ns).div_ceil(NANOS_PER_SEC);
+    let ticks_per_s = NANOS_PER_SEC / config.tick_ns;
+    let per_second =
+        config.servers as u64 * PER_TICK * ticks_per_s + config.clients as u64 * PER_CLIENT_SECOND;
+    BASE + simulated_s * per_second
+}
 
 struct Run<'a> {
     config: &'a RunConfig,
@@ -142,6 +153,7 @@ struct Run<'a> {
     faults: FaultSource,
     /// The faults applied so far, with their times: replaying them gives the same run.
     executed: FaultSchedule,
+    events_max: u64,
 }
 
 impl<'a> Run<'a> {
@@ -164,6 +176,7 @@ impl<'a> Run<'a> {
             cluster,
             faults,
             executed: FaultSchedule::default(),
+            events_max: events_max(config),
         })
     }
 
@@ -205,7 +218,8 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         let stats = self.cluster.sim.stats();
-        if stats.events > EVENTS_MAX {
+        if stats.events > self.events_max {
+            let events_max = self.events_max;
             let now = self.cluster.sim.now_ns();
             return Err(Violation {
                 nodes: (0..self.cluster.servers()).collect(),
@@ -213,7 +227,7 @@ impl<'a> Run<'a> {
                     Property::Liveness,
                     now,
                     format!(
-                        "event storm: more than {EVENTS_MAX} events by {}ms ({} messages sent): {}",
+                        "event storm: more than {events_max} events by {}ms ({} messages sent): {}",
                         now / NANOS_PER_MILLI,
                         stats.messages_sent,
                         self.cluster.describe_state()

@@ -650,6 +650,10 @@ fn check_settings(spec: &ClusterSettings) -> Result<(), crate::config::ConfigErr
     Ok(())
 }
 
+/// The highest term a script may load: far past any scenario, and small enough for the
+/// oracles' per-term tables.
+const TERM_MAX: u64 = 1_000_000;
+
 fn parse_log(args: &[&str]) -> Result<Command, String> {
     let (nodes, terms) = args.split_first().ok_or("`log NODES TERM...`")?;
     let terms: Vec<u64> = terms
@@ -658,6 +662,9 @@ fn parse_log(args: &[&str]) -> Result<Command, String> {
         .collect::<Result<_, _>>()?;
     if terms.windows(2).any(|w| w[0] > w[1]) || terms.first() == Some(&0) {
         return Err("a log's terms are positive and never decrease".into());
+    }
+    if let Some(&term) = terms.iter().find(|&&term| term > TERM_MAX) {
+        return Err(format!("term {term} is past {TERM_MAX}"));
     }
     Ok(Command::Log {
         nodes: parse_node_list(nodes)?,
@@ -672,7 +679,13 @@ fn parse_hard_state(args: &[&str]) -> Result<Command, String> {
     let (mut term, mut vote, mut commit) = (None, None, None);
     for (key, value) in key_values(rest)? {
         match key {
-            "term" => term = Some(parse_number(key, value)?),
+            "term" => {
+                let value: u64 = parse_number(key, value)?;
+                if value > TERM_MAX {
+                    return Err(format!("term {value} is past {TERM_MAX}"));
+                }
+                term = Some(value);
+            }
             "vote" => vote = Some(parse_server(value)?),
             "commit" => commit = Some(parse_number(key, value)?),
             _ => {

@@ -265,7 +265,10 @@ pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedRe
         result.message = Some(violation.to_string());
     }
     if check_determinism {
-        let second = match catch_panic(|| run_with(&config, None, options.clone())) {
+        // The second run replays the schedule the first executed: the same events prove the
+        // run deterministic and its recorded schedule an exact replay of it.
+        let executed = outcome.faults.clone();
+        let second = match catch_panic(|| run_with(&config, Some(executed), options.clone())) {
             Ok(Ok(second)) => second,
             Ok(Err(error)) => {
                 fail(&mut result, Property::Nondeterminism, error.to_string());

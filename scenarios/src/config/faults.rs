@@ -24,6 +24,8 @@ pub enum FaultKind {
     Membership,
     /// A single-server change handed to a leader just elected, before its first commit.
     NewLeaderChange,
+    /// The Figure 8 motif (`run::motifs::Figure8`).
+    Figure8,
 }
 
 /// When a swarm seed draws a kind's switch (the order of draws is part of every seed).
@@ -33,7 +35,7 @@ pub enum SwarmDraw {
     Main(f64),
     /// After the fault count: a variant of a main kind.
     Variant(f64),
-    /// Drawn from its own stream (`swarm-membership`), see `swarm::draw_membership`.
+    /// Drawn from its own stream (`swarm-membership`, `swarm-motifs`), see `swarm`.
     Own,
     /// Never drawn on its own: rides on another kind.
     Rides,
@@ -62,7 +64,7 @@ impl FaultKindSpec {
 }
 
 /// Every kind, in the order the nemesis lists and the swarm draws them.
-pub const FAULT_KINDS: [FaultKindSpec; 11] = [
+pub const FAULT_KINDS: [FaultKindSpec; 12] = [
     FaultKindSpec {
         kind: FaultKind::Partition,
         name: Some("partition"),
@@ -150,6 +152,14 @@ pub const FAULT_KINDS: [FaultKindSpec; 11] = [
         needs: None,
         swarm: SwarmDraw::Rides,
         actions: &["admin"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::Figure8,
+        name: Some("figure8"),
+        switch: |mix| &mut mix.figure8,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["partition", "heal"],
     },
 ];
 

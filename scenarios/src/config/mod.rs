@@ -112,6 +112,10 @@ pub struct FaultMix {
     /// elected. The liveness phase restores every server as a voter.
     #[serde(default)]
     pub membership: bool,
+    /// The Figure 8 motif: a leader cut off with a minority, the next leader cut off alone
+    /// at once, then the first back with the majority (`run::motifs`).
+    #[serde(default)]
+    pub figure8: bool,
 }
 
 impl fmt::Display for FaultMix {
@@ -150,6 +154,7 @@ impl FaultMix {
             reactive_percent: 30,
             reactive_max: count / 2,
             membership: true,
+            figure8: true,
         }
     }
 
@@ -167,6 +172,7 @@ impl FaultMix {
             count: 0,
             reactive_max: 0,
             membership: false,
+            figure8: false,
             ..Self::all(0)
         }
     }
@@ -464,8 +470,8 @@ mod tests {
     fn the_mix_prints_the_kinds_of_the_table() {
         assert_eq!(
             FaultMix::all(8).to_string(),
-            "8[partition,cut,crash,bounce,power-loss,pause,clock,loss,duplication,membership] \
-             aim-leader=50% react=30%x4"
+            "8[partition,cut,crash,bounce,power-loss,pause,clock,loss,duplication,membership,\
+             figure8] aim-leader=50% react=30%x4"
         );
     }
 }

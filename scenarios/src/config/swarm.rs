@@ -64,7 +64,19 @@ pub fn draw(seed: u64) -> RunConfig {
     // Small appends split a leader's catch-up over several messages (Figure 8's step c).
     config.max_entries_per_msg = *rng.pick(&[1, 4, 64, 1024]);
     draw_membership(seed, &mut config);
+    draw_motifs(seed, &mut config);
     config
+}
+
+/// Motifs, from their own stream so the draws above stay what they were.
+fn draw_motifs(seed: u64, config: &mut RunConfig) {
+    let mut rng = SeedRng::new(seed).stream("swarm-motifs");
+    config.faults.figure8 = rng.chance(0.4);
+    // Figure 8 needs the old entry to reach the majority without the new term's entry: one
+    // entry per append makes that the rule rather than luck.
+    if config.faults.figure8 && rng.chance(0.5) {
+        config.max_entries_per_msg = 1;
+    }
 }
 
 /// Membership knobs, from their own stream so the draws above stay what they were.

@@ -4,9 +4,11 @@
 //! of the clients' history. The harness's oracles watch every event throughout.
 //!
 //! - `nemesis`: where a run's faults come from (a fixed schedule, or drawn as the run goes).
+//! - `motifs`: multi-step fault sequences the nemesis runs off the cluster's state (Figure 8).
 //! - `repro`: the one builder of the command that makes a run again.
 //! - `record`: what a report draws, filled when `RunOptions::record` asks for it.
 
+pub mod motifs;
 pub mod nemesis;
 pub mod record;
 pub mod repro;

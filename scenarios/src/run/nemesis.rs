@@ -91,6 +91,8 @@ pub struct Nemesis {
     sync_max_ns: u64,
     /// New leaders that may still be handed a membership change at once (with membership on).
     membership_reactions_left: u32,
+    /// The Figure 8 motif, when the mix asks for it.
+    figure8: Option<super::motifs::Figure8>,
 }
 
 impl Nemesis {
@@ -112,6 +114,9 @@ impl Nemesis {
             } else {
                 0
             },
+            figure8: mix
+                .figure8
+                .then(|| super::motifs::Figure8::new(config, root)),
         };
         let kinds = planned_kinds(&config.faults);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
@@ -307,6 +312,7 @@ impl Nemesis {
             }
             Kind::Membership => self.membership(length_ns, view, false),
             Kind::NewLeaderChange => self.membership(length_ns, view, true),
+            Kind::Figure8 => unreachable!("motifs are run off the cluster's state, never planned"),
         }
     }
 
@@ -447,12 +453,19 @@ impl Nemesis {
         if now_ns >= self.end_ns || view.servers < 2 {
             return;
         }
+        if role == Role::Leader
+            && let Some(figure8) = self.figure8.as_mut()
+        {
+            for (delay, action) in figure8.on_leader(node, now_ns, view) {
+                self.push(reaction_time(now_ns, delay), Pending::Apply(action));
+            }
+        }
         if role == Role::Leader && self.membership_reactions_left > 0 && self.rng.chance(0.5) {
             // A change handed to the new leader before its first entry can commit: correct
             // Raft refuses it until then (BRIEF §8 S5). Its own budget, apart from the
             // reactive faults, so every membership seed gets a few.
             self.membership_reactions_left -= 1;
-            let at = now_ns + self.rng.below(self.latency_max_ns / 2 + 1);
+            let at = reaction_time(now_ns, self.rng.below(self.latency_max_ns / 2 + 1));
             let length_ns = self
                 .rng
                 .range_inclusive(100 * NANOS_PER_MILLI, 1_000 * NANOS_PER_MILLI);
@@ -474,7 +487,7 @@ impl Nemesis {
         if voted {
             // A voter bounced just after its vote went out (once the vote's sync is done):
             // whatever it forgets, it may be asked again in the same term.
-            let at = now_ns + self.sync_max_ns + self.rng.below(latency / 2 + 1);
+            let at = reaction_time(now_ns, self.sync_max_ns + self.rng.below(latency / 2 + 1));
             let down = self.rng.range_inclusive(NANOS_PER_MILLI / 10, latency);
             self.push_fault(
                 at,
@@ -487,7 +500,7 @@ impl Nemesis {
         if role == Role::Candidate {
             let voter =
                 (node + 1 + self.rng.below(u64::from(view.servers) - 1) as NodeId) % view.servers;
-            let at = now_ns + self.rng.below(latency);
+            let at = reaction_time(now_ns, self.rng.below(latency));
             let down = self.rng.range_inclusive(NANOS_PER_MILLI / 2, 2 * latency);
             self.push_fault(
                 at,
@@ -497,7 +510,7 @@ impl Nemesis {
             );
             return;
         }
-        let at = now_ns + self.rng.below(3 * latency);
+        let at = reaction_time(now_ns, self.rng.below(3 * latency));
         let length = self
             .rng
             .range_inclusive(100 * NANOS_PER_MILLI, 1_000 * NANOS_PER_MILLI);
@@ -512,6 +525,13 @@ impl Nemesis {
         };
         self.push_fault(at, length, begin, undo);
     }
+}
+
+/// When a reaction to an event at `now_ns` takes effect: `delay_ns` later, and never at
+/// `now_ns` itself. A replay applies the faults due at a time before the events of that time,
+/// so a fault at the very time of the event it reacts to would replay before that event.
+fn reaction_time(now_ns: u64, delay_ns: u64) -> u64 {
+    now_ns + delay_ns.max(1)
 }
 
 /// Planned membership changes per run, at most (at least one when switched on).

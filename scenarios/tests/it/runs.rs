@@ -261,3 +261,17 @@ fn the_event_cap_grows_with_the_run() {
     );
     assert!(scenarios::run::events_max(&long) > 5 * scenarios::run::events_max(&config));
 }
+
+/// The schedule a nemesis run executed replays to the same trace hash, for swarm seeds of every
+/// shape (motifs and reactions included): what a campaign records is exactly what it ran.
+#[test]
+fn executed_schedules_replay_exactly_across_swarm_seeds() {
+    for seed in 0..40 {
+        let mut config = scenarios::config::swarm::draw(seed);
+        config.duration_ns = config.duration_ns.min(3 * NANOS_PER_SEC);
+        let drawn = run(&config).expect("valid");
+        let replayed =
+            run_with(&config, Some(drawn.faults.clone()), RunOptions::default()).expect("valid");
+        assert_eq!(replayed.trace_hash, drawn.trace_hash, "seed {seed}");
+    }
+}

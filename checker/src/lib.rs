@@ -52,8 +52,8 @@ pub mod report;
 mod search;
 
 pub use check::{
-    CheckResult, Counterexample, Options, PartitionResult, Verdict, check, check_kv, check_model,
-    check_register, validate,
+    CheckResult, Counterexample, MEMORY_BYTES_MAX_DEFAULT, Options, PartitionResult, Verdict,
+    check, check_kv, check_model, check_register, validate,
 };
 pub use format::{Format, ParseError, parse};
 pub use history::{

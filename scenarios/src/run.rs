@@ -907,10 +907,12 @@ impl<'a> Harness<'a> {
             trace: self.sim.trace_entries().to_vec(),
             record: None,
         };
+        // Minimizing a counterexample costs far more than the verdict: only for a report.
+        let minimize = self.recorder.is_some();
         let check = outcome
             .violation
             .is_none()
-            .then(|| check_history(&mut outcome));
+            .then(|| check_history(&mut outcome, minimize));
         if let Some(recorder) = self.recorder.take() {
             let (messages, messages_not_kept) = self.sim.take_message_events();
             let servers_at_end = self
@@ -949,9 +951,10 @@ fn electing_quorum(conf: &raft::ConfState, would_vote: impl Fn(u64) -> bool) -> 
     })
 }
 
-fn check_history(outcome: &mut RunOutcome) -> checker::CheckResult {
+fn check_history(outcome: &mut RunOutcome, minimize: bool) -> checker::CheckResult {
     let options = checker::Options {
         steps_max: outcome.config.checker_steps_max,
+        minimize,
         ..checker::Options::default()
     };
     let result = checker::check(&outcome.checker_history(), &options);

@@ -33,6 +33,9 @@ pub struct Options {
     pub minimize_candidate_steps_max: u64,
 }
 
+/// Histories shorter than this are checked on the calling thread.
+const PARALLEL_OPERATIONS_MIN: usize = 10_000;
+
 /// 2 GiB: well under the memory of a developer machine or a CI runner.
 pub const MEMORY_BYTES_MAX_DEFAULT: usize = 2 << 30;
 
@@ -172,12 +175,18 @@ pub fn check_model<M: Model>(
         "the model's partitions leave out operations"
     );
     let shares = memory_shares(model, operations, &partitions, options.memory_bytes_max);
+    let check_one = |(partition, &share): (&Partition, &usize)| {
+        check_partition(model, operations, partition, options, share)
+    };
     // `collect` on an indexed parallel iterator keeps partition order, whatever the scheduling.
-    let mut results: Vec<(PartitionResult, Option<Limit>)> = partitions
-        .par_iter()
-        .zip(shares.par_iter())
-        .map(|(partition, &share)| check_partition(model, operations, partition, options, share))
-        .collect();
+    // A small history is checked on this thread: waking rayon's workers (which spin while they
+    // wait) would cost more CPU than its partitions do.
+    let mut results: Vec<(PartitionResult, Option<Limit>)> =
+        if operations.len() < PARALLEL_OPERATIONS_MIN {
+            partitions.iter().zip(&shares).map(check_one).collect()
+        } else {
+            partitions.par_iter().zip(&shares).map(check_one).collect()
+        };
     // A partition that needed more than its share gets the whole budget, one at a time, in
     // partition order: which ones do depends only on the first pass, never on timing.
     for (index, partition) in partitions.iter().enumerate() {

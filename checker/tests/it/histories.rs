@@ -424,25 +424,40 @@ fn every_failing_partition_is_reported() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let mut operations = generated(50, 2000, 11);
+    // Over 10,000 operations, so that partitions do run on rayon's threads; once with the
+    // default budget and once with a memory budget that some partitions' shares cannot meet,
+    // so that they are searched again with all of it.
+    let mut operations = generated(50, 12_000, 11);
     for seed in 0..3 {
         corrupt_one_read(&mut operations, seed);
     }
     let history = checker::History::Kv(operations);
-    let run = |threads: usize| {
+    let run = |threads: usize, options: &Options| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .expect("thread pool");
-        pool.install(|| check(&history, &Options::default()))
+        pool.install(|| check(&history, options))
     };
-    let one = run(1);
+    let one = run(1, &Options::default());
     assert_eq!(one.verdict, Verdict::Illegal);
     assert!(
         one.failing().count() >= 2,
         "corrupted reads in several keys"
     );
+    let hungriest = one
+        .partitions
+        .iter()
+        .map(|partition| partition.memory_bytes)
+        .max()
+        .expect("partitions");
+    let tight = Options {
+        memory_bytes_max: hungriest * 2,
+        ..Options::default()
+    };
+    let one_tight = run(1, &tight);
     for threads in [2, 4] {
-        assert_eq!(run(threads), one, "{threads} threads");
+        assert_eq!(run(threads, &Options::default()), one, "{threads} threads");
+        assert_eq!(run(threads, &tight), one_tight, "{threads} threads, tight");
     }
 }

@@ -73,6 +73,7 @@ fn zobrist(operation: usize) -> u64 {
 }
 
 /// The set of operations linearized (or decided never to happen) on the search's current path.
+#[derive(Clone)]
 pub(crate) struct LinearizedSet {
     member: Vec<bool>,
     /// Rank of each operation: its return entry's position among return entries.
@@ -150,6 +151,73 @@ impl LinearizedSet {
     }
 }
 
+/// The set with one more operation, seen without changing the set: the memo is asked about it
+/// at almost every step, and most answers are "seen", after which the set would have to be
+/// changed back.
+pub(crate) struct WithOne<'s> {
+    set: &'s LinearizedSet,
+    hash: u64,
+    frontier: u32,
+    /// The window is `set.window[..keep]`, with `rank` inserted at `at` when given.
+    keep: usize,
+    inserted: Option<(usize, u32)>,
+}
+
+impl LinearizedSet {
+    /// This set with `operation` added, as `insert` would make it.
+    pub(crate) fn with_one(&self, operation: usize) -> WithOne<'_> {
+        assert!(
+            !self.member[operation],
+            "operation {operation} is linearized twice"
+        );
+        let rank = self.rank[operation];
+        let hash = self.hash ^ zobrist(operation);
+        if rank == self.frontier {
+            // The frontier moves past the run of window ranks right above it (at the end).
+            let mut frontier = rank + 1;
+            let mut keep = self.window.len();
+            while keep > 0 && self.window[keep - 1] == frontier {
+                keep -= 1;
+                frontier += 1;
+            }
+            return WithOne {
+                set: self,
+                hash,
+                frontier,
+                keep,
+                inserted: None,
+            };
+        }
+        let at = self.window.partition_point(|&other| other > rank);
+        WithOne {
+            set: self,
+            hash,
+            frontier: self.frontier,
+            keep: self.window.len(),
+            inserted: Some((at, rank)),
+        }
+    }
+}
+
+impl WithOne<'_> {
+    fn window_len(&self) -> usize {
+        self.keep + usize::from(self.inserted.is_some())
+    }
+
+    fn window_equals(&self, stored: &[u32]) -> bool {
+        let window = &self.set.window[..self.keep];
+        match self.inserted {
+            None => stored == window,
+            Some((at, rank)) => {
+                stored.len() == window.len() + 1
+                    && stored[..at] == window[..at]
+                    && stored[at] == rank
+                    && stored[at + 1..] == window[at..]
+            }
+        }
+    }
+}
+
 struct MemoKey<S> {
     set_hash: u64,
     frontier: u32,
@@ -180,7 +248,7 @@ impl<S: Eq> PartialEq for MemoKey<S> {
 impl<S: Eq> Eq for MemoKey<S> {}
 
 struct MemoProbe<'a, S> {
-    set: &'a LinearizedSet,
+    set: &'a WithOne<'a>,
     windows: &'a [u32],
     state: &'a S,
 }
@@ -197,8 +265,10 @@ impl<S: Eq> Equivalent<MemoKey<S>> for MemoProbe<'_, S> {
         let start = key.window_start as usize;
         key.set_hash == self.set.hash
             && key.frontier == self.set.frontier
-            && key.window_len as usize == self.set.window.len()
-            && self.windows[start..start + key.window_len as usize] == *self.set.window
+            && key.window_len as usize == self.set.window_len()
+            && self
+                .set
+                .window_equals(&self.windows[start..start + key.window_len as usize])
             && key.state == *self.state
     }
 }
@@ -229,7 +299,8 @@ impl<S: Clone + Eq + Hash> Memo<S> {
         self.table.len()
     }
 
-    pub(crate) fn contains(&self, set: &LinearizedSet, state: &S) -> bool {
+    /// Whether (the set with one more operation, state) was recorded.
+    pub(crate) fn contains(&self, set: &WithOne<'_>, state: &S) -> bool {
         self.table.contains(&MemoProbe {
             set,
             windows: &self.windows,
@@ -353,11 +424,9 @@ mod tests {
         assert!(memo.insert(&first, 7, 0));
         let mut second = set(5);
         second.insert(0);
-        second.insert(3);
-        assert!(memo.contains(&second, &7));
-        assert!(!memo.contains(&second, &8));
-        second.insert(1);
-        assert!(!memo.contains(&second, &7));
+        assert!(memo.contains(&second.with_one(3), &7));
+        assert!(!memo.contains(&second.with_one(3), &8));
+        assert!(!memo.contains(&second.with_one(1), &7));
     }
 
     #[test]
@@ -368,10 +437,48 @@ mod tests {
         assert!(memo.insert(&first, 0, 0));
         // Force the same hash on a different set: the exact comparison still tells them apart.
         let mut second = set(5);
-        second.insert(2);
-        second.hash = first.hash;
-        assert!(!memo.contains(&second, &0));
-        assert!(memo.contains(&first, &0));
+        second.hash = first.hash ^ zobrist(2);
+        assert_eq!(second.with_one(2).hash, first.hash);
+        assert!(!memo.contains(&second.with_one(2), &0));
+        assert!(memo.contains(&set(5).with_one(1), &0));
+    }
+
+    #[test]
+    fn with_one_sees_what_insert_makes() {
+        // Random paths of inserts and removals, ranks shuffled: before each insert, the view
+        // must equal the set the insert then makes.
+        let count = 40;
+        let mut random = crate::generate::SplitMix64::new(3);
+        for _ in 0..200 {
+            let mut rank: Vec<u32> = (0..count as u32).collect();
+            for index in (1..count).rev() {
+                rank.swap(index, random.below(index as u64 + 1) as usize);
+            }
+            let mut linearized = LinearizedSet::new(rank);
+            let mut path: Vec<usize> = Vec::new();
+            for _ in 0..60 {
+                if !path.is_empty() && random.below(3) == 0 {
+                    linearized.remove(path.pop().expect("a path"));
+                    continue;
+                }
+                let free: Vec<usize> = (0..count).filter(|&op| !linearized.contains(op)).collect();
+                let Some(&operation) = free.get(random.below(free.len().max(1) as u64) as usize)
+                else {
+                    break;
+                };
+                let view = linearized.with_one(operation);
+                let (hash, frontier, length) = (view.hash, view.frontier, view.window_len());
+                let mut copy = linearized.clone();
+                copy.insert(operation);
+                assert!(view.window_equals(&copy.window));
+                assert_eq!(
+                    (hash, frontier, length),
+                    (copy.hash, copy.frontier, copy.window.len())
+                );
+                linearized.insert(operation);
+                path.push(operation);
+            }
+        }
     }
 
     #[test]

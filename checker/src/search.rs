@@ -333,11 +333,10 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
     /// pinned operations, then records the pair in the memo. On anything but `Taken` the set and
     /// the pins are as they were.
     fn advance(&mut self, index: usize, state: &M::State) -> Result<Advance, SearchVerdict> {
-        self.linearized.insert(index);
-        if self.memo.contains(&self.linearized, state) {
-            self.linearized.remove(index);
+        if self.memo.contains(&self.linearized.with_one(index), state) {
             return Ok(Advance::Seen);
         }
+        self.linearized.insert(index);
         self.pins.take(index, &self.linearized);
         if let Some(stranded) = self.pins.dead_end(self.model, state) {
             self.pins.give_back(index, &self.linearized);

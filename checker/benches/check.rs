@@ -25,8 +25,8 @@ fn history(clients: u64, operations: usize, corrupt: bool) -> History {
 }
 
 fn bench(criterion: &mut Criterion) {
-    let no_minimize = Options {
-        minimize: false,
+    let minimize = Options {
+        minimize: true,
         ..Options::default()
     };
     for (clients, operations) in [(10, 400), (50, 2000)] {
@@ -50,8 +50,8 @@ fn bench(criterion: &mut Criterion) {
                 bencher.iter(|| check(&history, &Options::default()))
             });
             if corrupt {
-                criterion.bench_function(&format!("{name}-no-minimize"), |bencher| {
-                    bencher.iter(|| check(&history, &no_minimize))
+                criterion.bench_function(&format!("{name}-minimize"), |bencher| {
+                    bencher.iter(|| check(&history, &minimize))
                 });
             }
         }

@@ -5,19 +5,26 @@ use rayon::prelude::*;
 use crate::history::{History, Operation};
 use crate::kv::KvModel;
 use crate::minimize::minimize;
+use crate::model::SearchOperation;
 use crate::model::{Model, Partition};
 use crate::register::RegisterModel;
-use crate::search::{SearchBudget, SearchOperation, SearchVerdict, search};
+use crate::search::{Limit, SearchBudget, SearchVerdict, search};
 
-/// Deterministic limits. Every limit is per partition, so a partition's result does not depend
-/// on the others or on the thread count.
+/// Deterministic limits. Steps are counted per partition; the memory budget is split among the
+/// partitions by their sizes before any runs, so a partition's result does not depend on the
+/// others' progress or on the thread count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Search steps (list entries visited) per partition before giving up with `Unknown`.
     pub steps_max: u64,
-    /// Memo entries per partition; bounds memory (each entry is a bitset and a model state).
-    pub memo_entries_max: usize,
-    /// Whether to minimize the illegal sub-history of a failing partition.
+    /// Bytes that the searches of all partitions may hold at once (memo, stack, indexes;
+    /// not the history itself). Each partition gets a share in proportion to its operations;
+    /// a partition that runs out of its share is checked again afterwards, alone, with all of
+    /// it. Reaching it gives `Unknown` with the reason.
+    pub memory_bytes_max: usize,
+    /// Whether to minimize the illegal sub-history of a failing partition (ddmin: many
+    /// searches, often far more steps than the verdict). Off by default; the counterexample
+    /// still names the longest linearizable prefix and the operation that cannot be placed.
     pub minimize: bool,
     /// Search steps the minimizer may spend per failing partition, over all its candidates.
     pub minimize_steps_max: u64,
@@ -26,12 +33,18 @@ pub struct Options {
     pub minimize_candidate_steps_max: u64,
 }
 
+/// Histories shorter than this are checked on the calling thread.
+const PARALLEL_OPERATIONS_MIN: usize = 10_000;
+
+/// 2 GiB: well under the memory of a developer machine or a CI runner.
+pub const MEMORY_BYTES_MAX_DEFAULT: usize = 2 << 30;
+
 impl Default for Options {
     fn default() -> Self {
         Options {
             steps_max: 20_000_000,
-            memo_entries_max: 2_000_000,
-            minimize: true,
+            memory_bytes_max: MEMORY_BYTES_MAX_DEFAULT,
+            minimize: false,
             minimize_steps_max: 2_000_000,
             minimize_candidate_steps_max: 100_000,
         }
@@ -90,6 +103,8 @@ pub struct PartitionResult {
     pub counterexample: Option<Counterexample>,
     pub steps: u64,
     pub memo_entries: usize,
+    /// The most bytes the search held, as its budget counts them.
+    pub memory_bytes: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,15 +174,59 @@ pub fn check_model<M: Model>(
         seen.iter().all(|&seen| seen),
         "the model's partitions leave out operations"
     );
+    let shares = memory_shares(model, operations, &partitions, options.memory_bytes_max);
+    let check_one = |(partition, &share): (&Partition, &usize)| {
+        check_partition(model, operations, partition, options, share)
+    };
     // `collect` on an indexed parallel iterator keeps partition order, whatever the scheduling.
-    let results: Vec<PartitionResult> = partitions
-        .par_iter()
-        .map(|partition| check_partition(model, operations, partition, options))
-        .collect();
+    // A small history is checked on this thread: waking rayon's workers (which spin while they
+    // wait) would cost more CPU than its partitions do.
+    let mut results: Vec<(PartitionResult, Option<Limit>)> =
+        if operations.len() < PARALLEL_OPERATIONS_MIN {
+            partitions.iter().zip(&shares).map(check_one).collect()
+        } else {
+            partitions.par_iter().zip(&shares).map(check_one).collect()
+        };
+    // A partition that needed more than its share gets the whole budget, one at a time, in
+    // partition order: which ones do depends only on the first pass, never on timing.
+    for (index, partition) in partitions.iter().enumerate() {
+        let short =
+            results[index].1 == Some(Limit::Memory) && shares[index] < options.memory_bytes_max;
+        if short {
+            results[index] = check_partition(
+                model,
+                operations,
+                partition,
+                options,
+                options.memory_bytes_max,
+            );
+        }
+    }
+    let results: Vec<PartitionResult> = results.into_iter().map(|(result, _)| result).collect();
     CheckResult {
         verdict: overall_verdict(&results),
         partitions: results,
     }
+}
+
+/// Each partition's share of the memory budget, in proportion to the operations it searches.
+fn memory_shares<M: Model>(
+    model: &M,
+    operations: &[Operation<M::Input, M::Output>],
+    partitions: &[Partition],
+    memory_bytes_max: usize,
+) -> Vec<usize> {
+    let sizes: Vec<u128> = partitions
+        .iter()
+        .map(|partition| {
+            searched_operations(model, operations, &partition.operations).len() as u128 + 1
+        })
+        .collect();
+    let total: u128 = sizes.iter().sum();
+    sizes
+        .iter()
+        .map(|&size| (memory_bytes_max as u128 * size / total.max(1)) as usize)
+        .collect()
 }
 
 /// Checks that every operation is well formed, naming the first that is not.
@@ -250,12 +309,14 @@ pub(crate) fn search_operation<M: Model>(
     }
 }
 
+/// Checks one partition with `memory_bytes_max` bytes; also says which budget ran out, if one did.
 fn check_partition<M: Model>(
     model: &M,
     operations: &[Operation<M::Input, M::Output>],
     partition: &Partition,
     options: &Options,
-) -> PartitionResult {
+    memory_bytes_max: usize,
+) -> (PartitionResult, Option<Limit>) {
     let searched = searched_operations(model, operations, &partition.operations);
     let search_operations: Vec<SearchOperation<'_, M>> = searched
         .iter()
@@ -263,14 +324,18 @@ fn check_partition<M: Model>(
         .collect();
     let budget = SearchBudget {
         steps_max: options.steps_max,
-        memo_entries_max: options.memo_entries_max,
+        memory_bytes_max,
     };
     let outcome = search(model, &search_operations, budget);
     let global =
         |local: &[usize]| -> Vec<usize> { local.iter().map(|&local| searched[local]).collect() };
+    let limit = match &outcome.verdict {
+        SearchVerdict::OverBudget { limit, .. } => Some(*limit),
+        _ => None,
+    };
     let (verdict, linearization, counterexample) = match outcome.verdict {
         SearchVerdict::Linearizable { order } => (Verdict::Ok, global(&order), None),
-        SearchVerdict::OverBudget { reason } => (
+        SearchVerdict::OverBudget { reason, .. } => (
             Verdict::Unknown { reason },
             global(&outcome.deepest.prefix),
             None,
@@ -282,7 +347,8 @@ fn check_partition<M: Model>(
                 .stuck
                 .expect("an illegal search met at least one return");
             let (minimized, minimized_complete) = if options.minimize {
-                let (local, complete) = minimize(model, &search_operations, options);
+                let (local, complete) =
+                    minimize(model, &search_operations, options, memory_bytes_max);
                 (global(&local), complete)
             } else {
                 (Vec::new(), false)
@@ -297,7 +363,7 @@ fn check_partition<M: Model>(
             (Verdict::Illegal, prefix, Some(counterexample))
         }
     };
-    PartitionResult {
+    let result = PartitionResult {
         label: partition.label.clone(),
         operation_count: partition.operations.len(),
         failed_count: partition
@@ -315,7 +381,9 @@ fn check_partition<M: Model>(
         counterexample,
         steps: outcome.steps,
         memo_entries: outcome.memo_entries,
-    }
+        memory_bytes: outcome.memory_bytes,
+    };
+    (result, limit)
 }
 
 /// Replays a linearization found by the search; each step was accepted by the search already.

@@ -4,7 +4,12 @@
 //! strings, integers (with `N`), floats (with `M`), characters, `nil`/`true`/`false`, `;`
 //! comments, `#_` discards and tagged values (`#jepsen.history.Op{...}`: the tag is dropped).
 //! Commas are whitespace.
+//!
+//! Values borrow from the text (keywords, symbols, strings without escapes). A history is read
+//! one form at a time: each event keeps only its `:type`, `:process`, `:f`, `:key` and `:value`,
+//! and is paired with its invocation at once, so the forms are never all in memory.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::format::ParseError;
@@ -12,36 +17,37 @@ use crate::history::{History, KvOperation, ModelKind, Operation, Outcome, Regist
 use crate::kv::{KvInput, KvOutput};
 use crate::register::{RegisterInput, RegisterOutput};
 
-/// An EDN value. Keywords and symbols are stored without their leading `:`.
+/// An EDN value, borrowing from the text it was read from. Keywords and symbols are stored
+/// without their leading `:`; strings are borrowed unless they had escapes.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Edn {
+pub enum Edn<'a> {
     Nil,
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Cow<'a, str>),
     Char(char),
-    Keyword(String),
-    Symbol(String),
-    List(Vec<Edn>),
-    Vector(Vec<Edn>),
-    Set(Vec<Edn>),
-    Map(Vec<(Edn, Edn)>),
+    Keyword(&'a str),
+    Symbol(&'a str),
+    List(Vec<Edn<'a>>),
+    Vector(Vec<Edn<'a>>),
+    Set(Vec<Edn<'a>>),
+    Map(Vec<(Edn<'a>, Edn<'a>)>),
 }
 
-impl Edn {
+impl<'a> Edn<'a> {
     /// The value under keyword `name` in a map.
-    pub fn get(&self, name: &str) -> Option<&Edn> {
+    pub fn get(&self, name: &str) -> Option<&Edn<'a>> {
         match self {
             Edn::Map(entries) => entries.iter().find_map(|(key, value)| match key {
-                Edn::Keyword(key) if key == name => Some(value),
+                Edn::Keyword(key) if *key == name => Some(value),
                 _ => None,
             }),
             _ => None,
         }
     }
 
-    fn as_sequence(&self) -> Option<&[Edn]> {
+    fn as_sequence(&self) -> Option<&[Edn<'a>]> {
         match self {
             Edn::Vector(items) | Edn::List(items) => Some(items),
             _ => None,
@@ -49,9 +55,9 @@ impl Edn {
     }
 }
 
-impl fmt::Display for Edn {
+impl fmt::Display for Edn<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let join = |f: &mut fmt::Formatter<'_>, items: &[Edn]| -> fmt::Result {
+        let join = |f: &mut fmt::Formatter<'_>, items: &[Edn<'_>]| -> fmt::Result {
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
                     f.write_str(" ")?;
@@ -125,7 +131,12 @@ impl<'a> Reader<'a> {
     }
 
     fn peek(&self) -> Option<char> {
-        self.text[self.offset..].chars().next()
+        // ASCII, which is almost all of a history, without decoding.
+        match self.text.as_bytes().get(self.offset) {
+            Some(&byte) if byte.is_ascii() => Some(char::from(byte)),
+            Some(_) => self.text[self.offset..].chars().next(),
+            None => None,
+        }
     }
 
     fn bump(&mut self) -> Option<char> {
@@ -171,7 +182,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next value; `None` at the end of input or before `closing`.
-    fn value(&mut self, closing: Option<char>, depth: usize) -> Result<Option<Edn>, ParseError> {
+    fn value(
+        &mut self,
+        closing: Option<char>,
+        depth: usize,
+    ) -> Result<Option<Edn<'a>>, ParseError> {
         if depth > DEPTH_MAX {
             return Err(self.error(format!("nesting deeper than {DEPTH_MAX}")));
         }
@@ -233,12 +248,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A value that must be there (after `#_` or a tag).
-    fn required(&mut self, depth: usize) -> Result<Edn, ParseError> {
+    fn required(&mut self, depth: usize) -> Result<Edn<'a>, ParseError> {
         self.value(None, depth + 1)?
             .ok_or_else(|| self.error("unexpected end of input after '#'"))
     }
 
-    fn items(&mut self, closing: char, depth: usize) -> Result<Vec<Edn>, ParseError> {
+    fn items(&mut self, closing: char, depth: usize) -> Result<Vec<Edn<'a>>, ParseError> {
         let mut items = Vec::new();
         while let Some(item) = self.value(Some(closing), depth + 1)? {
             items.push(item);
@@ -246,12 +261,12 @@ impl<'a> Reader<'a> {
         Ok(items)
     }
 
-    fn sequence(&mut self, closing: char, depth: usize) -> Result<Vec<Edn>, ParseError> {
+    fn sequence(&mut self, closing: char, depth: usize) -> Result<Vec<Edn<'a>>, ParseError> {
         self.bump();
         self.items(closing, depth)
     }
 
-    fn map(&mut self, depth: usize) -> Result<Edn, ParseError> {
+    fn map(&mut self, depth: usize) -> Result<Edn<'a>, ParseError> {
         let line = self.line;
         self.bump();
         let items = self.items('}', depth)?;
@@ -269,16 +284,26 @@ impl<'a> Reader<'a> {
         Ok(Edn::Map(entries))
     }
 
-    fn string(&mut self) -> Result<Edn, ParseError> {
+    fn string(&mut self) -> Result<Edn<'a>, ParseError> {
         let line = self.line;
         self.bump();
+        // Without escapes the string is the text between the quotes: borrow it.
+        let rest = &self.text.as_bytes()[self.offset..];
+        if let Some(end) = rest.iter().position(|&byte| byte == b'"' || byte == b'\\')
+            && rest[end] == b'"'
+        {
+            let borrowed = &self.text[self.offset..self.offset + end];
+            self.line += borrowed.bytes().filter(|&byte| byte == b'\n').count();
+            self.offset += end + 1;
+            return Ok(Edn::Str(Cow::Borrowed(borrowed)));
+        }
         let mut text = String::new();
         loop {
             let Some(character) = self.bump() else {
                 return Err(ParseError::line(line, "unterminated string"));
             };
             match character {
-                '"' => return Ok(Edn::Str(text)),
+                '"' => return Ok(Edn::Str(Cow::Owned(text))),
                 '\\' => {
                     let escaped = match self.bump() {
                         Some('n') => '\n',
@@ -308,7 +333,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn character(&mut self) -> Result<Edn, ParseError> {
+    fn character(&mut self) -> Result<Edn<'a>, ParseError> {
         self.bump();
         // The first character is taken even if it is a delimiter (`\(`).
         let start = self.offset;
@@ -333,7 +358,7 @@ impl<'a> Reader<'a> {
         Ok(Edn::Char(character))
     }
 
-    fn atom(&mut self) -> Result<Edn, ParseError> {
+    fn atom(&mut self) -> Result<Edn<'a>, ParseError> {
         let token = self.token();
         if token.is_empty() {
             let character = self.peek().unwrap_or(' ');
@@ -343,7 +368,7 @@ impl<'a> Reader<'a> {
             if name.is_empty() {
                 return Err(self.error("empty keyword ':'"));
             }
-            return Ok(Edn::Keyword(name.to_owned()));
+            return Ok(Edn::Keyword(name));
         }
         match token {
             "nil" => return Ok(Edn::Nil),
@@ -356,7 +381,7 @@ impl<'a> Reader<'a> {
         let numeric = first.is_ascii_digit()
             || (matches!(first, '-' | '+') && second.is_some_and(|second| second.is_ascii_digit()));
         if !numeric {
-            return Ok(Edn::Symbol(token.to_owned()));
+            return Ok(Edn::Symbol(token));
         }
         let digits = token.strip_suffix('N').unwrap_or(token);
         if let Ok(value) = digits.parse::<i64>() {
@@ -370,35 +395,64 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The top-level forms of a text, one at a time, each with the line it starts on. A single
+/// top-level vector or list is unwrapped, so `[{...} {...}]` and one map per line read the same.
+struct Forms<'a> {
+    reader: Reader<'a>,
+    wrapped: Option<char>,
+    done: bool,
+}
+
+impl<'a> Forms<'a> {
+    fn new(text: &'a str) -> Forms<'a> {
+        let mut reader = Reader::new(text);
+        reader.skip_blank();
+        let wrapped = match reader.peek() {
+            Some('[') => Some(']'),
+            Some('(') => Some(')'),
+            _ => None,
+        };
+        if wrapped.is_some() {
+            reader.bump();
+        }
+        Forms {
+            reader,
+            wrapped,
+            done: false,
+        }
+    }
+
+    fn next_form(&mut self) -> Result<Option<(usize, Edn<'a>)>, ParseError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.reader.skip_blank();
+        let line = self.reader.line;
+        if let Some(form) = self.reader.value(self.wrapped, 1)? {
+            return Ok(Some((line, form)));
+        }
+        self.done = true;
+        if self.wrapped.is_some() {
+            self.reader.skip_blank();
+            if self.reader.peek().is_some() {
+                return Err(self
+                    .reader
+                    .error("unexpected form after the closing bracket of the history"));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Reads every top-level form, each with the line it starts on. A single top-level vector or
 /// list is unwrapped, so `[{...} {...}]` and one map per line read the same.
-pub fn read_forms(text: &str) -> Result<Vec<(usize, Edn)>, ParseError> {
-    let mut reader = Reader::new(text);
-    reader.skip_blank();
-    let wrapped = match reader.peek() {
-        Some('[') => Some(']'),
-        Some('(') => Some(')'),
-        _ => None,
-    };
-    if wrapped.is_some() {
-        reader.bump();
+pub fn read_forms(text: &str) -> Result<Vec<(usize, Edn<'_>)>, ParseError> {
+    let mut forms = Forms::new(text);
+    let mut all = Vec::new();
+    while let Some(form) = forms.next_form()? {
+        all.push(form);
     }
-    let mut forms = Vec::new();
-    loop {
-        reader.skip_blank();
-        let line = reader.line;
-        match reader.value(wrapped, 1)? {
-            Some(form) => forms.push((line, form)),
-            None => break,
-        }
-    }
-    if wrapped.is_some() {
-        reader.skip_blank();
-        if reader.peek().is_some() {
-            return Err(reader.error("unexpected form after the closing bracket of the history"));
-        }
-    }
-    Ok(forms)
+    Ok(all)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -409,7 +463,7 @@ enum EventType {
     Info,
 }
 
-/// One client event of a history.
+/// One client event of a history: what the conversion needs of its map, the rest dropped.
 struct Event<'a> {
     line: usize,
     /// Position in the history: the event's time.
@@ -417,104 +471,123 @@ struct Event<'a> {
     kind: EventType,
     process: u64,
     function: &'a str,
-    map: &'a Edn,
+    /// A map of the event's `:key` and `:value` only.
+    map: Edn<'a>,
 }
 
 /// Parses a Jepsen history. Times are event positions in the file (the history order is the
 /// real-time order); `:time` is not needed. Events of non-integer processes (`:nemesis`) are
-/// skipped. An invocation without a completion is indefinite.
+/// skipped. An invocation without a completion is indefinite. Forms are read one at a time and
+/// paired as they come, so only the fields the operations need stay in memory.
 pub fn parse_history(text: &str, model: Option<ModelKind>) -> Result<History, ParseError> {
-    let forms = read_forms(text)?;
-    let events = events(&forms)?;
-    let model = match model {
-        Some(model) => model,
-        None => infer_model(&events),
-    };
-    let pairs = pair(&events)?;
+    let mut forms = Forms::new(text);
+    let mut pairing = Pairing::default();
+    let mut keyed = false;
+    let mut position = 0u64;
+    while let Some((line, form)) = forms.next_form()? {
+        if let Some(event) = event(line, position, form)? {
+            keyed |= is_keyed(&event);
+            pairing.add(event)?;
+        }
+        position += 1;
+    }
+    let model = model.unwrap_or(if keyed {
+        ModelKind::Kv
+    } else {
+        ModelKind::Register
+    });
+    let pairs = pairing.pairs;
     match model {
         ModelKind::Kv => pairs
             .iter()
-            .map(|pair| kv_operation(pair))
+            .map(kv_operation)
             .collect::<Result<_, _>>()
             .map(History::Kv),
         ModelKind::Register => pairs
             .iter()
-            .map(|pair| register_operation(pair))
+            .map(register_operation)
             .collect::<Result<_, _>>()
             .map(History::Register),
     }
 }
 
-fn events(forms: &[(usize, Edn)]) -> Result<Vec<Event<'_>>, ParseError> {
-    let mut events = Vec::with_capacity(forms.len());
-    for (position, (line, form)) in forms.iter().enumerate() {
-        let line = *line;
-        if !matches!(form, Edn::Map(_)) {
+/// The event a form describes; `None` for events of other processes (`:nemesis`).
+fn event(line: usize, position: u64, form: Edn<'_>) -> Result<Option<Event<'_>>, ParseError> {
+    let Edn::Map(entries) = form else {
+        return Err(ParseError::line(
+            line,
+            format!("expected an operation map, found {}", short(&form)),
+        ));
+    };
+    let (mut kind, mut process, mut function) = (None, None, None);
+    let mut kept = Vec::with_capacity(2);
+    for (key, value) in entries {
+        match key {
+            Edn::Keyword("type") => kind = Some(value),
+            Edn::Keyword("process") => process = Some(value),
+            Edn::Keyword("f") => function = Some(value),
+            Edn::Keyword("key" | "value") => kept.push((key, value)),
+            _ => {}
+        }
+    }
+    let kind = match kind {
+        Some(Edn::Keyword(kind)) => match kind {
+            "invoke" => EventType::Invoke,
+            "ok" => EventType::Ok,
+            "fail" => EventType::Fail,
+            "info" => EventType::Info,
+            other => {
+                return Err(ParseError::line(
+                    line,
+                    format!(":type :{other} is not :invoke, :ok, :fail or :info"),
+                ));
+            }
+        },
+        Some(other) => {
             return Err(ParseError::line(
                 line,
-                format!("expected an operation map, found {}", short(form)),
+                format!(":type must be a keyword, not {}", short(&other)),
             ));
         }
-        let kind = match form.get("type") {
-            Some(Edn::Keyword(kind)) => match kind.as_str() {
-                "invoke" => EventType::Invoke,
-                "ok" => EventType::Ok,
-                "fail" => EventType::Fail,
-                "info" => EventType::Info,
-                other => {
-                    return Err(ParseError::line(
-                        line,
-                        format!(":type :{other} is not :invoke, :ok, :fail or :info"),
-                    ));
-                }
-            },
-            Some(other) => {
-                return Err(ParseError::line(
-                    line,
-                    format!(":type must be a keyword, not {}", short(other)),
-                ));
-            }
-            None => return Err(ParseError::line(line, "missing :type")),
-        };
-        let process = match form.get("process") {
-            Some(Edn::Int(process)) if *process >= 0 => *process as u64,
-            // Nemesis and other non-client processes do not take part in the history.
-            Some(Edn::Keyword(_) | Edn::Symbol(_) | Edn::Str(_)) => continue,
-            Some(other) => {
-                return Err(ParseError::line(
-                    line,
-                    format!(
-                        ":process must be a non-negative integer, not {}",
-                        short(other)
-                    ),
-                ));
-            }
-            None => return Err(ParseError::line(line, "missing :process")),
-        };
-        let function = match form.get("f") {
-            Some(Edn::Keyword(function)) => function.as_str(),
-            Some(other) => {
-                return Err(ParseError::line(
-                    line,
-                    format!(":f must be a keyword, not {}", short(other)),
-                ));
-            }
-            None => return Err(ParseError::line(line, "missing :f")),
-        };
-        events.push(Event {
-            line,
-            position: position as u64,
-            kind,
-            process,
-            function,
-            map: form,
-        });
-    }
-    Ok(events)
+        None => return Err(ParseError::line(line, "missing :type")),
+    };
+    let process = match process {
+        Some(Edn::Int(process)) if process >= 0 => process as u64,
+        // Nemesis and other non-client processes do not take part in the history.
+        Some(Edn::Keyword(_) | Edn::Symbol(_) | Edn::Str(_)) => return Ok(None),
+        Some(other) => {
+            return Err(ParseError::line(
+                line,
+                format!(
+                    ":process must be a non-negative integer, not {}",
+                    short(&other)
+                ),
+            ));
+        }
+        None => return Err(ParseError::line(line, "missing :process")),
+    };
+    let function = match function {
+        Some(Edn::Keyword(function)) => function,
+        Some(other) => {
+            return Err(ParseError::line(
+                line,
+                format!(":f must be a keyword, not {}", short(&other)),
+            ));
+        }
+        None => return Err(ParseError::line(line, "missing :f")),
+    };
+    Ok(Some(Event {
+        line,
+        position,
+        kind,
+        process,
+        function,
+        map: Edn::Map(kept),
+    }))
 }
 
 /// A short rendering of a value for error messages.
-fn short(value: &Edn) -> String {
+fn short(value: &Edn<'_>) -> String {
     let text = value.to_string();
     if text.chars().count() > 40 {
         format!("{}...", text.chars().take(40).collect::<String>())
@@ -523,52 +596,51 @@ fn short(value: &Edn) -> String {
     }
 }
 
-/// KV when a function or a key says so, register otherwise.
-fn infer_model(events: &[Event<'_>]) -> ModelKind {
-    let keyed = events.iter().any(|event| {
-        matches!(event.function, "get" | "put" | "append")
-            || event.map.get("key").is_some()
-            || (matches!(event.function, "write" | "read")
-                && event.map.get("value").and_then(Edn::as_sequence).is_some())
-    });
-    if keyed {
-        ModelKind::Kv
-    } else {
-        ModelKind::Register
-    }
+/// Whether an event says the history is kv: a kv function, a key, or a tuple value.
+fn is_keyed(event: &Event<'_>) -> bool {
+    matches!(event.function, "get" | "put" | "append")
+        || event.map.get("key").is_some()
+        || (matches!(event.function, "write" | "read")
+            && event.map.get("value").and_then(Edn::as_sequence).is_some())
 }
 
 /// An invocation and its completion (`None`: never completed, so indefinite).
-struct Pair<'e, 'a> {
-    invoke: &'e Event<'a>,
-    completion: Option<&'e Event<'a>>,
+struct Pair<'a> {
+    invoke: Event<'a>,
+    completion: Option<Event<'a>>,
 }
 
-fn pair<'e, 'a>(events: &'e [Event<'a>]) -> Result<Vec<Pair<'e, 'a>>, ParseError> {
-    let mut pairs: Vec<Pair<'e, 'a>> = Vec::new();
-    // Open invocation per process, as an index into `pairs`; a BTreeMap keeps this deterministic.
-    let mut open: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
-    for event in events {
+/// Pairs events as they come.
+#[derive(Default)]
+struct Pairing<'a> {
+    pairs: Vec<Pair<'a>>,
+    /// Open invocation per process, as an index into `pairs`; a BTreeMap keeps this
+    /// deterministic.
+    open: std::collections::BTreeMap<u64, usize>,
+}
+
+impl<'a> Pairing<'a> {
+    fn add(&mut self, event: Event<'a>) -> Result<(), ParseError> {
         if event.kind == EventType::Invoke {
-            if let Some(&previous) = open.get(&event.process) {
+            if let Some(&previous) = self.open.get(&event.process) {
                 return Err(ParseError::line(
                     event.line,
                     format!(
                         "process {} invokes again before its invocation on line {} completed",
-                        event.process, pairs[previous].invoke.line
+                        event.process, self.pairs[previous].invoke.line
                     ),
                 ));
             }
-            open.insert(event.process, pairs.len());
-            pairs.push(Pair {
+            self.open.insert(event.process, self.pairs.len());
+            self.pairs.push(Pair {
                 invoke: event,
                 completion: None,
             });
-            continue;
+            return Ok(());
         }
-        let Some(index) = open.remove(&event.process) else {
+        let Some(index) = self.open.remove(&event.process) else {
             if event.kind == EventType::Info {
-                continue; // An :info with nothing open (a crash report) adds nothing.
+                return Ok(()); // An :info with nothing open (a crash report) adds nothing.
             }
             return Err(ParseError::line(
                 event.line,
@@ -578,7 +650,7 @@ fn pair<'e, 'a>(events: &'e [Event<'a>]) -> Result<Vec<Pair<'e, 'a>>, ParseError
                 ),
             ));
         };
-        let invoke = pairs[index].invoke;
+        let invoke = &self.pairs[index].invoke;
         if invoke.function != event.function {
             return Err(ParseError::line(
                 event.line,
@@ -588,20 +660,25 @@ fn pair<'e, 'a>(events: &'e [Event<'a>]) -> Result<Vec<Pair<'e, 'a>>, ParseError
                 ),
             ));
         }
-        pairs[index].completion = Some(event);
+        self.pairs[index].completion = Some(event);
+        Ok(())
     }
-    Ok(pairs)
 }
 
 /// What the completion says, before the model interprets the values.
-enum Completion<'a> {
-    Returned { value: Option<&'a Edn>, time: u64 },
-    Failed { time: u64 },
+enum Completion<'e, 'a> {
+    Returned {
+        value: Option<&'e Edn<'a>>,
+        time: u64,
+    },
+    Failed {
+        time: u64,
+    },
     Indefinite,
 }
 
-fn completion<'a>(pair: &Pair<'_, 'a>) -> Completion<'a> {
-    match pair.completion {
+fn completion<'e, 'a>(pair: &'e Pair<'a>) -> Completion<'e, 'a> {
+    match &pair.completion {
         None => Completion::Indefinite,
         Some(event) => match event.kind {
             EventType::Ok => Completion::Returned {
@@ -617,15 +694,18 @@ fn completion<'a>(pair: &Pair<'_, 'a>) -> Completion<'a> {
 }
 
 fn build<I, O>(
-    pair: &Pair<'_, '_>,
+    pair: &Pair<'_>,
     input: I,
-    output: impl FnOnce(Option<&Edn>) -> Result<O, String>,
+    output: impl FnOnce(Option<&Edn<'_>>) -> Result<O, String>,
 ) -> Result<Operation<I, O>, ParseError> {
     let (outcome, return_time) = match completion(pair) {
         Completion::Indefinite => (Outcome::Indefinite, None),
         Completion::Failed { time } => (Outcome::Failed, Some(time)),
         Completion::Returned { value, time } => {
-            let line = pair.completion.map_or(pair.invoke.line, |event| event.line);
+            let line = pair
+                .completion
+                .as_ref()
+                .map_or(pair.invoke.line, |event| event.line);
             (
                 Outcome::Returned(
                     output(value).map_err(|message| ParseError::line(line, message))?,
@@ -643,7 +723,7 @@ fn build<I, O>(
     })
 }
 
-fn integer_or_nil(value: Option<&Edn>, what: &str) -> Result<Option<i64>, String> {
+fn integer_or_nil(value: Option<&Edn<'_>>, what: &str) -> Result<Option<i64>, String> {
     match value {
         None | Some(Edn::Nil) => Ok(None),
         Some(Edn::Int(value)) => Ok(Some(*value)),
@@ -654,12 +734,15 @@ fn integer_or_nil(value: Option<&Edn>, what: &str) -> Result<Option<i64>, String
     }
 }
 
-fn integer(value: Option<&Edn>, what: &str) -> Result<i64, String> {
+fn integer(value: Option<&Edn<'_>>, what: &str) -> Result<i64, String> {
     integer_or_nil(value, what)?.ok_or_else(|| format!("{what} must be an integer, not nil"))
 }
 
 /// `[a b]` as two values.
-fn two<'v>(value: Option<&'v Edn>, what: &str) -> Result<(&'v Edn, &'v Edn), String> {
+fn two<'v, 'a>(
+    value: Option<&'v Edn<'a>>,
+    what: &str,
+) -> Result<(&'v Edn<'a>, &'v Edn<'a>), String> {
     match value.and_then(Edn::as_sequence) {
         Some([first, second]) => Ok((first, second)),
         _ => Err(format!(
@@ -669,8 +752,8 @@ fn two<'v>(value: Option<&'v Edn>, what: &str) -> Result<(&'v Edn, &'v Edn), Str
     }
 }
 
-fn register_operation(pair: &Pair<'_, '_>) -> Result<RegisterOperation, ParseError> {
-    let invoke = pair.invoke;
+fn register_operation(pair: &Pair<'_>) -> Result<RegisterOperation, ParseError> {
+    let invoke = &pair.invoke;
     let located = |message: String| ParseError::line(invoke.line, message);
     match invoke.function {
         "read" => build(pair, RegisterInput::Read, |value| {
@@ -700,10 +783,10 @@ fn register_operation(pair: &Pair<'_, '_>) -> Result<RegisterOperation, ParseErr
 }
 
 /// A key or value as a string: strings as they are, keywords by name, nil as "", others printed.
-fn text(value: &Edn) -> String {
+fn text(value: &Edn<'_>) -> String {
     match value {
-        Edn::Str(text) => text.clone(),
-        Edn::Keyword(name) => name.clone(),
+        Edn::Str(text) => text.to_string(),
+        Edn::Keyword(name) => (*name).to_owned(),
         Edn::Nil => String::new(),
         other => other.to_string(),
     }
@@ -711,7 +794,11 @@ fn text(value: &Edn) -> String {
 
 /// The key and the payload of a keyed operation: `:key k :value v`, a `[k v]` tuple, or a
 /// `{:key k :value v}` map (a printed `jepsen.independent` tuple).
-fn keyed(map: &Edn, value: Option<&Edn>, what: &str) -> Result<(String, Option<Edn>), String> {
+fn keyed<'a>(
+    map: &Edn<'a>,
+    value: Option<&Edn<'a>>,
+    what: &str,
+) -> Result<(String, Option<Edn<'a>>), String> {
     if let Some(key) = map.get("key") {
         return Ok((text(key), value.cloned()));
     }
@@ -727,17 +814,18 @@ fn keyed(map: &Edn, value: Option<&Edn>, what: &str) -> Result<(String, Option<E
     Ok((text(key), Some(payload.clone())))
 }
 
-fn kv_operation(pair: &Pair<'_, '_>) -> Result<KvOperation, ParseError> {
-    let invoke = pair.invoke;
+fn kv_operation(pair: &Pair<'_>) -> Result<KvOperation, ParseError> {
+    let invoke = &pair.invoke;
     let located = |message: String| ParseError::line(invoke.line, message);
     let what = format!("the :value of a :{}", invoke.function);
-    let (key, payload) = keyed(invoke.map, invoke.map.get("value"), &what).map_err(located)?;
+    let (key, payload) = keyed(&invoke.map, invoke.map.get("value"), &what).map_err(located)?;
     match invoke.function {
         "read" | "get" => {
             // The completion carries the value read: bare when the key is a field, else a tuple.
             let key_field = invoke.map.get("key").is_some()
                 || pair
                     .completion
+                    .as_ref()
                     .is_some_and(|event| event.map.get("key").is_some());
             build(pair, KvInput::Get { key }, |value| {
                 let read = if key_field {
@@ -821,8 +909,30 @@ mod tests {
     }
 
     #[test]
+    fn strings_are_borrowed_unless_escaped_and_keep_lines_counted() {
+        let forms = read_forms("{:a \"x\ny\" :b \"q\\\"\"}\n{:c}").unwrap_err();
+        // The newline inside the first string counts: the odd map starts on line 3.
+        assert_eq!(
+            forms,
+            ParseError::line(
+                3,
+                "a map needs an even number of forms (a key without a value)"
+            )
+        );
+        let forms = read_forms("{:a \"x\ny\" :b \"q\\\"\"}").unwrap();
+        assert!(matches!(
+            forms[0].1.get("a"),
+            Some(Edn::Str(Cow::Borrowed("x\ny")))
+        ));
+        assert_eq!(
+            forms[0].1.get("b"),
+            Some(&Edn::Str(Cow::Owned("q\"".into())))
+        );
+    }
+
+    #[test]
     fn tagged_values_keep_the_value() {
         let forms = read_forms("#jepsen.history.Op{:type :ok}").unwrap();
-        assert_eq!(forms[0].1.get("type"), Some(&Edn::Keyword("ok".into())));
+        assert_eq!(forms[0].1.get("type"), Some(&Edn::Keyword("ok")));
     }
 }

@@ -1,11 +1,12 @@
 //! The KV model of the service (BRIEF §6): `Get`, `Put`, `Append`, `Cas` on string values,
 //! partitioned per key, so each partition's state is one string.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::history::Operation;
-use crate::model::{Model, Partition, quote};
+use crate::model::{Model, Partition, Sets, quote};
 
 /// A KV operation. Every operation touches exactly one key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,23 +118,29 @@ impl Model for KvModel {
 
     // A value only grows by appends, so a state that is not a prefix of the value a read needs
     // stays so until a put or a swap sets the key to a prefix of that value.
-    fn pins(&self, input: &KvInput, output: &KvOutput) -> bool {
-        pinned_value(input, output).is_some()
+    fn pinned_value<'a>(&self, input: &'a KvInput, output: &'a KvOutput) -> Option<Cow<'a, [u8]>> {
+        pinned_value(input, output).map(|value| Cow::Borrowed(value.as_bytes()))
     }
 
-    fn can_reach(&self, state: &Arc<str>, input: &KvInput, output: &KvOutput) -> bool {
-        pinned_value(input, output).is_none_or(|value| value.starts_with(&**state))
-    }
-
-    fn may_enable(&self, input: &KvInput, output: &KvOutput, other: &KvInput) -> bool {
-        let Some(value) = pinned_value(input, output) else {
-            return true;
-        };
-        match other {
-            KvInput::Get { .. } | KvInput::Append { .. } => false,
+    fn sets<'a>(&self, input: &'a KvInput) -> Sets<'a> {
+        match input {
+            KvInput::Get { .. } | KvInput::Append { .. } => Sets::Nothing,
             KvInput::Put { value: set, .. } | KvInput::Cas { new: set, .. } => {
-                value.starts_with(set.as_str())
+                Sets::Value(Cow::Borrowed(set.as_bytes()))
             }
+        }
+    }
+
+    fn can_reach(&self, state: &Arc<str>, value: &[u8]) -> bool {
+        value.starts_with(state.as_bytes())
+    }
+
+    // A state made by an append or a put is a new allocation; one kept by a read shares it.
+    fn state_heap_bytes(&self, state: &Arc<str>) -> usize {
+        if Arc::strong_count(state) == 1 {
+            state.len() + 2 * std::mem::size_of::<usize>()
+        } else {
+            0
         }
     }
 
@@ -257,33 +264,47 @@ mod tests {
         let model = KvModel;
         let read = get("k");
         let seen = KvOutput::Value("p1a2;".into());
-        assert!(model.pins(&read, &seen));
-        assert!(!model.pins(&read, &KvOutput::Written));
+        assert_eq!(
+            model.pinned_value(&read, &seen),
+            Some(Cow::Borrowed("p1a2;".as_bytes()))
+        );
+        assert_eq!(model.pinned_value(&read, &KvOutput::Written), None);
         // Appends only grow the value: a state that is not a prefix of it stays off the path.
-        assert!(model.can_reach(&value(""), &read, &seen));
-        assert!(model.can_reach(&value("p1"), &read, &seen));
-        assert!(!model.can_reach(&value("p1a3;"), &read, &seen));
-        let put = |text: &str| KvInput::Put {
+        assert!(model.can_reach(&value(""), b"p1a2;"));
+        assert!(model.can_reach(&value("p1"), b"p1a2;"));
+        assert!(!model.can_reach(&value("p1a3;"), b"p1a2;"));
+        let put = KvInput::Put {
             key: "k".into(),
-            value: text.into(),
+            value: "p1".into(),
         };
-        assert!(model.may_enable(&read, &seen, &put("p1")));
-        assert!(!model.may_enable(&read, &seen, &put("p2")));
+        assert_eq!(model.sets(&put), Sets::Value(Cow::Borrowed(b"p1")));
         let append = KvInput::Append {
             key: "k".into(),
             value: "p1".into(),
         };
-        assert!(!model.may_enable(&read, &seen, &append));
+        assert_eq!(model.sets(&append), Sets::Nothing);
+        assert_eq!(model.sets(&read), Sets::Nothing);
         let cas = KvInput::Cas {
             key: "k".into(),
             expected: "x".into(),
             new: "p1a".into(),
         };
-        assert!(model.may_enable(&read, &seen, &cas));
+        assert_eq!(model.sets(&cas), Sets::Value(Cow::Borrowed(b"p1a")));
         // A successful swap needs its expected value.
-        assert!(model.pins(&cas, &KvOutput::Cas(true)));
-        assert!(!model.pins(&cas, &KvOutput::Cas(false)));
-        assert!(!model.can_reach(&value("y"), &cas, &KvOutput::Cas(true)));
+        assert_eq!(
+            model.pinned_value(&cas, &KvOutput::Cas(true)),
+            Some(Cow::Borrowed("x".as_bytes()))
+        );
+        assert_eq!(model.pinned_value(&cas, &KvOutput::Cas(false)), None);
+    }
+
+    #[test]
+    fn only_a_new_value_counts_towards_memory() {
+        let model = KvModel;
+        let state = value("abc");
+        assert!(model.state_heap_bytes(&state) >= 3);
+        let shared = state.clone();
+        assert_eq!(model.state_heap_bytes(&shared), 0);
     }
 
     #[test]

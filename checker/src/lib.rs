@@ -6,8 +6,12 @@
 //! - `history`: `Operation`, `Outcome` (returned / failed / indefinite), `History`, real-time order.
 //! - `model`: the `Model` trait (sequential specification, partitions); `kv` and `register`
 //!   are the built-in models.
-//! - `search`: the Wing & Gong / Lowe search over one partition, memo with a fixed hasher,
-//!   pruning of states in which a read can no longer be served (`Model::pins`).
+//! - `memo`: the explored (linearized set, state) pairs, as frontier and window with a Zobrist
+//!   hash, and the bytes they hold.
+//! - `pins`: pruning of states in which a read can no longer be served (`Model::pinned_value`),
+//!   indexed in O(n log n).
+//! - `search`: the Wing & Gong / Lowe search over one partition, with a budget in steps and
+//!   bytes.
 //! - `check`: validation, partitions in parallel (rayon), verdicts, counterexamples.
 //! - `minimize`: ddmin of an illegal partition into a small witness.
 //! - `json`, `edn`: parsing (and writing JSON); `format` picks one and names bad lines.
@@ -39,21 +43,23 @@ mod history;
 pub mod html;
 pub mod json;
 mod kv;
+mod memo;
 mod minimize;
 mod model;
+mod pins;
 mod register;
 pub mod report;
 mod search;
 
 pub use check::{
-    CheckResult, Counterexample, Options, PartitionResult, Verdict, check, check_kv, check_model,
-    check_register, validate,
+    CheckResult, Counterexample, MEMORY_BYTES_MAX_DEFAULT, Options, PartitionResult, Verdict,
+    check, check_kv, check_model, check_register, validate,
 };
 pub use format::{Format, ParseError, parse};
 pub use history::{
     History, KvOperation, ModelKind, Operation, Outcome, RegisterOperation, precedes,
 };
 pub use kv::{KvInput, KvModel, KvOutput};
-pub use model::{Model, Partition};
+pub use memo::{FxBuildHasher, FxHasher};
+pub use model::{Model, Partition, Sets};
 pub use register::{RegisterInput, RegisterModel, RegisterOutput};
-pub use search::{FxBuildHasher, FxHasher};

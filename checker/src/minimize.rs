@@ -9,7 +9,8 @@
 
 use crate::check::Options;
 use crate::model::Model;
-use crate::search::{SearchBudget, SearchOperation, SearchVerdict, search};
+use crate::model::SearchOperation;
+use crate::search::{SearchBudget, SearchVerdict, search};
 
 struct Minimizer<'m, 'a, M: Model> {
     model: &'m M,
@@ -74,13 +75,14 @@ pub(crate) fn minimize<M: Model>(
     model: &M,
     operations: &[SearchOperation<'_, M>],
     options: &Options,
+    memory_bytes_max: usize,
 ) -> (Vec<usize>, bool) {
     let mut minimizer = Minimizer {
         model,
         operations,
         budget: SearchBudget {
             steps_max: options.minimize_candidate_steps_max,
-            memo_entries_max: options.memo_entries_max,
+            memory_bytes_max,
         },
         steps_left: options.minimize_steps_max,
         exhausted: false,

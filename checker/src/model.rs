@@ -1,5 +1,6 @@
 //! The `Model` trait: a sequential specification the checker searches against.
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 use std::hash::Hash;
 
@@ -13,6 +14,18 @@ pub struct Partition {
     pub label: String,
     /// Indices into the history's operations, in history order.
     pub operations: Vec<usize>,
+}
+
+/// What an operation may do to the state, for the pruning of [`Model::pinned_value`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sets<'a> {
+    /// It never puts the state back on a path to a pinned value (a read; for kv, an append).
+    Nothing,
+    /// It may set the state to this value, and so enable the operations pinned on a value that
+    /// starts with it.
+    Value(Cow<'a, [u8]>),
+    /// It may enable any pinned operation.
+    Anything,
 }
 
 /// A sequential specification.
@@ -52,38 +65,41 @@ pub trait Model: Sync {
         false
     }
 
-    /// Pruning, off by default. True when `input` returning `output` can only run in particular
-    /// states (a read of a value, a successful compare-and-set). For such an operation `P` the
-    /// search keeps count of the operations not yet linearized for which [`Model::may_enable`]
-    /// holds; once none is left and [`Model::can_reach`] is false for the current state, `P` can
-    /// never be linearized from here and the search backtracks at once instead of at `P`'s
-    /// return. Both hooks must then keep this contract: if `can_reach(S, P)` is false, no
-    /// sequence of operations `O` with `may_enable(P, O)` false (with any outputs) takes `S` to a
-    /// state in which `P` returns its output.
-    fn pins(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
-        false
+    /// Pruning, off by default: the value the state must hold for `input` to return `output`,
+    /// when there is exactly one (a read of a value, a successful compare-and-set), as bytes.
+    /// For such a *pinned* operation `P` the search keeps count of the operations not yet
+    /// linearized that may put the state back on a path to that value ([`Model::sets`]); once
+    /// none is left and [`Model::can_reach`] is false for the current state, `P` can never be
+    /// linearized from here and the search backtracks at once instead of at `P`'s return. The
+    /// three hooks must keep this contract: if `can_reach(S, v)` is false, no sequence of
+    /// operations whose `sets` is `Nothing` or a value that is not a prefix of `v` (with any
+    /// outputs) takes `S` to a state in which an operation pinned on `v` returns its output.
+    fn pinned_value<'a>(
+        &self,
+        _input: &'a Self::Input,
+        _output: &'a Self::Output,
+    ) -> Option<Cow<'a, [u8]>> {
+        None
     }
 
-    /// See [`Model::pins`]: whether `state` may still lead to one in which `input` returns
-    /// `output` through operations that `may_enable` rejects. `true` is always safe.
-    fn can_reach(
-        &self,
-        _state: &Self::State,
-        _input: &Self::Input,
-        _output: &Self::Output,
-    ) -> bool {
+    /// See [`Model::pinned_value`]: which pinned operations `input` (with any output) may enable:
+    /// those whose pinned value starts with the value it sets. `Anything` is always safe.
+    fn sets<'a>(&self, _input: &'a Self::Input) -> Sets<'a> {
+        Sets::Anything
+    }
+
+    /// See [`Model::pinned_value`]: whether `state` may still lead to one that holds `value`
+    /// through operations that cannot enable it. `true` is always safe. For every state, the
+    /// values for which this is true must form one range in byte order (as "starts with the
+    /// state" and "equals the state" do): the search checks only the smallest and the largest
+    /// value of the operations it has to rule out.
+    fn can_reach(&self, _state: &Self::State, _value: &[u8]) -> bool {
         true
     }
 
-    /// See [`Model::pins`]: whether `other` (with any output) may put the state back on a path to
-    /// one in which `input` returns `output`. `true` is always safe.
-    fn may_enable(
-        &self,
-        _input: &Self::Input,
-        _output: &Self::Output,
-        _other: &Self::Input,
-    ) -> bool {
-        true
+    /// Heap bytes that `state` holds and no other live state shares, for the memory budget.
+    fn state_heap_bytes(&self, _state: &Self::State) -> usize {
+        0
     }
 
     /// Rejects an output of the wrong kind for its input (a read that returned "ok").
@@ -118,4 +134,18 @@ pub trait Model: Sync {
 /// control characters stay readable and unambiguous.
 pub(crate) fn quote(text: &str) -> String {
     format!("{text:?}")
+}
+
+/// One operation as the search sees it; indices are local to the partition.
+pub(crate) struct SearchOperation<'a, M: Model> {
+    pub input: &'a M::Input,
+    /// `None` for indefinite operations.
+    pub output: Option<&'a M::Output>,
+    pub call: u64,
+    /// `None` (+∞) for indefinite operations.
+    pub return_time: Option<u64>,
+    /// The operation may also not have happened at all. True for indefinite operations; the
+    /// minimizer also uses it for writes it weakens, which keep their return time: such a write
+    /// either happened inside its interval or never.
+    pub optional: bool,
 }

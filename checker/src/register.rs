@@ -5,7 +5,9 @@
 //! Knossos treats nil as "unknown" because its invocations carry nil; here an unknown read is an
 //! indefinite operation instead.
 
-use crate::model::Model;
+use std::borrow::Cow;
+
+use crate::model::{Model, Sets};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RegisterInput {
@@ -38,6 +40,18 @@ fn pinned_value(input: &RegisterInput, output: &RegisterOutput) -> Option<Option
         (RegisterInput::Read, RegisterOutput::Value(value)) => Some(*value),
         (RegisterInput::Cas { expected, .. }, RegisterOutput::Cas(true)) => Some(Some(*expected)),
         _ => None,
+    }
+}
+
+/// nil as one byte, an integer as a tag and eight bytes: no encoding is a prefix of another.
+fn encode(value: Option<i64>) -> Vec<u8> {
+    match value {
+        None => vec![0],
+        Some(value) => {
+            let mut bytes = vec![1];
+            bytes.extend_from_slice(&value.to_be_bytes());
+            bytes
+        }
     }
 }
 
@@ -88,32 +102,31 @@ impl Model for RegisterModel {
         matches!(input, RegisterInput::Read)
     }
 
-    // Only a write or a swap of the very value a read needs can make it readable again.
-    fn pins(&self, input: &RegisterInput, output: &RegisterOutput) -> bool {
-        pinned_value(input, output).is_some()
+    // Only a write or a swap of the very value a read needs can make it readable again. Values
+    // are encoded so that only equal values are prefixes of each other.
+    fn pinned_value<'a>(
+        &self,
+        input: &'a RegisterInput,
+        output: &'a RegisterOutput,
+    ) -> Option<Cow<'a, [u8]>> {
+        pinned_value(input, output).map(|value| Cow::Owned(encode(value)))
     }
 
-    fn can_reach(
-        &self,
-        state: &Option<i64>,
-        input: &RegisterInput,
-        output: &RegisterOutput,
-    ) -> bool {
-        pinned_value(input, output).is_none_or(|value| value == *state)
+    fn sets<'a>(&self, input: &'a RegisterInput) -> Sets<'a> {
+        match input {
+            RegisterInput::Read => Sets::Nothing,
+            RegisterInput::Write(set) | RegisterInput::Cas { new: set, .. } => {
+                Sets::Value(Cow::Owned(encode(Some(*set))))
+            }
+        }
     }
 
-    fn may_enable(
-        &self,
-        input: &RegisterInput,
-        output: &RegisterOutput,
-        other: &RegisterInput,
-    ) -> bool {
-        let Some(value) = pinned_value(input, output) else {
-            return true;
-        };
-        match other {
-            RegisterInput::Read => false,
-            RegisterInput::Write(set) | RegisterInput::Cas { new: set, .. } => value == Some(*set),
+    // Compared in place: the search asks this at every step, and `encode` allocates.
+    fn can_reach(&self, state: &Option<i64>, value: &[u8]) -> bool {
+        match (state, value.split_first()) {
+            (None, Some((0, rest))) => rest.is_empty(),
+            (Some(state), Some((1, rest))) => *rest == state.to_be_bytes(),
+            _ => false,
         }
     }
 
@@ -197,5 +210,19 @@ mod tests {
             model.step(&nil, &RegisterInput::Write(4), None),
             Some(Some(4))
         );
+    }
+
+    #[test]
+    fn a_state_reaches_exactly_its_own_encoding() {
+        let model = RegisterModel;
+        for state in [None, Some(0), Some(-1), Some(7)] {
+            for value in [None, Some(0), Some(-1), Some(7)] {
+                assert_eq!(
+                    model.can_reach(&state, &encode(value)),
+                    state == value,
+                    "{state:?} {value:?}"
+                );
+            }
+        }
     }
 }

@@ -8,6 +8,9 @@ use crate::kv::KvModel;
 use crate::model::Model;
 use crate::register::RegisterModel;
 
+/// The partition column is at most this wide; longer labels overflow their row.
+const LABEL_WIDTH_MAX: usize = 60;
+
 /// Prefix operations shown before eliding the earlier ones.
 const PREFIX_SHOWN_MAX: usize = 12;
 
@@ -70,24 +73,30 @@ pub fn render_model<M: Model>(
     if result.partitions.is_empty() {
         return out;
     }
+    // Padded by hand: a format width over 65,535 panics, and a key may be that long. A label
+    // wider than the column overflows its row rather than widening every row.
     let label_width = result
         .partitions
         .iter()
         .map(|partition| partition.label.chars().count())
         .max()
         .unwrap_or(0)
-        .max(9);
+        .clamp(9, LABEL_WIDTH_MAX);
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<label_width$}  {:>6}  {:>6}  {:>10}  {:>10}  verdict",
-        "partition", "ops", "failed", "indefinite", "steps"
+        "{}  {:>6}  {:>6}  {:>10}  {:>10}  verdict",
+        padded("partition", label_width),
+        "ops",
+        "failed",
+        "indefinite",
+        "steps"
     );
     for partition in &result.partitions {
         let _ = writeln!(
             out,
-            "{:<label_width$}  {:>6}  {:>6}  {:>10}  {:>10}  {}",
-            partition.label,
+            "{}  {:>6}  {:>6}  {:>10}  {:>10}  {}",
+            padded(&partition.label, label_width),
             partition.operation_count,
             partition.failed_count,
             partition.indefinite_count,
@@ -163,6 +172,16 @@ fn render_partition<M: Model>(
             let _ = writeln!(out, "    {}", describe(model, operations, index));
         }
     }
+}
+
+/// `text` followed by spaces up to `width` characters.
+fn padded(text: &str, width: usize) -> String {
+    let mut line = text.to_owned();
+    line.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(text.chars().count()),
+    ));
+    line
 }
 
 /// "1 operation", "3 operations".

@@ -9,120 +9,40 @@
 //! that is reached unlinearized is decided "never happened" there (memoized like a
 //! linearization). The search succeeds when every operation that is not optional is linearized.
 //!
-//! Pruning (`Model::pins`): a read of `v` can only run where the state allows `v`. Once every
-//! operation that could bring the state back to `v` is linearized and the state cannot reach `v`
-//! otherwise (for kv: it is not a prefix of `v`), the read can never be linearized, so the search
-//! backtracks right there instead of at the read's return, which may be far ahead: without it,
-//! every order of the appends in between is tried first. The deepest point then records the
-//! read as the operation that cannot be placed.
+//! The memo (`memo`) holds each pair in a few bytes plus the operations in flight, not a bitset
+//! over the partition. Pruning (`pins`, `Model::pinned_value`): a read of `v` can only run where
+//! the state allows `v`. Once every operation that could bring the state back to `v` is
+//! linearized and the state cannot reach `v` otherwise (for kv: it is not a prefix of `v`), the
+//! read can never be linearized, so the search backtracks right there instead of at the read's
+//! return, which may be far ahead: without it, every order of the appends in between is tried
+//! first. The deepest point then records the read as the operation that cannot be placed. The
+//! deepest prefix is kept by copying only the part of the stack that changed since it was last
+//! saved, so a long history that keeps getting deeper costs no more than its steps.
+//!
+//! Memory is counted by formula (sizes and capacities of the memo, the stack and the indexes),
+//! never asked of the allocator, so a budget in bytes ends a search at the same step in every run.
 
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::mem::size_of;
 
-use indexmap::{Equivalent, IndexSet};
-
-use crate::model::Model;
-
-/// A small fixed multiplicative hasher (the Fx hash of rustc): fast on short keys and the same
-/// in every process, so the memo behaves identically in every run.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        for &byte in chunks.remainder() {
-            self.add(u64::from(byte));
-        }
-    }
-
-    fn write_u8(&mut self, value: u8) {
-        self.add(u64::from(value));
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.add(value);
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        self.add(value as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
-
-/// A memo entry: which operations are linearized, and the model state they led to.
-#[derive(Debug, PartialEq, Eq)]
-struct MemoKey<S> {
-    linearized: Box<[u64]>,
-    state: S,
-}
-
-// Probe and key hash identically, as `Equivalent` requires. The state is hashed too: one bitset
-// can meet very many states (the minimizer's optional appends), which must not share a bucket.
-impl<S: Hash> Hash for MemoKey<S> {
-    fn hash<H: Hasher>(&self, hasher: &mut H) {
-        self.linearized.as_ref().hash(hasher);
-        self.state.hash(hasher);
-    }
-}
-
-/// A borrowed view of a memo key, to look one up without allocating.
-struct MemoProbe<'a, S> {
-    linearized: &'a [u64],
-    state: &'a S,
-}
-
-impl<S: Hash> Hash for MemoProbe<'_, S> {
-    fn hash<H: Hasher>(&self, hasher: &mut H) {
-        self.linearized.hash(hasher);
-        self.state.hash(hasher);
-    }
-}
-
-impl<S: Eq> Equivalent<MemoKey<S>> for MemoProbe<'_, S> {
-    fn equivalent(&self, key: &MemoKey<S>) -> bool {
-        *self.linearized == *key.linearized && *self.state == key.state
-    }
-}
-
-/// One operation as the search sees it; indices are local to the partition.
-pub(crate) struct SearchOperation<'a, M: Model> {
-    pub input: &'a M::Input,
-    /// `None` for indefinite operations.
-    pub output: Option<&'a M::Output>,
-    pub call: u64,
-    /// `None` (+∞) for indefinite operations.
-    pub return_time: Option<u64>,
-    /// The operation may also not have happened at all. True for indefinite operations; the
-    /// minimizer also uses it for writes it weakens, which keep their return time: such a write
-    /// either happened inside its interval or never.
-    pub optional: bool,
-}
+use crate::memo::{LinearizedSet, Memo};
+use crate::model::{Model, SearchOperation};
+use crate::pins::Pins;
 
 /// Deterministic limits on one search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SearchBudget {
     pub steps_max: u64,
-    pub memo_entries_max: usize,
+    /// Bytes the search's own structures may hold (memo, stack, indexes), as counted by
+    /// formula from sizes and capacities, so that the limit is reached at the same step in
+    /// every run.
+    pub memory_bytes_max: usize,
+}
+
+/// Which budget ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    Steps,
+    Memory,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +54,7 @@ pub(crate) enum SearchVerdict {
     Illegal,
     OverBudget {
         reason: String,
+        limit: Limit,
     },
 }
 
@@ -151,6 +72,8 @@ pub(crate) struct SearchOutcome {
     pub deepest: Deepest,
     pub steps: u64,
     pub memo_entries: usize,
+    /// The largest byte count the budget saw.
+    pub memory_bytes: usize,
 }
 
 const HEAD: usize = usize::MAX;
@@ -216,6 +139,30 @@ impl EntryList {
         list
     }
 
+    /// Each operation's rank for the memo: the position of its return entry among the return
+    /// entries; operations without one (indefinite) come after all others, by index.
+    fn ranks(&self, count: usize) -> Vec<u32> {
+        let mut rank = vec![u32::MAX; count];
+        let mut next = 0u32;
+        for entry in 0..self.operation.len() {
+            if !self.is_call[entry] {
+                rank[self.operation[entry]] = next;
+                next += 1;
+            }
+        }
+        for slot in rank.iter_mut().filter(|slot| **slot == u32::MAX) {
+            *slot = next;
+            next += 1;
+        }
+        rank
+    }
+
+    /// Bytes held, for the memory budget.
+    fn bytes(&self) -> usize {
+        self.operation.len()
+            * (4 * size_of::<usize>() + size_of::<Option<usize>>() + size_of::<bool>())
+    }
+
     fn unlink(&mut self, entry: usize) {
         let (previous, next) = (self.previous[entry], self.next[entry]);
         if previous == HEAD {
@@ -257,144 +204,6 @@ impl EntryList {
     }
 }
 
-fn set_bit(bits: &mut [u64], index: usize) {
-    bits[index / 64] |= 1 << (index % 64);
-}
-
-fn clear_bit(bits: &mut [u64], index: usize) {
-    bits[index / 64] &= !(1 << (index % 64));
-}
-
-fn has_bit(bits: &[u64], index: usize) -> bool {
-    bits[index / 64] & (1 << (index % 64)) != 0
-}
-
-const ABSENT: usize = usize::MAX;
-
-/// The pruning of `Model::pins`: for each pinned operation, how many operations that may enable
-/// it are still unlinearized, and the set of unlinearized pinned operations with none left
-/// ("stranded"), which the current state must be able to reach (`Model::can_reach`).
-struct Pins {
-    /// For each operation, the pinned operations it may enable.
-    enables: Vec<Vec<usize>>,
-    /// For each pinned operation, its unlinearized enablers; unused for the others.
-    enablers_left: Vec<u32>,
-    pinned: Vec<bool>,
-    stranded: Vec<usize>,
-    /// Position of each operation in `stranded`, or `ABSENT`.
-    position: Vec<usize>,
-}
-
-impl Pins {
-    fn new<M: Model>(model: &M, operations: &[SearchOperation<'_, M>]) -> Pins {
-        let count = operations.len();
-        let pinned: Vec<bool> = operations
-            .iter()
-            .map(|operation| {
-                operation
-                    .output
-                    .is_some_and(|output| model.pins(operation.input, output))
-            })
-            .collect();
-        let mut pins = Pins {
-            enables: vec![Vec::new(); count],
-            enablers_left: vec![0; count],
-            pinned,
-            stranded: Vec::new(),
-            position: vec![ABSENT; count],
-        };
-        // Only operations that may change the state can enable anything; by call time, so that
-        // the scan for each pinned operation stops at the first one called after it returned.
-        let mut writers: Vec<usize> = (0..count)
-            .filter(|&index| !model.is_read_only(operations[index].input))
-            .collect();
-        writers.sort_by_key(|&index| operations[index].call);
-        for (index, operation) in operations.iter().enumerate() {
-            let Some(output) = operation.output.filter(|_| pins.pinned[index]) else {
-                continue;
-            };
-            for &writer in &writers {
-                // Operations called after the pinned one returned come after it.
-                if crate::history::precedes(
-                    operation.call,
-                    operation.return_time,
-                    operations[writer].call,
-                ) {
-                    break;
-                }
-                if writer != index
-                    && model.may_enable(operation.input, output, operations[writer].input)
-                {
-                    pins.enables[writer].push(index);
-                    pins.enablers_left[index] += 1;
-                }
-            }
-            if pins.enablers_left[index] == 0 {
-                pins.insert(index);
-            }
-        }
-        pins
-    }
-
-    fn insert(&mut self, index: usize) {
-        self.position[index] = self.stranded.len();
-        self.stranded.push(index);
-    }
-
-    fn remove(&mut self, index: usize) {
-        let position = self.position[index];
-        self.position[index] = ABSENT;
-        let last = self.stranded.pop().expect("a stranded operation to remove");
-        if last != index {
-            self.stranded[position] = last;
-            self.position[last] = position;
-        }
-    }
-
-    /// `index` was linearized (or decided never to happen); its bit is already set.
-    fn take(&mut self, index: usize, linearized: &[u64]) {
-        if self.position[index] != ABSENT {
-            self.remove(index);
-        }
-        for position in 0..self.enables[index].len() {
-            let pinned = self.enables[index][position];
-            self.enablers_left[pinned] -= 1;
-            if self.enablers_left[pinned] == 0 && !has_bit(linearized, pinned) {
-                self.insert(pinned);
-            }
-        }
-    }
-
-    /// Undoes `take`; the bit of `index` is already cleared.
-    fn give_back(&mut self, index: usize, linearized: &[u64]) {
-        for position in (0..self.enables[index].len()).rev() {
-            let pinned = self.enables[index][position];
-            if self.enablers_left[pinned] == 0 && !has_bit(linearized, pinned) {
-                self.remove(pinned);
-            }
-            self.enablers_left[pinned] += 1;
-        }
-        if self.pinned[index] && self.enablers_left[index] == 0 {
-            self.insert(index);
-        }
-    }
-
-    /// A stranded operation that `state` cannot lead to, if any.
-    fn dead_end<M: Model>(
-        &self,
-        model: &M,
-        operations: &[SearchOperation<'_, M>],
-        state: &M::State,
-    ) -> Option<usize> {
-        self.stranded.iter().copied().find(|&index| {
-            let operation = &operations[index];
-            let output = operation.output.expect("pinned operations have an output");
-            !model.can_reach(state, operation.input, output)
-        })
-    }
-}
-
-/// Searches for a linearization of `operations` (failed operations already removed).
 /// What became of an attempt to lift one more operation out of the list.
 enum Advance {
     /// (linearized set, state) is new and may lead somewhere: the operation is lifted.
@@ -405,178 +214,289 @@ enum Advance {
     DeadEnd(usize),
 }
 
-/// Tries to add `index` to the linearized set, leading to `state`: checks the memo, then the
-/// pinned operations, then records the pair in the memo. On anything but `Taken` the set and the
-/// pins are as they were. Over budget when the memo is full.
-#[allow(clippy::too_many_arguments)]
-fn advance<M: Model>(
-    model: &M,
-    operations: &[SearchOperation<'_, M>],
-    memo: &mut IndexSet<MemoKey<M::State>, FxBuildHasher>,
-    pins: &mut Pins,
-    linearized: &mut [u64],
-    index: usize,
-    state: &M::State,
-    memo_entries_max: usize,
-) -> Result<Advance, SearchVerdict> {
-    set_bit(linearized, index);
-    if memo.contains(&MemoProbe { linearized, state }) {
-        clear_bit(linearized, index);
-        return Ok(Advance::Seen);
-    }
-    pins.take(index, linearized);
-    if let Some(stranded) = pins.dead_end(model, operations, state) {
-        clear_bit(linearized, index);
-        pins.give_back(index, linearized);
-        return Ok(Advance::DeadEnd(stranded));
-    }
-    if memo.len() >= memo_entries_max {
-        return Err(SearchVerdict::OverBudget {
-            reason: format!("memo limit of {memo_entries_max} entries reached"),
-        });
-    }
-    memo.insert(MemoKey {
-        linearized: linearized.to_vec().into_boxed_slice(),
-        state: state.clone(),
-    });
-    Ok(Advance::Taken)
+/// The deepest point so far, kept without copying the stack each time it grows: `prefix[..valid]`
+/// still equals the bottom of the stack, so saving a deeper point copies only what changed.
+#[derive(Default)]
+struct DeepestTracker {
+    prefix: Vec<usize>,
+    /// An operation linearizable after `prefix` (a dead end met when placing it).
+    extra: Option<usize>,
+    stuck: Option<usize>,
+    valid: usize,
 }
 
+impl DeepestTracker {
+    fn len(&self) -> usize {
+        self.prefix.len() + usize::from(self.extra.is_some())
+    }
+
+    /// Whether a point `depth` deep is worth saving.
+    fn is_deeper(&self, depth: usize) -> bool {
+        self.stuck.is_none() || depth > self.len()
+    }
+
+    fn popped(&mut self, stack_len: usize) {
+        self.valid = self.valid.min(stack_len);
+    }
+
+    /// Saves the stack's operations as the deepest prefix, with `stuck` unplaceable after it
+    /// (and after `extra`, if given).
+    fn save<S>(
+        &mut self,
+        stack: &[(usize, S)],
+        operation_of: &[usize],
+        extra: Option<usize>,
+        stuck: usize,
+    ) {
+        self.prefix.truncate(self.valid);
+        self.prefix.extend(
+            stack[self.valid..]
+                .iter()
+                .map(|(call, _)| operation_of[*call]),
+        );
+        self.valid = stack.len();
+        self.extra = extra;
+        self.stuck = Some(stuck);
+    }
+
+    fn into_deepest(self) -> Deepest {
+        let mut prefix = self.prefix;
+        prefix.extend(self.extra);
+        Deepest {
+            prefix,
+            stuck: self.stuck,
+        }
+    }
+}
+
+/// Bytes as mebibytes, for messages.
+pub(crate) fn mebibytes(bytes: usize) -> String {
+    format!("{:.1} MB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// One search over one partition: the entry list, the path (stack) and what it has seen.
+struct Search<'o, 'a, M: Model> {
+    model: &'o M,
+    operations: &'o [SearchOperation<'a, M>],
+    budget: SearchBudget,
+    list: EntryList,
+    pins: Pins<'a>,
+    linearized: LinearizedSet,
+    memo: Memo<M::State>,
+    state: M::State,
+    /// Call entries linearized so far, each with the state before it.
+    stack: Vec<(usize, M::State)>,
+    deepest: DeepestTracker,
+    remaining_definite: usize,
+    steps: u64,
+    /// Bytes held whatever the search does: list, indexes, stack.
+    fixed_bytes: usize,
+    memory_bytes: usize,
+}
+
+impl<'o, 'a, M: Model> Search<'o, 'a, M> {
+    fn new(model: &'o M, operations: &'o [SearchOperation<'a, M>], budget: SearchBudget) -> Self {
+        let list = EntryList::new(operations);
+        let pins = Pins::new(model, operations);
+        let linearized = LinearizedSet::new(list.ranks(operations.len()));
+        let count = operations.len();
+        let fixed_bytes = list.bytes()
+            + pins.bytes()
+            + count * (size_of::<bool>() + size_of::<u32>())
+            + count * size_of::<(usize, M::State)>()
+            + count * size_of::<usize>();
+        Search {
+            model,
+            operations,
+            budget,
+            list,
+            pins,
+            linearized,
+            memo: Memo::new(),
+            state: model.init(),
+            stack: Vec::with_capacity(count),
+            deepest: DeepestTracker::default(),
+            remaining_definite: operations.iter().filter(|op| !op.optional).count(),
+            steps: 0,
+            fixed_bytes,
+            memory_bytes: fixed_bytes,
+        }
+    }
+
+    fn stack_operations(&self) -> impl Iterator<Item = usize> + '_ {
+        self.stack
+            .iter()
+            .map(|(call, _)| self.list.operation[*call])
+    }
+
+    /// Tries to add `index` to the linearized set, leading to `state`: checks the memo, then the
+    /// pinned operations, then records the pair in the memo. On anything but `Taken` the set and
+    /// the pins are as they were.
+    fn advance(&mut self, index: usize, state: &M::State) -> Result<Advance, SearchVerdict> {
+        if self.memo.contains(&self.linearized.with_one(index), state) {
+            return Ok(Advance::Seen);
+        }
+        self.linearized.insert(index);
+        self.pins.take(index, &self.linearized);
+        if let Some(stranded) = self.pins.dead_end(self.model, state) {
+            self.pins.give_back(index, &self.linearized);
+            self.linearized.remove(index);
+            self.pins.restore(index);
+            return Ok(Advance::DeadEnd(stranded));
+        }
+        let state_bytes = self.model.state_heap_bytes(state);
+        let bytes = self.fixed_bytes + self.memo.bytes_after_insert(&self.linearized, state_bytes);
+        if bytes > self.budget.memory_bytes_max
+            || !self
+                .memo
+                .insert(&self.linearized, state.clone(), state_bytes)
+        {
+            return Err(SearchVerdict::OverBudget {
+                reason: format!(
+                    "memory budget of {} reached after {} memo entries",
+                    mebibytes(self.budget.memory_bytes_max),
+                    self.memo.len()
+                ),
+                limit: Limit::Memory,
+            });
+        }
+        self.memory_bytes = self.memory_bytes.max(bytes);
+        Ok(Advance::Taken)
+    }
+
+    /// At a call entry: linearize its operation now if the model and the memo allow it.
+    /// Returns the next entry to visit.
+    fn at_call(&mut self, entry: usize) -> Result<usize, SearchVerdict> {
+        let index = self.list.operation[entry];
+        let operation = &self.operations[index];
+        let Some(next_state) = self
+            .model
+            .step(&self.state, operation.input, operation.output)
+        else {
+            return Ok(self.list.next[entry]);
+        };
+        match self.advance(index, &next_state)? {
+            Advance::Taken => {
+                let previous = std::mem::replace(&mut self.state, next_state);
+                self.stack.push((entry, previous));
+                self.list.lift(entry);
+                if !operation.optional {
+                    self.remaining_definite -= 1;
+                }
+                return Ok(self.list.first);
+            }
+            Advance::Seen => {}
+            Advance::DeadEnd(stranded) => {
+                // Linearizable up to this operation, but `stranded` can never follow.
+                if self.deepest.is_deeper(self.stack.len() + 1) {
+                    let operation_of = &self.list.operation;
+                    self.deepest
+                        .save(&self.stack, operation_of, Some(index), stranded);
+                }
+            }
+        }
+        Ok(self.list.next[entry])
+    }
+
+    /// At a return entry: an optional operation is decided never to have happened; any other
+    /// one had to be linearized already, so the search backtracks. Returns the next entry, or
+    /// `None` when there is nothing left to backtrack: the partition is illegal.
+    fn at_return(&mut self, entry: usize) -> Result<Option<usize>, SearchVerdict> {
+        let index = self.list.operation[entry];
+        if self.operations[index].optional {
+            // Not linearized by its return: it never happened. Memoized like a step, so that
+            // coming back here after backtracking falls through to the backtrack below.
+            let call = self.list.call_entry[entry];
+            let state = self.state.clone();
+            if let Advance::Taken = self.advance(index, &state)? {
+                self.stack.push((call, state));
+                self.list.lift(call);
+                return Ok(Some(self.list.first));
+            }
+        }
+        if self.deepest.is_deeper(self.stack.len()) {
+            self.deepest
+                .save(&self.stack, &self.list.operation, None, index);
+        }
+        let Some((call, previous_state)) = self.stack.pop() else {
+            return Ok(None);
+        };
+        self.deepest.popped(self.stack.len());
+        let undone = self.list.operation[call];
+        self.pins.give_back(undone, &self.linearized);
+        self.linearized.remove(undone);
+        self.pins.restore(undone);
+        self.state = previous_state;
+        self.list.unlift(call);
+        if !self.operations[undone].optional {
+            self.remaining_definite += 1;
+        }
+        Ok(Some(self.list.next[call]))
+    }
+
+    fn run(&mut self) -> SearchVerdict {
+        if self.fixed_bytes > self.budget.memory_bytes_max {
+            return SearchVerdict::OverBudget {
+                reason: format!(
+                    "memory budget of {} is below the {} needed to set up the search of {} operations",
+                    mebibytes(self.budget.memory_bytes_max),
+                    mebibytes(self.fixed_bytes),
+                    self.operations.len()
+                ),
+                limit: Limit::Memory,
+            };
+        }
+        let mut entry = self.list.first;
+        loop {
+            if self.remaining_definite == 0 {
+                let order = self.stack_operations().collect();
+                return SearchVerdict::Linearizable { order };
+            }
+            if self.steps >= self.budget.steps_max {
+                return SearchVerdict::OverBudget {
+                    reason: format!("search budget of {} steps exhausted", self.budget.steps_max),
+                    limit: Limit::Steps,
+                };
+            }
+            self.steps += 1;
+            assert_ne!(
+                entry, HEAD,
+                "walked past the last return with {} operations left",
+                self.remaining_definite
+            );
+            let next = if self.list.is_call[entry] {
+                self.at_call(entry).map(Some)
+            } else {
+                self.at_return(entry)
+            };
+            match next {
+                Err(verdict) => return verdict,
+                Ok(None) => return SearchVerdict::Illegal,
+                Ok(Some(next)) => entry = next,
+            }
+        }
+    }
+}
+
+/// Searches for a linearization of `operations` (failed operations already removed).
 pub(crate) fn search<M: Model>(
     model: &M,
     operations: &[SearchOperation<'_, M>],
     budget: SearchBudget,
 ) -> SearchOutcome {
-    let mut list = EntryList::new(operations);
-    let mut pins = Pins::new(model, operations);
-    let definite_count = operations
-        .iter()
-        .filter(|operation| !operation.optional)
-        .count();
-    let mut remaining_definite = definite_count;
-    let mut linearized = vec![0u64; operations.len().div_ceil(64)];
-    let mut memo: IndexSet<MemoKey<M::State>, FxBuildHasher> = IndexSet::default();
-    let mut state = model.init();
-    // Call entries linearized so far, each with the state before it.
-    let mut stack: Vec<(usize, M::State)> = Vec::with_capacity(operations.len());
-    let mut deepest = Deepest::default();
-    let mut entry = list.first;
-    let mut steps: u64 = 0;
-    let order_of = |stack: &[(usize, M::State)], list: &EntryList| -> Vec<usize> {
-        stack
-            .iter()
-            .map(|(call, _)| list.operation[*call])
-            .collect()
-    };
-    let verdict = loop {
-        if remaining_definite == 0 {
-            break SearchVerdict::Linearizable {
-                order: order_of(&stack, &list),
-            };
-        }
-        if steps >= budget.steps_max {
-            break SearchVerdict::OverBudget {
-                reason: format!("search budget of {} steps exhausted", budget.steps_max),
-            };
-        }
-        steps += 1;
-        assert_ne!(
-            entry, HEAD,
-            "walked past the last return with {remaining_definite} operations left"
-        );
-        let operation_index = list.operation[entry];
-        if list.is_call[entry] {
-            let operation = &operations[operation_index];
-            if let Some(next_state) = model.step(&state, operation.input, operation.output) {
-                match advance(
-                    model,
-                    operations,
-                    &mut memo,
-                    &mut pins,
-                    &mut linearized,
-                    operation_index,
-                    &next_state,
-                    budget.memo_entries_max,
-                ) {
-                    Err(verdict) => break verdict,
-                    Ok(Advance::Taken) => {
-                        stack.push((entry, std::mem::replace(&mut state, next_state)));
-                        list.lift(entry);
-                        if !operation.optional {
-                            remaining_definite -= 1;
-                        }
-                        entry = list.first;
-                        continue;
-                    }
-                    Ok(Advance::Seen) => {}
-                    Ok(Advance::DeadEnd(stranded)) => {
-                        // Linearizable up to this operation, but `stranded` can never follow.
-                        if deepest.stuck.is_none() || stack.len() + 1 > deepest.prefix.len() {
-                            let mut prefix = order_of(&stack, &list);
-                            prefix.push(operation_index);
-                            deepest = Deepest {
-                                prefix,
-                                stuck: Some(stranded),
-                            };
-                        }
-                    }
-                }
-            }
-            entry = list.next[entry];
-        } else {
-            if operations[operation_index].optional {
-                // Not linearized by its return: it never happened. Memoized like a step, so that
-                // coming back here after backtracking falls through to the backtrack below.
-                let call = list.call_entry[entry];
-                match advance(
-                    model,
-                    operations,
-                    &mut memo,
-                    &mut pins,
-                    &mut linearized,
-                    operation_index,
-                    &state,
-                    budget.memo_entries_max,
-                ) {
-                    Err(verdict) => break verdict,
-                    Ok(Advance::Taken) => {
-                        stack.push((call, state.clone()));
-                        list.lift(call);
-                        entry = list.first;
-                        continue;
-                    }
-                    Ok(Advance::Seen | Advance::DeadEnd(_)) => {}
-                }
-            }
-            if deepest.stuck.is_none() || stack.len() > deepest.prefix.len() {
-                deepest = Deepest {
-                    prefix: order_of(&stack, &list),
-                    stuck: Some(operation_index),
-                };
-            }
-            let Some((call, previous_state)) = stack.pop() else {
-                break SearchVerdict::Illegal;
-            };
-            let undone = list.operation[call];
-            clear_bit(&mut linearized, undone);
-            pins.give_back(undone, &linearized);
-            state = previous_state;
-            list.unlift(call);
-            if !operations[undone].optional {
-                remaining_definite += 1;
-            }
-            entry = list.next[call];
-        }
-    };
+    let mut search = Search::new(model, operations, budget);
+    let verdict = search.run();
+    let definite_count = operations.iter().filter(|op| !op.optional).count();
     assert!(
-        remaining_definite <= definite_count,
+        search.remaining_definite <= definite_count,
         "more operations left than exist"
     );
     SearchOutcome {
         verdict,
-        deepest,
-        steps,
-        memo_entries: memo.len(),
+        steps: search.steps,
+        memo_entries: search.memo.len(),
+        memory_bytes: search.memory_bytes,
+        deepest: search.deepest.into_deepest(),
     }
 }
 
@@ -603,7 +523,7 @@ mod tests {
 
     const BUDGET: SearchBudget = SearchBudget {
         steps_max: 10_000,
-        memo_entries_max: 10_000,
+        memory_bytes_max: 1 << 20,
     };
 
     #[test]
@@ -700,20 +620,9 @@ mod tests {
             &[write],
             SearchBudget {
                 steps_max: 0,
-                memo_entries_max: 10,
+                memory_bytes_max: 1 << 20,
             },
         );
         assert!(matches!(outcome.verdict, SearchVerdict::OverBudget { .. }));
-    }
-
-    #[test]
-    fn fx_hasher_is_fixed() {
-        let mut hasher = FxHasher::default();
-        "key".hash(&mut hasher);
-        let first = hasher.finish();
-        let mut again = FxHasher::default();
-        "key".hash(&mut again);
-        assert_eq!(first, again.finish());
-        assert_ne!(first, 0);
     }
 }

@@ -1,5 +1,5 @@
-//! `raftsim bench ...`: throughput measurements that print one parseable line. Wall-clock time
-//! is read here, outside every simulated path, and only to report speed.
+//! `raftsim bench ...`: throughput measurements that print parseable lines. Wall-clock and CPU
+//! time are read here, outside every simulated path, and only to report speed.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -15,6 +15,37 @@ pub enum BenchCommand {
     /// The standard full run: 5 servers, 5 clients, 10 simulated seconds, default
     /// faults, oracles and the linearizability check, over consecutive seeds on one core.
     Run(RunBenchArgs),
+    /// The checker's scaling: generated KV histories of each size at each client count, each
+    /// checked in its own process (so peak memory is the row's own) with default options; or
+    /// one history file with `--file`.
+    Check(CheckBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckBenchArgs {
+    /// History sizes, in operations.
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000, 1_000_000])]
+    operations: Vec<usize>,
+    /// Client counts (1 is a sequential history).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 5, 20, 50])]
+    clients: Vec<u64>,
+    /// Keys, each a partition.
+    #[arg(long, default_value_t = 10)]
+    keys: u64,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Measure one history file instead: parse and check CPU time, steps, peak memory.
+    #[arg(long, value_name = "FILE")]
+    file: Option<std::path::PathBuf>,
+    /// With `--file`: check this many times and report the median check time.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Check also for minimization, as `raftsim check --minimize` does.
+    #[arg(long)]
+    minimize: bool,
+    /// Internal: measure exactly one generated row in this process.
+    #[arg(long, hide = true)]
+    row: bool,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +76,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Echo(args) => echo(&args),
         BenchCommand::Run(args) => full_runs(&args),
+        BenchCommand::Check(args) => check_bench(&args),
     }
 }
 
@@ -52,6 +84,212 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
 const BENCH_SEEDS_MAX: u64 = 100_000;
 const BENCH_EXCHANGES_MAX: u64 = 100_000_000;
 const BENCH_REPEAT_MAX: usize = 1_000;
+
+/// CPU time of this process (all threads, user and system) and its peak resident memory.
+fn resources() -> (f64, f64) {
+    // SAFETY: getrusage only writes the struct it is given, which is a zeroed plain-old-data
+    // `rusage` owned by this frame.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    let cpu_s = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    (cpu_s, usage.ru_maxrss as f64 / 1024.0)
+}
+
+fn check_options(args: &CheckBenchArgs) -> checker::Options {
+    checker::Options {
+        minimize: args.minimize,
+        ..checker::Options::default()
+    }
+}
+
+/// Steps, and the bytes the search counted, over all partitions.
+fn totals(result: &checker::CheckResult) -> (u64, f64) {
+    let steps = result.partitions.iter().map(|p| p.steps).sum();
+    let bytes: usize = result.partitions.iter().map(|p| p.memory_bytes).sum();
+    (steps, bytes as f64 / (1u64 << 20) as f64)
+}
+
+fn check_bench(args: &CheckBenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.file {
+        return check_file(args, file);
+    }
+    anyhow::ensure!(args.keys >= 1, "--keys must be at least 1");
+    anyhow::ensure!(
+        args.clients.iter().all(|&clients| clients >= 1),
+        "--clients must be at least 1"
+    );
+    if args.row {
+        anyhow::ensure!(
+            args.operations.len() == 1 && args.clients.len() == 1,
+            "--row measures one size and one client count"
+        );
+        return check_row(args, args.operations[0], args.clients[0]);
+    }
+    let mut rows = Vec::new();
+    for &clients in &args.clients {
+        for &operations in &args.operations {
+            let line = run_row(args, operations, clients)?;
+            println!("{line}");
+            rows.push((clients, operations, line));
+        }
+    }
+    println!();
+    print!("{}", scaling_table(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one row in a child process, so that its peak memory is its own.
+fn run_row(args: &CheckBenchArgs, operations: usize, clients: u64) -> anyhow::Result<String> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command.args(["bench", "check", "--row"]);
+    command.args(["--operations", &operations.to_string()]);
+    command.args(["--clients", &clients.to_string()]);
+    command.args([
+        "--keys",
+        &args.keys.to_string(),
+        "--seed",
+        &args.seed.to_string(),
+    ]);
+    if args.minimize {
+        command.arg("--minimize");
+    }
+    let output = command.output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the row of {operations} operations at {clients} clients failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn check_row(args: &CheckBenchArgs, operations: usize, clients: u64) -> anyhow::Result<ExitCode> {
+    let generator = checker::generate::KvGenOptions {
+        seed: args.seed,
+        clients,
+        operations,
+        keys: args.keys,
+        ..checker::generate::KvGenOptions::default()
+    };
+    let history = checker::generate::kv_history(&generator);
+    let (cpu_before_s, _) = resources();
+    #[allow(clippy::disallowed_methods)] // benchmark timing, not a simulated path
+    let started = Instant::now();
+    let result = checker::check_kv(&history, &check_options(args));
+    let wall_s = started.elapsed().as_secs_f64();
+    let (cpu_after_s, peak_rss_mb) = resources();
+    let (steps, search_mb) = totals(&result);
+    println!(
+        "bench check operations={operations} clients={clients} keys={} verdict={} steps={steps} \
+         check_cpu_ms={:.1} check_wall_ms={:.1} search_mb={search_mb:.1} peak_rss_mb={peak_rss_mb:.1}",
+        args.keys,
+        result.verdict.name(),
+        (cpu_after_s - cpu_before_s) * 1e3,
+        wall_s * 1e3,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_file(args: &CheckBenchArgs, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.repeat >= 1, "--repeat must be at least 1");
+    let format = checker::Format::from_path(file)
+        .ok_or_else(|| anyhow::anyhow!("{}: expected a .json or .edn file", file.display()))?;
+    let (cpu_start_s, _) = resources();
+    let text = std::fs::read_to_string(file)?;
+    let history = checker::parse(&text, format, None)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+    drop(text);
+    let (cpu_parsed_s, _) = resources();
+    let mut samples = Vec::with_capacity(args.repeat);
+    let mut result = None;
+    for _ in 0..args.repeat {
+        let (before_s, _) = resources();
+        result = Some(checker::check(&history, &check_options(args)));
+        samples.push(resources().0 - before_s);
+    }
+    let result = result.expect("at least one repetition");
+    samples.sort_by(f64::total_cmp);
+    let (steps, search_mb) = totals(&result);
+    println!(
+        "bench check file={} operations={} verdict={} steps={steps} parse_cpu_ms={:.2} \
+         check_cpu_ms={:.3} search_mb={search_mb:.1} peak_rss_mb={:.1} runs={}",
+        file.display(),
+        history.len(),
+        result.verdict.name(),
+        (cpu_parsed_s - cpu_start_s) * 1e3,
+        samples[samples.len() / 2] * 1e3,
+        resources().1,
+        args.repeat,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A field `name=value` of a row line.
+fn field(line: &str, name: &str) -> Option<f64> {
+    line.split_whitespace()
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))?
+        .parse()
+        .ok()
+}
+
+/// The rows as a Markdown table, with the growth exponent of check CPU time against size per
+/// client count (least squares of log time on log size over rows of at least 1 ms).
+fn scaling_table(rows: &[(u64, usize, String)]) -> String {
+    let mut table = String::from(
+        "| clients | operations | check CPU ms | steps | search MB | peak RSS MB |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    let mut clients_seen: Vec<u64> = Vec::new();
+    for (clients, operations, line) in rows {
+        let value = |name: &str| field(line, name).unwrap_or(f64::NAN);
+        table.push_str(&format!(
+            "| {clients} | {operations} | {:.1} | {:.0} | {:.1} | {:.1} |\n",
+            value("check_cpu_ms"),
+            value("steps"),
+            value("search_mb"),
+            value("peak_rss_mb"),
+        ));
+        if !clients_seen.contains(clients) {
+            clients_seen.push(*clients);
+        }
+    }
+    for clients in clients_seen {
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|(row_clients, _, _)| *row_clients == clients)
+            .filter_map(|(_, operations, line)| {
+                let time_ms = field(line, "check_cpu_ms")?;
+                (time_ms >= 1.0).then(|| ((*operations as f64).ln(), time_ms.ln()))
+            })
+            .collect();
+        if let Some(exponent) = slope(&points) {
+            table.push_str(&format!(
+                "\n{clients} clients: check CPU time grows as n^{exponent:.2}"
+            ));
+        }
+    }
+    table.push('\n');
+    table
+}
+
+/// Least-squares slope of y on x; `None` with fewer than two distinct x.
+fn slope(points: &[(f64, f64)]) -> Option<f64> {
+    let count = points.len() as f64;
+    let mean_x = points.iter().map(|point| point.0).sum::<f64>() / count;
+    let mean_y = points.iter().map(|point| point.1).sum::<f64>() / count;
+    let spread: f64 = points.iter().map(|point| (point.0 - mean_x).powi(2)).sum();
+    if points.len() < 2 || spread == 0.0 {
+        return None;
+    }
+    let covariance: f64 = points
+        .iter()
+        .map(|point| (point.0 - mean_x) * (point.1 - mean_y))
+        .sum();
+    Some(covariance / spread)
+}
 
 fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(

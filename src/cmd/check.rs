@@ -24,7 +24,17 @@ pub struct CheckArgs {
     /// Search steps allowed per partition before the verdict is "unknown".
     #[arg(long, value_name = "STEPS")]
     budget: Option<u64>,
+    /// Memory the search may hold, in MB (2^20 bytes), shared by the partitions checked in
+    /// parallel; reaching it makes the verdict "unknown". The parsed history is not counted.
+    #[arg(long, value_name = "MB", default_value_t = MEMORY_MB_DEFAULT)]
+    memory_mb: u64,
+    /// Also minimize each failing partition to a small illegal sub-history (ddmin: often many
+    /// times the steps of the verdict).
+    #[arg(long)]
+    minimize: bool,
 }
+
+const MEMORY_MB_DEFAULT: u64 = (checker::MEMORY_BYTES_MAX_DEFAULT >> 20) as u64;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModelArg {
@@ -56,14 +66,23 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ModelArg::Kv => ModelKind::Kv,
         ModelArg::Register => ModelKind::Register,
     });
+    anyhow::ensure!(args.memory_mb >= 1, "--memory-mb must be at least 1");
+    let memory_bytes_max = usize::try_from(args.memory_mb)
+        .ok()
+        .and_then(|megabytes| megabytes.checked_mul(1 << 20))
+        .with_context(|| format!("--memory-mb {} is too large", args.memory_mb))?;
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let history =
         checker::parse(&text, format, model).with_context(|| format!("{}", args.file.display()))?;
-    let mut options = Options::default();
-    if let Some(budget) = args.budget {
-        options.steps_max = budget;
-    }
+    // The history owns its strings: the text is no longer needed while checking.
+    drop(text);
+    let options = Options {
+        steps_max: args.budget.unwrap_or(Options::default().steps_max),
+        memory_bytes_max,
+        minimize: args.minimize,
+        ..Options::default()
+    };
     let result = checker::check(&history, &options);
     print!("{}", checker::report::render(&history, &result));
     if let Some(out) = &args.html {

@@ -1,5 +1,6 @@
-//! Data-driven cases: every history under `tests/data/` is parsed, checked and reported; the
-//! report must match the `.out` file beside it. A new case is a new history file. Refresh the
+//! Data-driven cases: every history under `tests/data/` is parsed, checked with minimization on
+//! (as `raftsim check --minimize` does) and reported; the report must match the `.out` file
+//! beside it. A new case is a new history file. Refresh the
 //! golden files with `UPDATE_EXPECT=1 cargo test -p checker --test it cases`.
 
 use std::path::Path;
@@ -31,7 +32,11 @@ fn every_history_in_tests_data_matches_its_report() {
         let format = Format::from_path(&path).expect("json or edn");
         let history =
             checker::parse(&text, format, None).unwrap_or_else(|error| panic!("{name}: {error}"));
-        let result = checker::check(&history, &Options::default());
+        let options = Options {
+            minimize: true,
+            ..Options::default()
+        };
+        let result = checker::check(&history, &options);
         let report = checker::report::render(&history, &result);
         expect_test::expect_file![format!("../data/{name}.out")].assert_eq(&report);
     }

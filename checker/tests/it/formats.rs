@@ -242,3 +242,53 @@ fn html_escapes_every_string() {
         "only our own inline script"
     );
 }
+
+#[test]
+fn json_model_may_come_after_the_operations() {
+    let text = r#"{"operations": [
+        {"client": 1, "input": {"op": "get", "key": "k"}, "output": {"value": ""}, "call": 0, "return": 1}
+    ], "model": "kv"}"#;
+    let History::Kv(operations) = parse(text, Format::Json, None).expect("valid") else {
+        panic!("kv")
+    };
+    assert_eq!(operations[0].input, KvInput::Get { key: "k".into() });
+    // Escaped strings are read too, and a shape error after the model still names its line.
+    let text = "{\"operations\": [\n{\"client\": 1, \"input\": {\"op\": \"get\", \"key\": \"\\u00e9\\n\"}, \"output\": {\"ok\": true}, \"call\": 0, \"return\": 1}\n], \"model\": \"kv\"}";
+    assert_eq!(
+        error(text, Format::Json, None),
+        "line 2: operation 0: output: unexpected field \"ok\" (expected value)"
+    );
+}
+
+#[test]
+fn huge_keys_and_values_are_reported_not_a_panic() {
+    // A key of 70,000 characters once made the report's partition column panic (a format width
+    // over 65,535). JSON and EDN both carry it through parse, check, report and HTML.
+    let key = "k".repeat(70_000);
+    let value = "v".repeat(70_000);
+    let json = format!(
+        "{{\"model\": \"kv\", \"operations\": [\n\
+         {{\"client\": 1, \"input\": {{\"op\": \"put\", \"key\": \"{key}\", \"value\": \"{value}\"}}, \"output\": {{\"ok\": true}}, \"call\": 0, \"return\": 1}},\n\
+         {{\"client\": 2, \"input\": {{\"op\": \"get\", \"key\": \"{key}\"}}, \"output\": {{\"value\": \"x\"}}, \"call\": 2, \"return\": 3}}]}}"
+    );
+    let edn = format!(
+        "{{:process 1 :type :invoke :f :put :key \"{key}\" :value \"{value}\"}}\n\
+         {{:process 1 :type :ok :f :put :key \"{key}\" :value \"{value}\"}}\n\
+         {{:process 2 :type :invoke :f :get :key \"{key}\" :value nil}}\n\
+         {{:process 2 :type :ok :f :get :key \"{key}\" :value \"x\"}}"
+    );
+    let options = checker::Options {
+        minimize: true,
+        ..checker::Options::default()
+    };
+    for (text, format) in [(json, Format::Json), (edn, Format::Edn)] {
+        let history = parse(&text, format, None).expect("valid");
+        let result = checker::check(&history, &options);
+        assert_eq!(result.verdict, checker::Verdict::Illegal, "{format:?}");
+        let report = checker::report::render(&history, &result);
+        assert!(report.contains(&format!("key \"{key}\"")), "{format:?}");
+        assert!(report.contains("cannot place: #1"), "{format:?}");
+        let html = checker::html::render(&history, &result, "huge");
+        assert!(html.contains(&value), "{format:?}");
+    }
+}

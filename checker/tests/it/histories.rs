@@ -254,6 +254,13 @@ fn an_invalid_history_is_unknown_not_a_panic() {
     ));
 }
 
+fn minimizing() -> Options {
+    Options {
+        minimize: true,
+        ..Options::default()
+    }
+}
+
 fn generated(clients: u64, operations: usize, seed: u64) -> Vec<Operation<KvInput, KvOutput>> {
     kv_history(&KvGenOptions {
         seed,
@@ -275,7 +282,7 @@ fn generated_histories_are_linearizable_and_a_corrupted_read_is_not() {
             "seed {seed}"
         );
         let corrupted = corrupt_one_read(&mut operations, seed).expect("a read");
-        let result = check_kv(&operations, &Options::default());
+        let result = check_kv(&operations, &minimizing());
         assert_eq!(result.verdict, Verdict::Illegal, "seed {seed}");
         let failing: Vec<_> = result.failing().collect();
         assert_eq!(failing.len(), 1);
@@ -312,19 +319,64 @@ fn budget_exhaustion_gives_unknown_never_a_guess() {
         reason.contains("search budget of 50 steps exhausted"),
         "{reason}"
     );
-    let small_memo = Options {
-        memo_entries_max: 5,
-        ..Options::default()
-    };
-    let Verdict::Unknown { reason } = check_kv(&operations, &small_memo).verdict else {
-        panic!("expected unknown")
-    };
-    assert!(reason.contains("memo limit of 5 entries"), "{reason}");
+    // A budget too small even to set up the search, then one the memo outgrows: half of what
+    // the hungriest partition needs when it has the whole budget.
+    let needed = check_kv(&operations, &Options::default())
+        .partitions
+        .iter()
+        .map(|partition| partition.memory_bytes)
+        .max()
+        .expect("partitions");
+    for (memory_bytes_max, expected) in [(1_000, "is below the"), (needed / 2, "reached after")] {
+        let small = Options {
+            memory_bytes_max,
+            ..Options::default()
+        };
+        let Verdict::Unknown { reason } = check_kv(&operations, &small).verdict else {
+            panic!("expected unknown with {memory_bytes_max} bytes")
+        };
+        assert!(reason.contains("memory budget of"), "{reason}");
+        assert!(reason.contains(expected), "{reason}");
+    }
     // With enough budget the same history is linearizable.
     assert_eq!(
         check_kv(&operations, &Options::default()).verdict,
         Verdict::Ok
     );
+}
+
+#[test]
+fn a_partition_short_of_its_memory_share_gets_the_whole_budget() {
+    // Key "k0" needs a memo; the nine small keys take most of the budget by their operation
+    // count, so "k0" runs out of its share and then passes alone with all of it.
+    let mut operations = Vec::new();
+    for key in 0..9 {
+        for step in 0..40 {
+            let key = format!("small{key}");
+            operations.push(put(step, &key, "v", 2 * step, 2 * step + 1));
+        }
+    }
+    let concurrent = kv_history(&KvGenOptions {
+        seed: 5,
+        clients: 20,
+        operations: 150,
+        keys: 1,
+        indefinite_permille: 20,
+        ..KvGenOptions::default()
+    });
+    let alone = check_kv(&concurrent, &Options::default());
+    let needed = alone.partitions[0].memory_bytes;
+    operations.extend(concurrent);
+    let options = Options {
+        memory_bytes_max: needed * 3 / 2,
+        ..Options::default()
+    };
+    let result = check_kv(&operations, &options);
+    let big = &result.partitions[0];
+    assert_eq!(big.label, "key \"k0\"");
+    assert_eq!(big.verdict, alone.partitions[0].verdict);
+    // Its share was under a third of what it needs: it was searched again with everything.
+    assert_eq!(big.memory_bytes, needed);
 }
 
 #[test]
@@ -372,25 +424,40 @@ fn every_failing_partition_is_reported() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let mut operations = generated(50, 2000, 11);
+    // Over 10,000 operations, so that partitions do run on rayon's threads; once with the
+    // default budget and once with a memory budget that some partitions' shares cannot meet,
+    // so that they are searched again with all of it.
+    let mut operations = generated(50, 12_000, 11);
     for seed in 0..3 {
         corrupt_one_read(&mut operations, seed);
     }
     let history = checker::History::Kv(operations);
-    let run = |threads: usize| {
+    let run = |threads: usize, options: &Options| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .expect("thread pool");
-        pool.install(|| check(&history, &Options::default()))
+        pool.install(|| check(&history, options))
     };
-    let one = run(1);
+    let one = run(1, &Options::default());
     assert_eq!(one.verdict, Verdict::Illegal);
     assert!(
         one.failing().count() >= 2,
         "corrupted reads in several keys"
     );
+    let hungriest = one
+        .partitions
+        .iter()
+        .map(|partition| partition.memory_bytes)
+        .max()
+        .expect("partitions");
+    let tight = Options {
+        memory_bytes_max: hungriest * 2,
+        ..Options::default()
+    };
+    let one_tight = run(1, &tight);
     for threads in [2, 4] {
-        assert_eq!(run(threads), one, "{threads} threads");
+        assert_eq!(run(threads, &Options::default()), one, "{threads} threads");
+        assert_eq!(run(threads, &tight), one_tight, "{threads} threads, tight");
     }
 }

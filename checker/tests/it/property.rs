@@ -248,11 +248,11 @@ proptest! {
     #[test]
     fn kv_agrees_with_brute_force((raws, from_execution, changed) in case()) {
         let operations = kv_history(&raws, from_execution, changed);
-        let result = check_kv(&operations, &Options::default());
+        let result = check_kv(&operations, &minimizing());
         prop_assert_eq!(&result.verdict, &verdict(brute::kv(&operations)), "{:#?}", operations);
         // Every reported linearization must replay (checked by the oracle's own semantics).
         if result.verdict == Verdict::Ok {
-            let ordered = linearization_as_history(&operations, &result);
+            let ordered = in_order(&operations, result.partitions.iter().flat_map(|p| &p.linearization));
             prop_assert!(brute::kv(&ordered), "linearization does not replay: {:?}", result);
         }
         // Every minimized witness is illegal on its own, by the oracle.
@@ -262,12 +262,36 @@ proptest! {
             let witness: Vec<_> = counterexample.minimized.iter().map(|&index| operations[index].clone()).collect();
             prop_assert!(!witness.is_empty() && !brute::kv(&witness), "witness {:?} of {:#?}", witness, operations);
         }
+        // Without minimization: the same verdict, prefix and stuck operation, no witness.
+        let plain = check_kv(&operations, &Options::default());
+        prop_assert_eq!(&plain.verdict, &result.verdict);
+        for (with, without) in result.partitions.iter().zip(&plain.partitions) {
+            prop_assert_eq!(&with.linearization, &without.linearization);
+            let (Some(with), Some(without)) = (&with.counterexample, &without.counterexample) else {
+                prop_assert!(with.counterexample.is_none() && without.counterexample.is_none());
+                continue;
+            };
+            prop_assert_eq!(&with.prefix, &without.prefix);
+            prop_assert_eq!(with.stuck, without.stuck);
+            prop_assert!(without.minimized.is_empty() && !without.minimized_complete);
+            // The prefix replays, and the stuck operation is not in it.
+            prop_assert!(brute::kv(&in_order(&operations, &without.prefix)), "prefix {:?}", without.prefix);
+            prop_assert!(!without.prefix.contains(&without.stuck));
+        }
+        // Any memory budget gives the oracle's verdict or says it ran out; never a guess.
+        let small = Options { memory_bytes_max: 1 << (10 + raws.len() % 4), ..Options::default() };
+        let tight = check_kv(&operations, &small);
+        if let Verdict::Unknown { reason } = &tight.verdict {
+            prop_assert!(reason.contains("memory budget of"), "{}", reason);
+        } else {
+            prop_assert_eq!(&tight.verdict, &result.verdict);
+        }
     }
 
     #[test]
     fn register_agrees_with_brute_force((raws, from_execution, changed) in case()) {
         let operations = register_history(&raws, from_execution, changed);
-        let result = check_register(&operations, &Options::default());
+        let result = check_register(&operations, &minimizing());
         prop_assert_eq!(&result.verdict, &verdict(brute::register(&operations)), "{:#?}", operations);
         for partition in result.failing() {
             let counterexample = partition.counterexample.as_ref().expect("illegal partitions have one");
@@ -277,22 +301,27 @@ proptest! {
     }
 }
 
-/// The found linearization as a sequential history (each operation in its own time slot), which
-/// the oracle can only accept in exactly that order.
-fn linearization_as_history(
+fn minimizing() -> Options {
+    Options {
+        minimize: true,
+        ..Options::default()
+    }
+}
+
+/// The operations `order` names as a sequential history (each operation in its own time slot),
+/// which the oracle can only accept in exactly that order.
+fn in_order<'i>(
     operations: &[Operation<KvInput, KvOutput>],
-    result: &checker::CheckResult,
+    order: impl IntoIterator<Item = &'i usize>,
 ) -> Vec<Operation<KvInput, KvOutput>> {
     let mut sequential = Vec::new();
     let mut slot = 0;
-    for partition in &result.partitions {
-        for &index in &partition.linearization {
-            let mut operation = operations[index].clone();
-            operation.call = slot;
-            operation.return_time = Some(slot + 1);
-            slot += 2;
-            sequential.push(operation);
-        }
+    for &index in order {
+        let mut operation = operations[index].clone();
+        operation.call = slot;
+        operation.return_time = Some(slot + 1);
+        slot += 2;
+        sequential.push(operation);
     }
     sequential
 }

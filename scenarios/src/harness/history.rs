@@ -57,14 +57,17 @@ pub fn to_checker_history(records: &[HistoryRecord], servers: NodeId) -> checker
 }
 
 /// Checks `history` within `steps_max` search steps: the checker's result, its summary, and
-/// the violation it amounts to (none when linearizable).
+/// the violation it amounts to (none when linearizable). Minimizing a counterexample costs far
+/// more than the verdict: `minimize` only when a report will show it.
 pub fn check(
     history: &checker::History,
     steps_max: u64,
+    minimize: bool,
     time_ns: u64,
 ) -> (checker::CheckResult, CheckSummary, Option<Violation>) {
     let options = checker::Options {
         steps_max,
+        minimize,
         ..checker::Options::default()
     };
     let result = checker::check(history, &options);

@@ -356,6 +356,7 @@ impl<'a> Run<'a> {
             let (result, summary, violation) = history::check(
                 &outcome.checker_history(),
                 self.config.checker_steps_max,
+                options.record,
                 outcome.simulated_ns,
             );
             outcome.violation = violation;

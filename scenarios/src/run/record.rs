@@ -75,6 +75,7 @@ pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
         // Stopped by an oracle: check what history there is, for the picture.
         let options = checker::Options {
             steps_max: config.checker_steps_max,
+            minimize: true,
             ..checker::Options::default()
         };
         (!history.is_empty()).then(|| checker::check(&history, &options))

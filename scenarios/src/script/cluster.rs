@@ -489,7 +489,7 @@ impl Runner {
         }
         let checker_history = history::to_checker_history(&records, self.servers());
         let now = self.cluster.sim.now_ns();
-        let (_, _, violation) = history::check(&checker_history, CHECKER_STEPS_MAX, now);
+        let (_, _, violation) = history::check(&checker_history, CHECKER_STEPS_MAX, false, now);
         if let Some(violation) = violation {
             self.record(violation);
         }

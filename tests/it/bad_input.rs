@@ -178,3 +178,24 @@ fn help_speaks_of_the_readme_not_internal_documents() {
         assert!(!stdout.contains("BRIEF"), "{command:?}: {stdout}");
     }
 }
+
+#[test]
+fn a_history_with_a_huge_key_is_checked_not_a_panic() {
+    let dir = scratch("huge-key");
+    let key = "k".repeat(65_000);
+    let history = format!(
+        r#"{{"model": "kv", "operations": [
+  {{"client": 1, "input": {{"op": "put", "key": "{key}", "value": "1"}}, "output": {{"ok": true}}, "call": 1, "return": 2}},
+  {{"client": 2, "input": {{"op": "get", "key": "{key}"}}, "output": {{"value": "2"}}, "call": 3, "return": 4}}
+]}}"#
+    );
+    let path = dir.join("h.json");
+    std::fs::write(&path, history).unwrap();
+    let output = raftsim(&["check", path.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "not linearizable, and no panic"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

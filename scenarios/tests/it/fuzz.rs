@@ -110,6 +110,22 @@ fn fault() -> impl Strategy<Value = Fault> {
     ]
 }
 
+/// A real history of a short run, in our JSON and in Jepsen's EDN.
+const HISTORY_JSON: &str = r#"{"model": "kv", "operations": [
+  {"client": 1, "input": {"op": "put", "key": "x", "value": "c1-0"}, "output": {"ok": true}, "call": 10, "return": 25},
+  {"client": 2, "input": {"op": "append", "key": "x", "value": "c2-0;"}, "output": {"ok": true}, "call": 12, "return": 30},
+  {"client": 1, "input": {"op": "get", "key": "x"}, "output": {"value": "c1-0c2-0;"}, "call": 31, "return": 40},
+  {"client": 2, "input": {"op": "cas", "key": "y", "expected": "", "new": "c2-1"}, "output": {"ok": true}, "call": 33, "return": 50},
+  {"client": 3, "input": {"op": "get", "key": "y"}, "output": null, "call": 35, "return": null}
+]}"#;
+const HISTORY_EDN: &str = r#"{:type :invoke, :f :write, :value 1, :process 0, :index 0}
+{:type :ok, :f :write, :value 1, :process 0, :index 1}
+{:type :invoke, :f :read, :value nil, :process 1, :index 2}
+{:type :ok, :f :read, :value 1, :process 1, :index 3}
+{:type :invoke, :f :cas, :value [1 2], :process 2, :index 4}
+{:type :info, :f :cas, :value [1 2], :process 2, :index 5}
+"#;
+
 /// A short run: every fuzzed configuration or schedule runs in well under a second.
 fn short(mut config: RunConfig) -> RunConfig {
     config.duration_ns = config.duration_ns.min(600 * NANOS_PER_MILLI);
@@ -205,6 +221,24 @@ proptest! {
             && let Ok((config, schedule, _)) = script::seeded_parts(&parsed, &ScriptOptions::default())
         {
             let _ = run_with(&short(config), Some(schedule), RunOptions::default());
+        }
+    }
+
+    #[test]
+    fn mutated_histories_parse_and_check_or_fail_cleanly(edits in edits(), edn in any::<bool>()) {
+        let text = if edn { HISTORY_EDN } else { HISTORY_JSON };
+        let mutated = mutate(text, &edits);
+        let parsed = if edn {
+            checker::edn::parse_history(&mutated, None)
+        } else {
+            checker::json::parse(&mutated, None)
+        };
+        match parsed {
+            Ok(history) => {
+                let options = checker::Options { steps_max: 100_000, ..checker::Options::default() };
+                let _ = checker::check(&history, &options);
+            }
+            Err(error) => prop_assert!(error.to_string().chars().count() < 300, "{error}"),
         }
     }
 

@@ -102,6 +102,10 @@ pub struct WorkloadConfig {
     pub think_time_ns_max: u64,
     /// Operations per client; `None` runs until the harness stops invoking.
     pub ops_per_client: Option<u64>,
+    /// The first this many clients only read (a dashboard, a cache filler): they keep asking
+    /// the server that last answered them, so a server that answers reads it should not keeps
+    /// being asked.
+    pub readers: usize,
 }
 
 impl Default for WorkloadConfig {
@@ -113,6 +117,7 @@ impl Default for WorkloadConfig {
             think_time_ns_min: 0,
             think_time_ns_max: 20 * MILLISECOND_NS,
             ops_per_client: None,
+            readers: 0,
         }
     }
 }
@@ -209,7 +214,12 @@ impl Workload {
         let key = format!("k{}", uniform_below(rng, config.keys as u64));
         // Clients are named from one (`c1`), as everywhere people read them.
         let value = format!("c{}-{n}", client + 1);
-        let op = match choose_kind(&config.mix, rng) {
+        let kind = if client < config.readers {
+            OpKind::Get
+        } else {
+            choose_kind(&config.mix, rng)
+        };
+        let op = match kind {
             OpKind::Get => Op::Get { key },
             OpKind::Put => Op::Put { key, value },
             OpKind::Append => Op::Append {

@@ -48,7 +48,7 @@ pub enum FaultAction<A = String> {
         #[serde(with = "serde_server::groups")]
         groups: Vec<Vec<NodeId>>,
     },
-    /// Remove every partition and one-way cut.
+    /// Remove every partition and one-way cut, and release every held link.
     Heal,
     /// Cut `from -> to` only.
     CutLink {
@@ -58,6 +58,20 @@ pub enum FaultAction<A = String> {
         to: NodeId,
     },
     RestoreLink {
+        #[serde(with = "serde_server")]
+        from: NodeId,
+        #[serde(with = "serde_server")]
+        to: NodeId,
+    },
+    /// Hold `from -> to`: what is sent on it waits, in order, until the link is released (or
+    /// healed), then goes out late.
+    HoldLink {
+        #[serde(with = "serde_server")]
+        from: NodeId,
+        #[serde(with = "serde_server")]
+        to: NodeId,
+    },
+    ReleaseLink {
         #[serde(with = "serde_server")]
         from: NodeId,
         #[serde(with = "serde_server")]
@@ -141,7 +155,10 @@ impl<A: AdminCommand> FaultAction<A> {
                 Ok(())
             }
             FaultAction::Heal => Ok(()),
-            FaultAction::CutLink { from, to } | FaultAction::RestoreLink { from, to } => {
+            FaultAction::CutLink { from, to }
+            | FaultAction::RestoreLink { from, to }
+            | FaultAction::HoldLink { from, to }
+            | FaultAction::ReleaseLink { from, to } => {
                 check(*from)?;
                 check(*to)
             }
@@ -207,9 +224,10 @@ impl<A: Hash> Hash for FaultAction<A> {
         match self {
             FaultAction::Partition { groups } => groups.hash(state),
             FaultAction::Heal => {}
-            FaultAction::CutLink { from, to } | FaultAction::RestoreLink { from, to } => {
-                (from, to).hash(state)
-            }
+            FaultAction::CutLink { from, to }
+            | FaultAction::RestoreLink { from, to }
+            | FaultAction::HoldLink { from, to }
+            | FaultAction::ReleaseLink { from, to } => (from, to).hash(state),
             FaultAction::Crash { node }
             | FaultAction::Restart { node }
             | FaultAction::Pause { node }
@@ -265,6 +283,12 @@ impl<A: fmt::Display> fmt::Display for FaultAction<A> {
             FaultAction::RestoreLink { from, to } => {
                 write!(f, "restore {}->{}", server(*from), server(*to))
             }
+            FaultAction::HoldLink { from, to } => {
+                write!(f, "hold {}->{}", server(*from), server(*to))
+            }
+            FaultAction::ReleaseLink { from, to } => {
+                write!(f, "release {}->{}", server(*from), server(*to))
+            }
             FaultAction::Crash { node } => write!(f, "crash {}", server(*node)),
             FaultAction::Restart { node } => write!(f, "restart {}", server(*node)),
             FaultAction::Pause { node } => write!(f, "pause {}", server(*node)),
@@ -296,11 +320,13 @@ impl<A: fmt::Display> fmt::Display for FaultAction<A> {
 }
 
 /// The verbs of the text form, in the order a reference lists them.
-pub const FAULT_VERBS: [&str; 12] = [
+pub const FAULT_VERBS: [&str; 14] = [
     "partition",
     "heal",
     "cut",
     "restore",
+    "hold",
+    "release",
     "crash",
     "restart",
     "pause",
@@ -341,7 +367,7 @@ impl<A: AdminCommand> FromStr for FaultAction<A> {
 fn usage(verb: &str) -> String {
     match verb {
         "partition" => "partition {n1,n2} | {n3,...}".into(),
-        "cut" | "restore" => format!("{verb} n1->n2"),
+        "cut" | "restore" | "hold" | "release" => format!("{verb} n1->n2"),
         "crash" | "restart" | "pause" | "resume" => format!("{verb} nK"),
         "clock-rate" => "clock-rate nK RATE (0.5 to 2.0)".into(),
         "clock-jump" => "clock-jump nK +5ms|-5ms".into(),
@@ -362,7 +388,7 @@ fn parse_action<A: AdminCommand>(verb: &str, args: &[&str]) -> Result<FaultActio
             groups: parse_groups(&args.join(" "))?,
         },
         "heal" if args.is_empty() => FaultAction::Heal,
-        "cut" | "restore" => {
+        "cut" | "restore" | "hold" | "release" => {
             let [link] = args else {
                 return Err("wrong number of arguments".into());
             };
@@ -370,10 +396,11 @@ fn parse_action<A: AdminCommand>(verb: &str, args: &[&str]) -> Result<FaultActio
                 .split_once("->")
                 .ok_or_else(|| format!("`{}` is not a link", shorten(link)))?;
             let (from, to) = (name(from)?, name(to)?);
-            if verb == "cut" {
-                FaultAction::CutLink { from, to }
-            } else {
-                FaultAction::RestoreLink { from, to }
+            match verb {
+                "cut" => FaultAction::CutLink { from, to },
+                "restore" => FaultAction::RestoreLink { from, to },
+                "hold" => FaultAction::HoldLink { from, to },
+                _ => FaultAction::ReleaseLink { from, to },
             }
         }
         "crash" => FaultAction::Crash { node: node()? },
@@ -624,6 +651,8 @@ mod tests {
             FaultAction::Heal,
             FaultAction::CutLink { from: 0, to: 2 },
             FaultAction::RestoreLink { from: 0, to: 2 },
+            FaultAction::HoldLink { from: 1, to: 0 },
+            FaultAction::ReleaseLink { from: 1, to: 0 },
             FaultAction::Crash { node: 3 },
             FaultAction::Restart { node: 3 },
             FaultAction::Pause { node: 1 },

@@ -1,5 +1,6 @@
 //! The simulated network: per-link latency, loss and duplication; partitions into groups;
-//! one-way link cuts. Reordering comes from latency jitter. Reachability is kept as a dense
+//! one-way link cuts; held links, which keep what is sent until they are released (a link that
+//! stalls and then delivers its backlog late, as a healed TCP connection does). Reordering comes from latency jitter. Reachability is kept as a dense
 //! matrix for the per-message check and exposed as a petgraph graph for quorum queries.
 
 use petgraph::graphmap::{DiGraphMap, UnGraphMap};
@@ -65,6 +66,10 @@ pub struct Network {
     cut: Vec<bool>,
     /// `up[from * n + to]`: derived from `group` and `cut`, recomputed on every change.
     up: Vec<bool>,
+    /// Links whose messages wait, in order, until the link is released.
+    held: Vec<bool>,
+    /// Whether any link is held (the per-message check stays one branch when none is).
+    any_held: bool,
 }
 
 impl Network {
@@ -76,6 +81,8 @@ impl Network {
             group: vec![GROUP_EVERYWHERE; node_count],
             cut: vec![false; cells],
             up: vec![true; cells],
+            held: vec![false; cells],
+            any_held: false,
         }
     }
 
@@ -142,11 +149,42 @@ impl Network {
         self.recompute();
     }
 
-    /// Removes every partition and cut (loss settings stay).
+    /// Removes every partition and cut (loss settings stay). Held links stay held: the
+    /// simulation releases them, since releasing delivers what they hold.
     pub fn heal(&mut self) {
         self.group.fill(GROUP_EVERYWHERE);
         self.cut.fill(false);
         self.recompute();
+    }
+
+    /// Holds the link `from -> to`: what is sent on it waits until it is released.
+    pub fn hold_link(&mut self, from: NodeId, to: NodeId) {
+        let cell = self.cell(from, to);
+        self.held[cell] = true;
+        self.any_held = true;
+    }
+
+    /// Stops holding `from -> to`; returns whether it was held.
+    pub fn release_link(&mut self, from: NodeId, to: NodeId) -> bool {
+        let cell = self.cell(from, to);
+        let was = std::mem::replace(&mut self.held[cell], false);
+        self.any_held = self.held.iter().any(|&held| held);
+        was
+    }
+
+    /// Whether a message sent now on `from -> to` waits for the link's release.
+    #[inline]
+    pub fn is_held(&self, from: NodeId, to: NodeId) -> bool {
+        self.any_held && self.held[self.cell(from, to)]
+    }
+
+    /// Every held link, in (from, to) order.
+    pub fn held_links(&self) -> Vec<(NodeId, NodeId)> {
+        let n = self.node_count;
+        (0..self.held.len())
+            .filter(|&cell| self.held[cell])
+            .map(|cell| ((cell / n) as NodeId, (cell % n) as NodeId))
+            .collect()
     }
 
     fn recompute(&mut self) {

@@ -508,7 +508,14 @@ where
         let network = &mut self.world.network;
         match action {
             FaultAction::Partition { groups } => network.partition(groups),
-            FaultAction::Heal => network.heal(),
+            FaultAction::Heal => {
+                network.heal();
+                for (from, to) in network.held_links() {
+                    self.world.release_link(from, to);
+                }
+            }
+            FaultAction::HoldLink { from, to } => network.hold_link(*from, *to),
+            FaultAction::ReleaseLink { from, to } => self.world.release_link(*from, *to),
             FaultAction::CutLink { from, to } => network.cut_link(*from, *to),
             FaultAction::RestoreLink { from, to } => network.restore_link(*from, *to),
             FaultAction::LinkLoss {

@@ -148,6 +148,8 @@ pub(crate) struct World<M, T> {
     pub hold_messages: bool,
     pub held: Vec<HeldMessage<M>>,
     pub next_held_id: u64,
+    /// Messages waiting on held links (`Network::hold_link`), per link in send order.
+    pub link_backlog: std::collections::BTreeMap<(NodeId, NodeId), Vec<M>>,
 }
 
 impl<M: Clone + std::hash::Hash, T> World<M, T> {
@@ -174,10 +176,12 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             hold_messages: false,
             held: Vec::new(),
             next_held_id: 0,
+            link_backlog: std::collections::BTreeMap::new(),
         }
     }
 
-    /// Hands a message to the network: loss, latency and duplication are drawn now.
+    /// Hands a message to the network: loss, latency and duplication are drawn now (or when a
+    /// held link is released).
     #[inline]
     pub fn send(&mut self, from: NodeId, to: NodeId, message: M) {
         assert!(
@@ -199,6 +203,28 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             });
             return;
         }
+        if self.network.is_held(from, to) && self.network.is_up(from, to) {
+            self.link_backlog
+                .entry((from, to))
+                .or_default()
+                .push(message);
+            return;
+        }
+        self.transmit(from, to, message);
+    }
+
+    /// Releases the held link `from -> to`: its backlog goes out now, in order, each message
+    /// meeting the link as if sent now (loss, duplication, latency).
+    pub fn release_link(&mut self, from: NodeId, to: NodeId) {
+        self.network.release_link(from, to);
+        for message in self.link_backlog.remove(&(from, to)).unwrap_or_default() {
+            self.transmit(from, to, message);
+        }
+    }
+
+    /// Puts a message on the wire: loss, latency and duplication are drawn now.
+    #[inline]
+    fn transmit(&mut self, from: NodeId, to: NodeId, message: M) {
         let now = self.now_ns;
         if !self.network.is_up(from, to) {
             self.stats.messages_dropped += 1;

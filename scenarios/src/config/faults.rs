@@ -24,8 +24,11 @@ pub enum FaultKind {
     Membership,
     /// A single-server change handed to a leader just elected, before its first commit.
     NewLeaderChange,
-    /// The Figure 8 motif (`run::motifs::Figure8`).
+    /// The motifs (`run::motifs`): multi-step sequences run off the cluster's state.
     Figure8,
+    StaleLeader,
+    CrashAfterCommit,
+    SplitVote,
 }
 
 /// When a swarm seed draws a kind's switch (the order of draws is part of every seed).
@@ -64,7 +67,7 @@ impl FaultKindSpec {
 }
 
 /// Every kind, in the order the nemesis lists and the swarm draws them.
-pub const FAULT_KINDS: [FaultKindSpec; 12] = [
+pub const FAULT_KINDS: [FaultKindSpec; 15] = [
     FaultKindSpec {
         kind: FaultKind::Partition,
         name: Some("partition"),
@@ -160,6 +163,30 @@ pub const FAULT_KINDS: [FaultKindSpec; 12] = [
         needs: None,
         swarm: SwarmDraw::Own,
         actions: &["partition", "heal"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::StaleLeader,
+        name: Some("stale-leader"),
+        switch: |mix| &mut mix.stale_leader,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["clock-jump", "cut", "restore", "hold", "release"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::CrashAfterCommit,
+        name: Some("crash-after-commit"),
+        switch: |mix| &mut mix.crash_after_commit,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["cut", "restore", "crash", "restart", "hold", "release"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::SplitVote,
+        name: Some("split-vote"),
+        switch: |mix| &mut mix.split_vote,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["cut", "restore", "crash", "restart"],
     },
 ];
 

@@ -116,6 +116,18 @@ pub struct FaultMix {
     /// at once, then the first back with the majority (`run::motifs`).
     #[serde(default)]
     pub figure8: bool,
+    /// The stale-leader motif: a leader that cannot send to the others, its clock jumped back
+    /// (its ticks stop), the others' messages to it held and let through late.
+    #[serde(default)]
+    pub stale_leader: bool,
+    /// The crash-after-commit motif: a leader crashed right after it commits, its successor
+    /// kept from committing its term's first entry for a while.
+    #[serde(default)]
+    pub crash_after_commit: bool,
+    /// The split-vote motif: two candidates cut off from each other, voters bounced right
+    /// after they vote.
+    #[serde(default)]
+    pub split_vote: bool,
 }
 
 impl fmt::Display for FaultMix {
@@ -155,6 +167,9 @@ impl FaultMix {
             reactive_max: count / 2,
             membership: true,
             figure8: true,
+            stale_leader: true,
+            crash_after_commit: true,
+            split_vote: true,
         }
     }
 
@@ -173,6 +188,9 @@ impl FaultMix {
             reactive_max: 0,
             membership: false,
             figure8: false,
+            stale_leader: false,
+            crash_after_commit: false,
+            split_vote: false,
             ..Self::all(0)
         }
     }
@@ -218,6 +236,9 @@ pub struct RunConfig {
     pub conf_change_on_append: bool,
     /// Linearizability-check budget in search steps; over it the verdict is unknown (a failure).
     pub checker_steps_max: u64,
+    /// The first this many clients only read.
+    #[serde(default)]
+    pub readers: usize,
 }
 
 fn default_max_entries_per_msg() -> usize {
@@ -249,6 +270,7 @@ impl RunConfig {
             initial_voters: None,
             conf_change_on_append: false,
             checker_steps_max: 20_000_000,
+            readers: 0,
         }
     }
 
@@ -282,6 +304,7 @@ impl RunConfig {
             self.election_tick - 1,
         )?;
         check_range("keys", self.keys as u64, 1, KEYS_MAX)?;
+        check_range("readers", self.readers as u64, 0, self.clients as u64 - 1)?;
         check_range(
             "snapshot threshold",
             self.snapshot_threshold_entries,
@@ -393,6 +416,7 @@ impl RunConfig {
             keys: self.keys,
             mix: self.mix,
             ops_per_client: self.ops_per_client,
+            readers: self.readers,
             ..WorkloadConfig::default()
         }
     }
@@ -471,7 +495,7 @@ mod tests {
         assert_eq!(
             FaultMix::all(8).to_string(),
             "8[partition,cut,crash,bounce,power-loss,pause,clock,loss,duplication,membership,\
-             figure8] aim-leader=50% react=30%x4"
+             figure8,stale-leader,crash-after-commit,split-vote] aim-leader=50% react=30%x4"
         );
     }
 }

@@ -65,7 +65,16 @@ pub fn draw(seed: u64) -> RunConfig {
     config.max_entries_per_msg = *rng.pick(&[1, 4, 64, 1024]);
     draw_membership(seed, &mut config);
     draw_motifs(seed, &mut config);
+    draw_readers(seed, &mut config);
     config
+}
+
+/// Most seeds get a read-only client, from its own stream.
+fn draw_readers(seed: u64, config: &mut RunConfig) {
+    let mut rng = SeedRng::new(seed).stream("swarm-readers");
+    if config.clients >= 2 && rng.chance(0.6) {
+        config.readers = 1;
+    }
 }
 
 /// Motifs, from their own stream so the draws above stay what they were.
@@ -77,6 +86,9 @@ fn draw_motifs(seed: u64, config: &mut RunConfig) {
     if config.faults.figure8 && rng.chance(0.5) {
         config.max_entries_per_msg = 1;
     }
+    config.faults.stale_leader = rng.chance(0.5);
+    config.faults.crash_after_commit = rng.chance(0.4);
+    config.faults.split_vote = rng.chance(0.4);
 }
 
 /// Membership knobs, from their own stream so the draws above stay what they were.

@@ -77,6 +77,8 @@ pub struct Observed {
     pub role_changed: bool,
     /// The server granted its vote to another server.
     pub voted_for_other: bool,
+    /// The server leads and its commit index advanced.
+    pub leader_committed: bool,
 }
 
 /// What the nemesis and the liveness phase see of the cluster.
@@ -102,6 +104,7 @@ pub struct Cluster {
     /// Each server's role and (term, vote) after its last event.
     roles: Vec<Role>,
     votes: Vec<(u64, Option<u64>)>,
+    commits: Vec<u64>,
     /// Role changes, kept when asked for (reports).
     role_changes: Option<Vec<RoleChange>>,
     last_role: Vec<Option<(Option<Role>, u64)>>,
@@ -155,6 +158,7 @@ impl Cluster {
             crashed: vec![false; count],
             roles: vec![Role::Follower; count],
             votes: vec![(0, None); count],
+            commits: vec![0; count],
             role_changes: None,
             last_role: vec![None; count],
         })
@@ -260,11 +264,13 @@ impl Cluster {
                 .is_some_and(|candidate| candidate != kv::server::raft_id(u64::from(node)));
         self.votes[node as usize] = vote;
         let role_changed = std::mem::replace(&mut self.roles[node as usize], role) != role;
+        let committed = std::mem::replace(&mut self.commits[node as usize], commit) < commit;
         Ok(Some(Observed {
             node,
             role,
             role_changed,
             voted_for_other,
+            leader_committed: committed && role == Role::Leader,
         }))
     }
 

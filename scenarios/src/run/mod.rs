@@ -185,7 +185,7 @@ impl<'a> Run<'a> {
     /// Lets the nemesis react to what an event showed.
     fn react(&mut self, observed: Option<Observed>) {
         let Some(observed) = observed else { return };
-        if observed.role_changed || observed.voted_for_other {
+        if observed.role_changed || observed.voted_for_other || observed.leader_committed {
             let view = self.cluster.view();
             let now = self.cluster.sim.now_ns();
             self.faults.on_change(now, &observed, &view);

@@ -6,10 +6,10 @@
 //! draw of the seed as it was, and its actions are ordinary fault actions: the executed schedule
 //! replays them exactly like any other.
 
-use sim::{NodeId, RngStream, SeedRng};
+use sim::{NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
 
-use crate::config::RunConfig;
-use crate::harness::{ClusterView, Fault};
+use crate::config::{FaultMix, RunConfig};
+use crate::harness::{ClusterView, Fault, Observed};
 
 /// Times a motif runs, at most, per run.
 const ROUNDS_MAX: u32 = 3;
@@ -19,23 +19,149 @@ const ROUND_ELECTIONS_MAX: u64 = 6;
 /// What a motif asks for: actions at a delay from now.
 pub type Planned = Vec<(u64, Fault)>;
 
+/// One to three start times in `earliest_ns..=latest_ns`, in order.
+fn plan_starts(rng: &mut RngStream, earliest_ns: u64, latest_ns: u64) -> Vec<u64> {
+    if latest_ns < earliest_ns {
+        return Vec::new();
+    }
+    let count = rng.range_inclusive(1, u64::from(ROUNDS_MAX));
+    let mut starts: Vec<u64> = (0..count)
+        .map(|_| rng.range_inclusive(earliest_ns, latest_ns))
+        .collect();
+    starts.sort_unstable();
+    starts
+}
+
+/// Timing every motif works from.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    /// The election timeout: how long followers wait for a leader they stopped hearing.
+    election_ns: u64,
+    sync_max_ns: u64,
+    latency_max_ns: u64,
+    /// No round starts after this (the liveness phase heals everything anyway).
+    last_start_ns: u64,
+}
+
+impl Clock {
+    fn new(config: &RunConfig) -> Self {
+        let election_ns = config.tick_ns * config.election_tick;
+        Clock {
+            election_ns,
+            sync_max_ns: config.disk.sync_latency_ns_max,
+            latency_max_ns: config.link.latency_ns_max.max(NANOS_PER_MILLI),
+            last_start_ns: config.duration_ns.saturating_sub(8 * election_ns),
+        }
+    }
+}
+
+/// A motif started at planned times, on the leader of the moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timed {
+    StaleLeader,
+    SplitVote,
+}
+
+/// The motifs a run's mix switches on.
+pub struct Motifs {
+    figure8: Option<Figure8>,
+    stale_leader: Option<StaleLeader>,
+    crash_after_commit: Option<CrashAfterCommit>,
+    split_vote: Option<SplitVote>,
+}
+
+impl Motifs {
+    pub fn new(config: &RunConfig, root: &SeedRng) -> Self {
+        let mix: &FaultMix = &config.faults;
+        let clock = Clock::new(config);
+        let stream = |name: &str| root.stream(&format!("motif-{name}"));
+        Motifs {
+            figure8: mix.figure8.then(|| Figure8::new(clock, stream("figure8"))),
+            stale_leader: mix
+                .stale_leader
+                .then(|| StaleLeader::new(clock, stream("stale-leader"))),
+            crash_after_commit: mix
+                .crash_after_commit
+                .then(|| CrashAfterCommit::new(clock, stream("crash-after-commit"))),
+            split_vote: mix
+                .split_vote
+                .then(|| SplitVote::new(clock, stream("split-vote"))),
+        }
+    }
+
+    /// When the timed motifs start: one to three times each, from their own streams.
+    pub fn planned_starts(&mut self, earliest_ns: u64) -> Vec<(u64, Timed)> {
+        let mut starts = Vec::new();
+        if let Some(motif) = &mut self.stale_leader {
+            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
+                starts.push((at, Timed::StaleLeader));
+            }
+        }
+        if let Some(motif) = &mut self.split_vote {
+            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
+                starts.push((at, Timed::SplitVote));
+            }
+        }
+        starts
+    }
+
+    /// Starts a timed motif now, on the current leader (none without one).
+    pub fn start(&mut self, motif: Timed, now_ns: u64, view: &ClusterView) -> Planned {
+        let Some(leader) = view.leader else {
+            return Vec::new();
+        };
+        match motif {
+            Timed::StaleLeader => self
+                .stale_leader
+                .as_mut()
+                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
+            Timed::SplitVote => self
+                .split_vote
+                .as_mut()
+                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
+        }
+    }
+
+    /// What the motifs do about what an event showed at `now_ns`.
+    pub fn observe(&mut self, now_ns: u64, observed: &Observed, view: &ClusterView) -> Planned {
+        let mut planned = Vec::new();
+        let new_leader = observed.role_changed && observed.role == raft::Role::Leader;
+        if new_leader {
+            if let Some(motif) = &mut self.figure8 {
+                planned.extend(motif.on_leader(observed.node, now_ns, view));
+            }
+            if let Some(motif) = &mut self.crash_after_commit {
+                planned.extend(motif.on_leader(observed.node, now_ns, view));
+            }
+        }
+        if observed.leader_committed
+            && let Some(motif) = &mut self.crash_after_commit
+        {
+            planned.extend(motif.on_commit(observed.node, now_ns, view.servers));
+        }
+        if observed.voted_for_other
+            && let Some(motif) = &mut self.split_vote
+        {
+            planned.extend(motif.on_vote(observed.node, now_ns));
+        }
+        planned
+    }
+}
+
 /// The Figure 8 sequence (BRIEF §8 S2): a leader whose entries reach only a minority, a second
 /// leader elected without them and cut off before its own entries leave it, then the first
 /// leader back with the majority. Correct Raft commits the old entries only through an entry of
 /// the new term; a leader that counts replicas of an older term commits entries the cut-off
 /// leader could still overwrite, which the look-ahead completeness oracle reports.
-pub struct Figure8 {
+struct Figure8 {
     rng: RngStream,
-    stage: Stage,
+    clock: Clock,
+    stage: Figure8Stage,
     rounds_left: u32,
-    /// The election timeout: how long the majority takes to replace a leader it stopped hearing.
-    election_ns: u64,
-    /// No round starts after this (the liveness phase heals everything anyway).
-    last_start_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
+enum Figure8Stage {
     /// Waiting for a leader to cut off with a minority.
     Idle,
     /// `first` leads a minority since `since_ns`; waiting for the majority's next leader.
@@ -43,37 +169,32 @@ enum Stage {
 }
 
 impl Figure8 {
-    pub fn new(config: &RunConfig, root: &SeedRng) -> Self {
+    fn new(clock: Clock, rng: RngStream) -> Self {
         Figure8 {
-            rng: root.stream("motif-figure8"),
-            stage: Stage::Idle,
+            rng,
+            clock,
+            stage: Figure8Stage::Idle,
             rounds_left: ROUNDS_MAX,
-            election_ns: config.tick_ns * config.election_tick,
-            last_start_ns: config
-                .duration_ns
-                .saturating_sub(3 * config.tick_ns * config.election_tick),
         }
     }
 
-    /// A server became leader at `now_ns`.
-    pub fn on_leader(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+    fn on_leader(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
         let servers = view.servers;
         if servers < 3 || view.joint {
             return Vec::new();
         }
+        let election_ns = self.clock.election_ns;
         match self.stage {
-            Stage::Idle if self.rounds_left > 0 && now_ns <= self.last_start_ns => {
+            Figure8Stage::Idle if self.rounds_left > 0 && now_ns <= self.clock.last_start_ns => {
                 // Half the time skip this leader: rounds spread over the run.
                 if self.rng.chance(0.5) {
                     return Vec::new();
                 }
                 self.rounds_left -= 1;
-                self.stage = Stage::FirstCut {
+                self.stage = Figure8Stage::FirstCut {
                     first: leader,
                     since_ns: now_ns,
                 };
-                // A round whose second leader never comes heals after a while all the same.
-                let give_up_ns = ROUND_ELECTIONS_MAX * self.election_ns;
                 // The leader keeps a minority (itself alone with three servers): its new
                 // entries, the empty entry of its term first, reach only them.
                 let minority = ((servers as usize - 1) / 2).max(1);
@@ -82,6 +203,8 @@ impl Figure8 {
                 let mut side = vec![leader];
                 side.extend(&others[..minority - 1]);
                 let rest = others[minority - 1..].to_vec();
+                // A round whose second leader never comes heals after a while all the same.
+                let give_up_ns = ROUND_ELECTIONS_MAX * election_ns;
                 vec![
                     (
                         0,
@@ -92,18 +215,16 @@ impl Figure8 {
                     (give_up_ns, Fault::Heal),
                 ]
             }
-            Stage::FirstCut { first, since_ns } if leader != first => {
-                self.stage = Stage::Idle;
-                if now_ns > since_ns + ROUND_ELECTIONS_MAX * self.election_ns {
+            Figure8Stage::FirstCut { first, since_ns } if leader != first => {
+                self.stage = Figure8Stage::Idle;
+                if now_ns > since_ns + ROUND_ELECTIONS_MAX * election_ns {
                     return Vec::new();
                 }
                 // Cut the second leader off at once, before its entries leave it; the first
                 // leader rejoins the rest, wins the next term, and brings its old entries to a
                 // majority.
                 let rest: Vec<NodeId> = (0..servers).filter(|&n| n != leader).collect();
-                let heal_ns = self
-                    .rng
-                    .range_inclusive(3 * self.election_ns, 8 * self.election_ns);
+                let heal_ns = self.rng.range_inclusive(3 * election_ns, 8 * election_ns);
                 vec![
                     (
                         0,
@@ -116,5 +237,246 @@ impl Figure8 {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// A stale leader (S7, S8): a leader that cannot send to the other servers, whose clock jumps
+/// back (its ticks stop for a while, so it notices nothing: no CheckQuorum, no step-down), while
+/// the others elect a successor and commit writes; what they send it is held and let through
+/// late, while it still believes it leads. Clients still reach it. Correct ReadIndex confirms
+/// each read with a fresh round nobody answers; a leader that answers reads from local state
+/// (leader-local-read) or lets late acknowledgements of an earlier round confirm them
+/// (read-context-reuse) serves a stale value.
+struct StaleLeader {
+    rng: RngStream,
+    clock: Clock,
+    /// No new round before this (one round at a time).
+    busy_until_ns: u64,
+}
+
+impl StaleLeader {
+    fn new(clock: Clock, rng: RngStream) -> Self {
+        StaleLeader {
+            rng,
+            clock,
+            busy_until_ns: 0,
+        }
+    }
+
+    fn start(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        let election_ns = self.clock.election_ns;
+        if view.servers < 3 || now_ns < self.busy_until_ns {
+            return Vec::new();
+        }
+        // Its ticks stop this long; the others elect and commit meanwhile.
+        let frozen_ns = self.rng.range_inclusive(3 * election_ns, 6 * election_ns);
+        let release_ns = self
+            .rng
+            .range_inclusive(2 * election_ns, frozen_ns - election_ns / 2);
+        let length_ns = frozen_ns + election_ns;
+        self.busy_until_ns = now_ns + length_ns + election_ns;
+        let mut planned = vec![(
+            0,
+            Fault::ClockJump {
+                node: leader,
+                delta_ns: -i64::try_from(frozen_ns).expect("election timeouts fit in i64"),
+            },
+        )];
+        for other in (0..view.servers).filter(|&n| n != leader) {
+            planned.extend([
+                (
+                    0,
+                    Fault::CutLink {
+                        from: leader,
+                        to: other,
+                    },
+                ),
+                (
+                    0,
+                    Fault::HoldLink {
+                        from: other,
+                        to: leader,
+                    },
+                ),
+                (
+                    release_ns,
+                    Fault::ReleaseLink {
+                        from: other,
+                        to: leader,
+                    },
+                ),
+                (
+                    length_ns,
+                    Fault::RestoreLink {
+                        from: leader,
+                        to: other,
+                    },
+                ),
+            ]);
+        }
+        planned
+    }
+}
+
+/// A leader crashed right after it commits (before its next heartbeat tells the followers), and
+/// the next leader kept from committing its term's first entry for a while: its commit index
+/// lags what was acknowledged to clients. Correct ReadIndex waits for that first commit; a
+/// leader that answers ReadIndex before it (read-index-before-noop) serves a stale value.
+struct CrashAfterCommit {
+    rng: RngStream,
+    clock: Clock,
+    rounds_left: u32,
+    /// The leader crashed by the round in progress, waiting for its successor.
+    crashed: Option<NodeId>,
+    busy_until_ns: u64,
+}
+
+impl CrashAfterCommit {
+    fn new(clock: Clock, rng: RngStream) -> Self {
+        CrashAfterCommit {
+            rng,
+            clock,
+            rounds_left: ROUNDS_MAX,
+            crashed: None,
+            busy_until_ns: 0,
+        }
+    }
+
+    fn on_commit(&mut self, leader: NodeId, now_ns: u64, servers: NodeId) -> Planned {
+        let clock = self.clock;
+        if self.rounds_left == 0
+            || self.crashed.is_some()
+            || now_ns < self.busy_until_ns
+            || now_ns > clock.last_start_ns
+            || !self.rng.chance(0.05)
+        {
+            return Vec::new();
+        }
+        self.rounds_left -= 1;
+        self.crashed = Some(leader);
+        // At once: the write's reply is out, and the messages that would tell the followers of
+        // the commit are dropped with the leader's links.
+        let down_ns = self
+            .rng
+            .range_inclusive(clock.election_ns, 3 * clock.election_ns);
+        self.busy_until_ns = now_ns + down_ns + 2 * clock.election_ns;
+        let mut planned = Vec::new();
+        for other in 0..servers {
+            if other != leader {
+                planned.push((
+                    0,
+                    Fault::CutLink {
+                        from: leader,
+                        to: other,
+                    },
+                ));
+                planned.push((
+                    down_ns,
+                    Fault::RestoreLink {
+                        from: leader,
+                        to: other,
+                    },
+                ));
+            }
+        }
+        planned.push((0, Fault::Crash { node: leader }));
+        planned.push((down_ns, Fault::Restart { node: leader }));
+        planned
+    }
+
+    fn on_leader(&mut self, leader: NodeId, _now_ns: u64, view: &ClusterView) -> Planned {
+        let Some(crashed) = self.crashed else {
+            return Vec::new();
+        };
+        if leader == crashed {
+            return Vec::new();
+        }
+        self.crashed = None;
+        // Hold the followers' answers so the new leader's first entry cannot commit yet, for
+        // less than an election timeout (CheckQuorum would depose it otherwise).
+        let hold_ns = self
+            .rng
+            .range_inclusive(self.clock.election_ns / 3, 2 * self.clock.election_ns / 3);
+        let mut planned = Vec::new();
+        for other in (0..view.servers).filter(|&n| n != leader) {
+            planned.push((
+                0,
+                Fault::HoldLink {
+                    from: other,
+                    to: leader,
+                },
+            ));
+            planned.push((
+                hold_ns,
+                Fault::ReleaseLink {
+                    from: other,
+                    to: leader,
+                },
+            ));
+        }
+        planned
+    }
+}
+
+/// Two candidates in one term, each cut off from the other, and every voter that grants a vote
+/// bounced at once (crashed once the vote's sync is done, restarted soon after). A voter that
+/// forgets its vote on restart (forget-vote-on-restart) grants the second candidate too, and
+/// both win the term.
+struct SplitVote {
+    rng: RngStream,
+    clock: Clock,
+    /// While the round lasts, voters that grant a vote are bounced.
+    bounce_until_ns: u64,
+}
+
+impl SplitVote {
+    fn new(clock: Clock, rng: RngStream) -> Self {
+        SplitVote {
+            rng,
+            clock,
+            bounce_until_ns: 0,
+        }
+    }
+
+    fn start(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        let clock = self.clock;
+        if view.servers < 3 || now_ns < self.bounce_until_ns {
+            return Vec::new();
+        }
+        let mut others: Vec<NodeId> = (0..view.servers).filter(|&n| n != leader).collect();
+        self.rng.shuffle(&mut others);
+        let (a, b) = (others[0], others[1]);
+        let start = 0;
+        // The leader goes away (its followers' timers run out close together); it comes back
+        // as a voter while the candidates campaign.
+        let down_ns = self
+            .rng
+            .range_inclusive(clock.election_ns, 2 * clock.election_ns);
+        let length_ns = 4 * clock.election_ns;
+        self.bounce_until_ns = now_ns + start + length_ns;
+        vec![
+            (start, Fault::CutLink { from: a, to: b }),
+            (start, Fault::CutLink { from: b, to: a }),
+            (start, Fault::Crash { node: leader }),
+            (start + down_ns, Fault::Restart { node: leader }),
+            (start + length_ns, Fault::RestoreLink { from: a, to: b }),
+            (start + length_ns, Fault::RestoreLink { from: b, to: a }),
+        ]
+    }
+
+    fn on_vote(&mut self, voter: NodeId, now_ns: u64) -> Planned {
+        if now_ns >= self.bounce_until_ns {
+            return Vec::new();
+        }
+        let clock = self.clock;
+        let crash_ns =
+            clock.sync_max_ns + self.rng.range_inclusive(1, clock.latency_max_ns / 4 + 1);
+        let down_ns = self
+            .rng
+            .range_inclusive(NANOS_PER_MILLI / 10, clock.latency_max_ns);
+        vec![
+            (crash_ns, Fault::Crash { node: voter }),
+            (crash_ns + down_ns, Fault::Restart { node: voter }),
+        ]
     }
 }

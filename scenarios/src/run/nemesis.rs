@@ -21,6 +21,8 @@ enum Pending {
     Start { kind: Kind, length_ns: u64 },
     /// A concrete action (an undo, or a reactive fault).
     Apply(FaultAction),
+    /// A timed motif's start: it acts on the cluster as it is then.
+    Motif(super::motifs::Timed),
 }
 
 pub enum FaultSource {
@@ -67,13 +69,17 @@ impl FaultSource {
     /// react.
     pub fn on_change(&mut self, now_ns: u64, observed: &Observed, view: &ClusterView) {
         if let FaultSource::Nemesis(nemesis) = self {
+            nemesis.on_motifs(now_ns, observed, view);
             let Observed {
                 node,
                 role,
+                role_changed,
                 voted_for_other,
                 ..
             } = *observed;
-            nemesis.on_change(now_ns, node, role, voted_for_other, view);
+            if role_changed || voted_for_other {
+                nemesis.on_change(now_ns, node, role, voted_for_other, view);
+            }
         }
     }
 }
@@ -91,8 +97,8 @@ pub struct Nemesis {
     sync_max_ns: u64,
     /// New leaders that may still be handed a membership change at once (with membership on).
     membership_reactions_left: u32,
-    /// The Figure 8 motif, when the mix asks for it.
-    figure8: Option<super::motifs::Figure8>,
+    /// The motifs the mix switches on.
+    motifs: super::motifs::Motifs,
 }
 
 impl Nemesis {
@@ -114,9 +120,7 @@ impl Nemesis {
             } else {
                 0
             },
-            figure8: mix
-                .figure8
-                .then(|| super::motifs::Figure8::new(config, root)),
+            motifs: super::motifs::Motifs::new(config, root),
         };
         let kinds = planned_kinds(&config.faults);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
@@ -137,6 +141,9 @@ impl Nemesis {
                 let kind = *plan_rng.pick(&kinds);
                 nemesis.push(at, Pending::Start { kind, length_ns });
             }
+        }
+        for (at, motif) in nemesis.motifs.planned_starts(earliest) {
+            nemesis.push(at, Pending::Motif(motif));
         }
         // Membership changes come on top of the other faults, planned from their own stream,
         // so switching them on leaves the rest of the plan as it was.
@@ -176,6 +183,18 @@ impl Nemesis {
         };
         match pending {
             Pending::Apply(action) => vec![action],
+            Pending::Motif(motif) => {
+                let mut planned = self.motifs.start(motif, at_ns, view);
+                // What the motif does at once happens now; the rest is scheduled.
+                let now: Vec<FaultAction> = planned
+                    .extract_if(.., |(delay, _)| *delay == 0)
+                    .map(|(_, action)| action)
+                    .collect();
+                for (delay, action) in planned {
+                    self.push((at_ns + delay).min(self.end_ns), Pending::Apply(action));
+                }
+                now
+            }
             Pending::Start { kind, length_ns } => {
                 let (begin, undos) = self.resolve(kind, length_ns, view);
                 for (delay, undo) in undos {
@@ -312,7 +331,9 @@ impl Nemesis {
             }
             Kind::Membership => self.membership(length_ns, view, false),
             Kind::NewLeaderChange => self.membership(length_ns, view, true),
-            Kind::Figure8 => unreachable!("motifs are run off the cluster's state, never planned"),
+            Kind::Figure8 | Kind::StaleLeader | Kind::CrashAfterCommit | Kind::SplitVote => {
+                unreachable!("motifs are run off the cluster's state, never planned")
+            }
         }
     }
 
@@ -439,6 +460,23 @@ impl Nemesis {
         (begin, later)
     }
 
+    /// Lets the motifs act on what an event showed.
+    fn on_motifs(&mut self, now_ns: u64, observed: &Observed, view: &ClusterView) {
+        if now_ns >= self.end_ns {
+            return;
+        }
+        for (delay, action) in self.motifs.observe(now_ns, observed, view) {
+            let at = reaction_time(now_ns, delay);
+            if at < self.end_ns {
+                self.push(at, Pending::Apply(action));
+            } else {
+                // The liveness phase heals and resumes everything; a motif's undo past the
+                // safety phase's end happens there.
+                self.push(self.end_ns, Pending::Apply(action));
+            }
+        }
+    }
+
     /// Reacts to a vote granted (a bounce of the voter once the vote is out), an election
     /// starting (a bounce of a voter while votes are in flight) or a new leader (a crash, pause
     /// or isolation of it soon after it took over).
@@ -452,13 +490,6 @@ impl Nemesis {
     ) {
         if now_ns >= self.end_ns || view.servers < 2 {
             return;
-        }
-        if role == Role::Leader
-            && let Some(figure8) = self.figure8.as_mut()
-        {
-            for (delay, action) in figure8.on_leader(node, now_ns, view) {
-                self.push(reaction_time(now_ns, delay), Pending::Apply(action));
-            }
         }
         if role == Role::Leader && self.membership_reactions_left > 0 && self.rng.chance(0.5) {
             // A change handed to the new leader before its first entry can commit: correct

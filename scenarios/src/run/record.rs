@@ -269,7 +269,12 @@ pub fn fault_bands(schedule: &FaultSchedule, servers: NodeId, healed_ns: u64) ->
             }
             Fault::Heal => {
                 close(&mut bands, partition.take(), at);
-                let cuts: Vec<_> = per_node.keys().filter(|k| k.0 == 0).copied().collect();
+                // Heal ends cuts (kind 0) and holds (kind 4).
+                let cuts: Vec<_> = per_node
+                    .keys()
+                    .filter(|k| k.0 == 0 || k.0 == 4)
+                    .copied()
+                    .collect();
                 for key in cuts {
                     close(&mut bands, per_node.remove(&key), at);
                 }
@@ -281,6 +286,14 @@ pub fn fault_bands(schedule: &FaultSchedule, servers: NodeId, healed_ns: u64) ->
             }
             Fault::RestoreLink { from, to } => {
                 close(&mut bands, per_node.remove(&(0, from, to)), at);
+            }
+            Fault::HoldLink { from, to } => {
+                per_node
+                    .entry((4, from, to))
+                    .or_insert_with(|| open(FaultKind::Cut, at, vec![to], label));
+            }
+            Fault::ReleaseLink { from, to } => {
+                close(&mut bands, per_node.remove(&(4, from, to)), at);
             }
             Fault::Crash { node } => {
                 per_node

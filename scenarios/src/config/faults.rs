@@ -29,6 +29,8 @@ pub enum FaultKind {
     StaleLeader,
     CrashAfterCommit,
     SplitVote,
+    SingleChange,
+    MultiChange,
 }
 
 /// When a swarm seed draws a kind's switch (the order of draws is part of every seed).
@@ -67,7 +69,7 @@ impl FaultKindSpec {
 }
 
 /// Every kind, in the order the nemesis lists and the swarm draws them.
-pub const FAULT_KINDS: [FaultKindSpec; 15] = [
+pub const FAULT_KINDS: [FaultKindSpec; 17] = [
     FaultKindSpec {
         kind: FaultKind::Partition,
         name: Some("partition"),
@@ -187,6 +189,22 @@ pub const FAULT_KINDS: [FaultKindSpec; 15] = [
         needs: None,
         swarm: SwarmDraw::Own,
         actions: &["cut", "restore", "crash", "restart"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::SingleChange,
+        name: Some("single-change"),
+        switch: |mix| &mut mix.single_change,
+        needs: Some(FaultKind::Membership),
+        swarm: SwarmDraw::Own,
+        actions: &["admin", "partition", "heal"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::MultiChange,
+        name: Some("multi-change"),
+        switch: |mix| &mut mix.multi_change,
+        needs: Some(FaultKind::Membership),
+        swarm: SwarmDraw::Own,
+        actions: &["admin", "partition", "heal"],
     },
 ];
 

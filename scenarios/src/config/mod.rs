@@ -128,6 +128,13 @@ pub struct FaultMix {
     /// after they vote.
     #[serde(default)]
     pub split_vote: bool,
+    /// The single-server change motif (BRIEF §8 S5): a leader adds a spare and is cut off with
+    /// it; its successor removes it at once, cut off with one voter.
+    #[serde(default)]
+    pub single_change: bool,
+    /// The Figure 10 motif: a leader adds several spares at once and is cut off with them.
+    #[serde(default)]
+    pub multi_change: bool,
 }
 
 impl fmt::Display for FaultMix {
@@ -170,6 +177,8 @@ impl FaultMix {
             stale_leader: true,
             crash_after_commit: true,
             split_vote: true,
+            single_change: true,
+            multi_change: true,
         }
     }
 
@@ -191,6 +200,8 @@ impl FaultMix {
             stale_leader: false,
             crash_after_commit: false,
             split_vote: false,
+            single_change: false,
+            multi_change: false,
             ..Self::all(0)
         }
     }
@@ -495,7 +506,8 @@ mod tests {
         assert_eq!(
             FaultMix::all(8).to_string(),
             "8[partition,cut,crash,bounce,power-loss,pause,clock,loss,duplication,membership,\
-             figure8,stale-leader,crash-after-commit,split-vote] aim-leader=50% react=30%x4"
+             figure8,stale-leader,crash-after-commit,split-vote,single-change,multi-change] \
+             aim-leader=50% react=30%x4"
         );
     }
 }

@@ -89,6 +89,24 @@ fn draw_motifs(seed: u64, config: &mut RunConfig) {
     config.faults.stale_leader = rng.chance(0.5);
     config.faults.crash_after_commit = rng.chance(0.4);
     config.faults.split_vote = rng.chance(0.4);
+    // The membership motifs need their configuration shape: changes on, an even configuration
+    // with a spare and configurations effective on append (S5), or two spares (Figure 10).
+    if config.servers >= 5 {
+        match rng.below(4) {
+            0 => {
+                config.faults.membership = true;
+                config.faults.single_change = true;
+                config.conf_change_on_append = true;
+                config.initial_voters = Some(config.servers - 1);
+            }
+            1 => {
+                config.faults.membership = true;
+                config.faults.multi_change = true;
+                config.initial_voters = Some(config.servers - 2);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Membership knobs, from their own stream so the draws above stay what they were.

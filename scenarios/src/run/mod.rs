@@ -133,20 +133,35 @@ pub fn catch_panic<T>(run: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-/// A run that processes more events than this has a message storm: a liveness failure,
-/// reported instead of running out of memory or time. The bound grows with what a correct run of
-/// this shape does (every server ticking, every client working, for the whole run) with a wide
-/// margin: correct runs use a few percent of it, so only a storm reaches it, and a long or busy
-/// run is never cut short for being long or busy.
-pub fn events_max(config: &RunConfig) -> u64 {
-    const BASE: u64 = 1_000_000;
-    const PER_TICK: u64 = 40;
-    const PER_CLIENT_SECOND: u64 = 20_000;
-    let simulated_s = (config.duration_ns + config.liveness_bound_ns).div_ceil(NANOS_PER_SEC);
-    let ticks_per_s = NANOS_PER_SEC / config.tick_ns;
-    let per_second =
-        config.servers as u64 * PER_TICK * ticks_per_s + config.clients as u64 * PER_CLIENT_SECOND;
-    BASE + simulated_s * per_second
+/// The events a run may have processed by a simulated time: past it, it has a message storm, a
+/// liveness failure reported at once instead of after hours or out of memory. The budget grows
+/// with what a correct run of this shape does each simulated second (every server ticking,
+/// every client working) with a wide margin, so correct runs use a few percent of it, a long or
+/// busy run is never cut short for being long or busy, and a storm is caught within a simulated
+/// second or two of starting.
+#[derive(Clone, Copy, Debug)]
+pub struct EventBudget {
+    base: u64,
+    per_second: u64,
+}
+
+impl EventBudget {
+    pub fn of(config: &RunConfig) -> Self {
+        const BASE: u64 = 200_000;
+        const PER_TICK: u64 = 40;
+        const PER_CLIENT_SECOND: u64 = 20_000;
+        let ticks_per_s = NANOS_PER_SEC / config.tick_ns;
+        EventBudget {
+            base: BASE,
+            per_second: config.servers as u64 * PER_TICK * ticks_per_s
+                + config.clients as u64 * PER_CLIENT_SECOND,
+        }
+    }
+
+    /// The events allowed by simulated time `now_ns`.
+    pub fn by(&self, now_ns: u64) -> u64 {
+        self.base + now_ns.div_ceil(NANOS_PER_SEC) * self.per_second
+    }
 }
 
 struct Run<'a> {
@@ -155,7 +170,7 @@ struct Run<'a> {
     faults: FaultSource,
     /// The faults applied so far, with their times: replaying them gives the same run.
     executed: FaultSchedule,
-    events_max: u64,
+    events: EventBudget,
 }
 
 impl<'a> Run<'a> {
@@ -178,7 +193,7 @@ impl<'a> Run<'a> {
             cluster,
             faults,
             executed: FaultSchedule::default(),
-            events_max: events_max(config),
+            events: EventBudget::of(config),
         })
     }
 
@@ -220,16 +235,16 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         let stats = self.cluster.sim.stats();
-        if stats.events > self.events_max {
-            let events_max = self.events_max;
-            let now = self.cluster.sim.now_ns();
+        let now = self.cluster.sim.now_ns();
+        let allowed = self.events.by(now);
+        if stats.events > allowed {
             return Err(Violation {
                 nodes: (0..self.cluster.servers()).collect(),
                 ..Violation::of_run(
                     Property::Liveness,
                     now,
                     format!(
-                        "event storm: more than {events_max} events by {}ms ({} messages sent): {}",
+                        "event storm: more than {allowed} events by {}ms ({} messages sent): {}",
                         now / NANOS_PER_MILLI,
                         stats.messages_sent,
                         self.cluster.describe_state()

@@ -9,7 +9,7 @@
 use sim::{NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
 
 use crate::config::{FaultMix, RunConfig};
-use crate::harness::{ClusterView, Fault, Observed};
+use crate::harness::{AdminCommand, ClusterView, Fault, Observed};
 
 /// Times a motif runs, at most, per run.
 const ROUNDS_MAX: u32 = 3;
@@ -60,6 +60,8 @@ impl Clock {
 pub enum Timed {
     StaleLeader,
     SplitVote,
+    SingleChange,
+    MultiChange,
 }
 
 /// The motifs a run's mix switches on.
@@ -68,6 +70,8 @@ pub struct Motifs {
     stale_leader: Option<StaleLeader>,
     crash_after_commit: Option<CrashAfterCommit>,
     split_vote: Option<SplitVote>,
+    single_change: Option<SingleChange>,
+    multi_change: Option<MultiChange>,
 }
 
 impl Motifs {
@@ -86,6 +90,12 @@ impl Motifs {
             split_vote: mix
                 .split_vote
                 .then(|| SplitVote::new(clock, stream("split-vote"))),
+            single_change: mix
+                .single_change
+                .then(|| SingleChange::new(clock, stream("single-change"))),
+            multi_change: mix
+                .multi_change
+                .then(|| MultiChange::new(clock, stream("multi-change"))),
         }
     }
 
@@ -100,6 +110,16 @@ impl Motifs {
         if let Some(motif) = &mut self.split_vote {
             for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
                 starts.push((at, Timed::SplitVote));
+            }
+        }
+        if let Some(motif) = &mut self.single_change {
+            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
+                starts.push((at, Timed::SingleChange));
+            }
+        }
+        if let Some(motif) = &mut self.multi_change {
+            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
+                starts.push((at, Timed::MultiChange));
             }
         }
         starts
@@ -119,6 +139,14 @@ impl Motifs {
                 .split_vote
                 .as_mut()
                 .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
+            Timed::SingleChange => self
+                .single_change
+                .as_mut()
+                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
+            Timed::MultiChange => self
+                .multi_change
+                .as_mut()
+                .map_or_else(Vec::new, |m| m.start(leader, view)),
         }
     }
 
@@ -131,6 +159,9 @@ impl Motifs {
                 planned.extend(motif.on_leader(observed.node, now_ns, view));
             }
             if let Some(motif) = &mut self.crash_after_commit {
+                planned.extend(motif.on_leader(observed.node, now_ns, view));
+            }
+            if let Some(motif) = &mut self.single_change {
                 planned.extend(motif.on_leader(observed.node, now_ns, view));
             }
         }
@@ -478,5 +509,177 @@ impl SplitVote {
             (crash_ns, Fault::Crash { node: voter }),
             (crash_ns + down_ns, Fault::Restart { node: voter }),
         ]
+    }
+}
+
+/// The single-server change bug (BRIEF §8 S5), in an even configuration with a spare and
+/// configurations effective on append: a leader adds the spare and is cut off with it at once;
+/// the rest elect a successor, which at once removes the old leader and is cut off with one
+/// other voter. A leader that accepts a change before its term's first commit
+/// (conf-change-before-noop) commits the removal with that one voter, though the old leader,
+/// the spare and the voter left behind could still elect the old leader: the look-ahead
+/// completeness oracle reports it.
+struct SingleChange {
+    rng: RngStream,
+    clock: Clock,
+    /// The old leader and when it was cut off, while waiting for its successor.
+    first: Option<(NodeId, u64)>,
+}
+
+impl SingleChange {
+    fn new(clock: Clock, rng: RngStream) -> Self {
+        SingleChange {
+            rng,
+            clock,
+            first: None,
+        }
+    }
+
+    fn start(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        // A leader may lead without being a voter of its latest configuration (it appended its
+        // own removal): it is never a spare.
+        let spares: Vec<NodeId> = (0..view.servers)
+            .filter(|&n| n != leader && !view.voters.contains(&n))
+            .collect();
+        if view.joint || self.first.is_some() || view.voters.len() < 4 || spares.is_empty() {
+            return Vec::new();
+        }
+        let spare = spares[self.rng.below(spares.len() as u64) as usize];
+        self.first = Some((leader, now_ns));
+        let rest: Vec<NodeId> = (0..view.servers)
+            .filter(|&n| n != leader && n != spare)
+            .collect();
+        vec![
+            (0, AdminCommand::change_voters(&[spare], &[]).to(leader)),
+            (
+                0,
+                Fault::Partition {
+                    groups: vec![vec![leader, spare], rest],
+                },
+            ),
+            (ROUND_ELECTIONS_MAX * self.clock.election_ns, Fault::Heal),
+        ]
+    }
+
+    fn on_leader(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        let Some((first, since_ns)) = self.first else {
+            return Vec::new();
+        };
+        if leader == first {
+            return Vec::new();
+        }
+        self.first = None;
+        if now_ns > since_ns + ROUND_ELECTIONS_MAX * self.clock.election_ns {
+            return Vec::new();
+        }
+        let mut others: Vec<NodeId> = view
+            .voters
+            .iter()
+            .copied()
+            .filter(|&n| n != leader && n != first)
+            .collect();
+        let Some(&partner) = others.first() else {
+            return Vec::new();
+        };
+        self.rng.shuffle(&mut others);
+        let partner = others.first().copied().unwrap_or(partner);
+        let rest: Vec<NodeId> = (0..view.servers)
+            .filter(|&n| n != leader && n != partner)
+            .collect();
+        let heal_ns = self
+            .rng
+            .range_inclusive(2 * self.clock.election_ns, 5 * self.clock.election_ns);
+        vec![
+            (0, AdminCommand::change_voters(&[], &[first]).to(leader)),
+            (
+                0,
+                Fault::Partition {
+                    groups: vec![vec![leader, partner], rest],
+                },
+            ),
+            (heal_ns, Fault::Heal),
+        ]
+    }
+}
+
+/// Figure 10: a leader adds several spares in one change and is cut off with them at once.
+/// Correct Raft enters joint consensus, which still needs a majority of the old configuration;
+/// a leader that changes several voters in one step (direct-multi-change) commits with the new
+/// servers alone while the old configuration's majority, cut off, could elect another leader:
+/// the look-ahead completeness oracle reports it.
+struct MultiChange {
+    rng: RngStream,
+    clock: Clock,
+}
+
+impl MultiChange {
+    fn new(clock: Clock, rng: RngStream) -> Self {
+        MultiChange { rng, clock }
+    }
+
+    fn start(&mut self, leader: NodeId, view: &ClusterView) -> Planned {
+        let mut spares: Vec<NodeId> = (0..view.servers)
+            .filter(|&n| n != leader && !view.voters.contains(&n))
+            .collect();
+        if view.joint || spares.len() < 2 {
+            return Vec::new();
+        }
+        self.rng.shuffle(&mut spares);
+        let count = self.rng.range_inclusive(2, spares.len() as u64) as usize;
+        let added = &spares[..count];
+        let mut side = vec![leader];
+        side.extend_from_slice(added);
+        let rest: Vec<NodeId> = (0..view.servers).filter(|n| !side.contains(n)).collect();
+        let heal_ns = self
+            .rng
+            .range_inclusive(2 * self.clock.election_ns, 5 * self.clock.election_ns);
+        vec![
+            (0, AdminCommand::change_voters(added, &[]).to(leader)),
+            (
+                0,
+                Fault::Partition {
+                    groups: vec![side, rest],
+                },
+            ),
+            (heal_ns, Fault::Heal),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sim::{LinkConfig, Network};
+
+    use super::*;
+
+    fn clock() -> Clock {
+        Clock::new(&RunConfig::standard(1))
+    }
+
+    /// Campaign seed 782: a leader that appended its own removal leads without being a voter of
+    /// its latest configuration; it must not be counted among the spares it adds.
+    #[test]
+    fn seed_782_a_leader_outside_its_configuration_is_no_spare() {
+        let network = Network::new(7, LinkConfig::default());
+        let view = ClusterView {
+            servers: 7,
+            network: &network,
+            leader: Some(2),
+            voters: vec![0, 1, 3, 4, 5],
+            joint: false,
+        };
+        for seed in 0..20 {
+            let mut motif = MultiChange::new(clock(), SeedRng::new(seed).stream("test"));
+            for (_, action) in motif.start(2, &view) {
+                if let Fault::Partition { groups } = &action {
+                    let mut all: Vec<NodeId> = groups.iter().flatten().copied().collect();
+                    all.sort_unstable();
+                    let before = all.len();
+                    all.dedup();
+                    assert_eq!(all.len(), before, "seed {seed}: {action}");
+                }
+                action.validate(7).expect("a valid action");
+            }
+        }
     }
 }

@@ -331,7 +331,12 @@ impl Nemesis {
             }
             Kind::Membership => self.membership(length_ns, view, false),
             Kind::NewLeaderChange => self.membership(length_ns, view, true),
-            Kind::Figure8 | Kind::StaleLeader | Kind::CrashAfterCommit | Kind::SplitVote => {
+            Kind::Figure8
+            | Kind::StaleLeader
+            | Kind::CrashAfterCommit
+            | Kind::SplitVote
+            | Kind::SingleChange
+            | Kind::MultiChange => {
                 unreachable!("motifs are run off the cluster's state, never planned")
             }
         }

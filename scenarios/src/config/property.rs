@@ -16,6 +16,12 @@ pub enum Property {
     StateMachineSafety,
     CommitMonotonic,
     Durability,
+    /// A server replaced an entry it knew committed.
+    CommittedOverwrite,
+    /// Servers that applied the same log hold different states.
+    ReplicaDivergence,
+    /// A healthy leader was deposed while nothing failed (PreVote and CheckQuorum keep it).
+    Availability,
     Liveness,
     Linearizability,
     /// The checker ran out of budget: the CI gate fails closed.
@@ -30,13 +36,16 @@ pub enum Property {
 
 impl Property {
     /// Every property, in the order reports list them.
-    pub const ALL: [Property; 12] = [
+    pub const ALL: [Property; 15] = [
         Property::ElectionSafety,
         Property::LogMatching,
         Property::LeaderCompleteness,
         Property::StateMachineSafety,
         Property::CommitMonotonic,
         Property::Durability,
+        Property::CommittedOverwrite,
+        Property::ReplicaDivergence,
+        Property::Availability,
         Property::Liveness,
         Property::Linearizability,
         Property::CheckerUnknown,
@@ -53,6 +62,9 @@ impl Property {
             Property::StateMachineSafety => "state-machine-safety",
             Property::CommitMonotonic => "commit-monotonic",
             Property::Durability => "durability",
+            Property::CommittedOverwrite => "committed-overwrite",
+            Property::ReplicaDivergence => "replica-divergence",
+            Property::Availability => "availability",
             Property::Liveness => "liveness",
             Property::Linearizability => "linearizability",
             Property::CheckerUnknown => "checker-unknown",
@@ -73,6 +85,9 @@ impl Property {
                 | Property::StateMachineSafety
                 | Property::CommitMonotonic
                 | Property::Durability
+                | Property::CommittedOverwrite
+                | Property::ReplicaDivergence
+                | Property::Availability
         )
     }
 }

@@ -350,6 +350,39 @@ impl Cluster {
             })
     }
 
+    /// Servers that applied the same log hold the same state: every running server that has
+    /// applied as far as the most advanced one has the same state-machine digest.
+    pub fn check_replicas(&self, time_ns: u64) -> Result<(), Violation> {
+        let applied = |s: &kv::Server| s.state_machine().applied_index();
+        let Some(top) = self.running().map(|(_, s)| applied(s)).max() else {
+            return Ok(());
+        };
+        let mut first: Option<(NodeId, u64)> = None;
+        for (node, server) in self.running().filter(|(_, s)| applied(s) == top) {
+            let digest = server.state_machine().digest();
+            match first {
+                None => first = Some((node, digest)),
+                Some((other, expected)) if expected != digest => {
+                    return Err(Violation {
+                        property: crate::config::Property::ReplicaDivergence,
+                        nodes: vec![other, node],
+                        term: None,
+                        index: Some(top),
+                        time_ns,
+                        message: format!(
+                            "{} and {} both applied up to index {top} but hold different \
+                             states (digests {expected:016x} and {digest:016x})",
+                            sim::names::server(other),
+                            sim::names::server(node)
+                        ),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Every running server's role, term, indices and voters, and the busy clients, in words.
     pub fn describe_state(&self) -> String {
         let servers: Vec<String> = self

@@ -67,7 +67,18 @@ impl Oracles {
             time_ns,
             message,
         };
+        // What this server knew committed before this event.
+        let known_commit = self.commit.get(u64::from(node)).copied().unwrap_or(0);
         for entry in server.drain_appended() {
+            self.check_kept(node, entry, known_commit)
+                .map_err(|message| {
+                    violation(
+                        Property::CommittedOverwrite,
+                        Some(entry.term),
+                        Some(entry.index),
+                        message,
+                    )
+                })?;
             self.check_appended(node, entry)
                 .map_err(|(nodes, message)| Violation {
                     nodes,
@@ -130,6 +141,34 @@ impl Oracles {
                 })?;
         }
         Ok(())
+    }
+
+    /// A server never replaces an entry it knew committed: an append at or below its commit
+    /// index must be the committed entry itself.
+    fn check_kept(
+        &self,
+        node: NodeId,
+        entry: AppendedEntry,
+        known_commit: u64,
+    ) -> Result<(), String> {
+        if entry.index > known_commit {
+            return Ok(());
+        }
+        let committed_term = self
+            .committed
+            .get(entry.index as usize - 1)
+            .map_or(0, |&(term, _)| term);
+        if committed_term == 0 || committed_term == entry.term {
+            return Ok(());
+        }
+        Err(format!(
+            "{} replaced {}@{committed_term}, which it knew committed (its commit index was \
+             {known_commit}), with {}@{}",
+            name(node),
+            entry.index,
+            entry.index,
+            entry.term
+        ))
     }
 
     fn check_appended(

@@ -5,9 +5,11 @@
 //!
 //! - `nemesis`: where a run's faults come from (a fixed schedule, or drawn as the run goes).
 //! - `motifs`: multi-step fault sequences the nemesis runs off the cluster's state (Figure 8).
+//! - `availability`: the oracle that a healthy leader keeps leading while nothing fails.
 //! - `repro`: the one builder of the command that makes a run again.
 //! - `record`: what a report draws, filled when `RunOptions::record` asks for it.
 
+pub mod availability;
 pub mod motifs;
 pub mod nemesis;
 pub mod record;
@@ -171,6 +173,7 @@ struct Run<'a> {
     /// The faults applied so far, with their times: replaying them gives the same run.
     executed: FaultSchedule,
     events: EventBudget,
+    availability: availability::Availability,
 }
 
 impl<'a> Run<'a> {
@@ -194,6 +197,10 @@ impl<'a> Run<'a> {
             faults,
             executed: FaultSchedule::default(),
             events: EventBudget::of(config),
+            availability: availability::Availability::new(
+                config.tick_ns * config.election_tick,
+                config.link.drop_probability > 0.0,
+            ),
         })
     }
 
@@ -223,6 +230,7 @@ impl<'a> Run<'a> {
             let view = self.cluster.view();
             for action in self.faults.take(&view) {
                 self.executed.push(now, action.clone());
+                self.availability.on_fault(&action, now);
                 let observed = self.cluster.apply(action)?;
                 self.react(observed);
             }
@@ -253,6 +261,14 @@ impl<'a> Run<'a> {
             });
         }
         let observed = observed?;
+        if let Some(observed) = &observed {
+            let view = self.cluster.view();
+            let term_of = |node: NodeId| {
+                let server = self.cluster.sim.node(node)?.as_server()?;
+                Some(server.raft().term())
+            };
+            self.availability.observe(observed, &view, now, term_of)?;
+        }
         self.react(observed);
         Ok(())
     }
@@ -291,6 +307,7 @@ impl<'a> Run<'a> {
             heal.push(FaultAction::ClockRate { node, rate: 1.0 });
         }
         for action in heal {
+            self.availability.on_fault(&action, now);
             let observed = self.cluster.apply(action)?;
             self.react(observed);
         }
@@ -300,7 +317,7 @@ impl<'a> Run<'a> {
         loop {
             if self.cluster.sim.now_ns() >= next_poll {
                 if self.cluster.converged() {
-                    return Ok(());
+                    return self.cluster.check_replicas(self.cluster.sim.now_ns());
                 }
                 self.restore_membership()?;
                 next_poll = self.cluster.sim.now_ns() + poll_ns;
@@ -337,9 +354,10 @@ impl<'a> Run<'a> {
         let missing: Vec<NodeId> = (0..view.servers)
             .filter(|n| !view.voters.contains(n))
             .collect();
-        let observed = self
-            .cluster
-            .apply(AdminCommand::change_voters(&missing, &[]).to(leader))?;
+        let action = AdminCommand::change_voters(&missing, &[]).to(leader);
+        self.availability
+            .on_fault(&action, self.cluster.sim.now_ns());
+        let observed = self.cluster.apply(action)?;
         self.react(observed);
         Ok(())
     }

@@ -460,6 +460,18 @@ fn violation_record(
             "Durability: a write acknowledged to a client must be the entry applied at its index by every server.".to_string(),
             format!("Here {nodes} applied something else at index {index}, where a write acknowledged in term {term} was."),
         ),
+        Property::CommittedOverwrite => (
+            "A server never replaces an entry it knew committed: committed entries are in every future leader's log, so nothing may overwrite them.".to_string(),
+            format!("Here {nodes} overwrote index {index} with an entry of term {term}."),
+        ),
+        Property::ReplicaDivergence => (
+            "Servers that applied the same log hold the same state: applying the same commands in the same order is deterministic.".to_string(),
+            format!("Here {nodes} applied up to index {index} yet hold different states."),
+        ),
+        Property::Availability => (
+            "Availability: while nothing fails, a healthy leader keeps leading; PreVote keeps a rejoining or lagging server from raising the term, CheckQuorum keeps followers from electing while the leader is heard.".to_string(),
+            format!("Here {nodes} took over in term {term} though nothing had failed."),
+        ),
         Property::Liveness => (
             format!(
                 "Liveness: after every fault is healed, the cluster must elect a leader, finish every outstanding client operation and bring all logs level within {} ms.",

@@ -257,6 +257,11 @@ where
         }
     }
 
+    /// Messages waiting on held links, in all.
+    pub fn backlog_len(&self) -> usize {
+        self.world.link_backlog.values().map(Vec::len).sum()
+    }
+
     /// Applies a fault now, as a processed event.
     pub fn apply_fault(&mut self, action: FaultAction<N::Admin>) -> Result<(), SimError> {
         action.validate(self.nodes.len())?;

@@ -316,6 +316,19 @@ pub fn print_summary(summary: &Summary, out: &Path, allow_unknown: bool) {
     for reason in &summary.incomplete {
         println!("  incomplete: {reason}");
     }
+    let unreached = summary.unreached_marks();
+    if summary.seeds > 0 {
+        println!(
+            "marks: {} of {} reached; no seed reached: {}",
+            summary.marks.len() - unreached.len(),
+            summary.marks.len(),
+            if unreached.is_empty() {
+                "(none)".to_string()
+            } else {
+                unreached.join(", ")
+            }
+        );
+    }
     const SHOWN: usize = 20;
     for failing in summary.failing.iter().take(SHOWN) {
         println!(

@@ -206,6 +206,12 @@ pub fn run_and_report(
         );
     }
     println!("final state: {}", outcome.final_state);
+    let marks: Vec<String> = outcome
+        .marks
+        .iter()
+        .map(|(name, count)| format!("{name}x{count}"))
+        .collect();
+    println!("marks: {}", marks.join(" "));
     println!("trace_hash={:016x}", outcome.trace_hash);
     write_outputs(args, &outcome)?;
     args.report.emit(outcome.record.as_ref())?;

@@ -171,6 +171,9 @@ pub struct SeedResult {
     pub replay: String,
     pub mutants: Vec<String>,
     pub config: RunConfig,
+    /// The coverage marks the run reached, with how often.
+    #[serde(default)]
+    pub marks: BTreeMap<String, u64>,
 }
 
 impl SeedResult {
@@ -230,6 +233,7 @@ pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedRe
         replay: repro.command(),
         mutants: shape.mutants.iter().map(|m| m.name().to_string()).collect(),
         config: config.clone(),
+        marks: BTreeMap::new(),
     };
     let options = RunOptions {
         record_trace: check_determinism,
@@ -255,6 +259,7 @@ pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedRe
     result.simulated_ns = outcome.simulated_ns;
     result.events = outcome.stats.events;
     result.messages = outcome.stats.messages_sent;
+    result.marks = outcome.marks.clone();
     if let Some(violation) = &outcome.violation {
         result.verdict = if violation.property == Property::CheckerUnknown {
             Verdict::Unknown

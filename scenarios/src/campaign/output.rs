@@ -93,6 +93,9 @@ pub struct Summary {
     #[serde(default)]
     pub incomplete: Vec<String>,
     pub failing: Vec<FailingSeed>,
+    /// How many seeds reached each coverage mark, every mark listed (zero: none did).
+    #[serde(default)]
+    pub marks: BTreeMap<String, usize>,
     /// The campaign's wall time; for a merge, the sum of the seeds' wall times.
     pub wall_s: f64,
     pub wall_seeds_per_s: f64,
@@ -117,6 +120,13 @@ impl Summary {
             *failures_by_kind.entry(kind).or_insert(0) += 1;
         }
         let simulated_ns = results.iter().map(|r| r.simulated_ns).sum();
+        let mut marks: BTreeMap<String, usize> = crate::harness::marks::all_names()
+            .into_iter()
+            .map(|name| (name.to_string(), 0))
+            .collect();
+        for name in results.iter().flat_map(|r| r.marks.keys()) {
+            *marks.entry(name.clone()).or_insert(0) += 1;
+        }
         let wall_s = wall_s.unwrap_or_else(|| results.iter().map(|r| r.wall_ms).sum::<f64>() / 1e3);
         let per_wall_s = |x: f64| if wall_s > 0.0 { x / wall_s } else { 0.0 };
         Summary {
@@ -144,10 +154,20 @@ impl Summary {
                     replay: r.replay.clone(),
                 })
                 .collect(),
+            marks,
             wall_s: (wall_s * 1e3).round() / 1e3,
             wall_seeds_per_s: (per_wall_s(results.len() as f64) * 10.0).round() / 10.0,
             wall_speedup: per_wall_s(simulated_ns as f64 / 1e9).round(),
         }
+    }
+
+    /// The marks no seed reached.
+    pub fn unreached_marks(&self) -> Vec<&str> {
+        self.marks
+            .iter()
+            .filter(|&(_, &seeds)| seeds == 0)
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     /// Whether the CI gate passes: every requested seed ran, none failed, and no unknown

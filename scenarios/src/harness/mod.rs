@@ -7,12 +7,14 @@
 //! - `nodes`: servers and clients as simulator nodes; `SimEnv` adapts `kv::Env`.
 //! - `oracle`: the online safety oracles, including the look-ahead completeness check.
 //! - `history`: the clients' history in the checker's terms and its verdict.
+//! - `marks`: coverage marks, the rare and dangerous states a run reached.
 //!
 //! Servers are addresses `0..servers`, Raft ids `address + 1` (`kv::server::raft_id`), and
 //! named `n1..` by `sim::names`, which makes a server's name its Raft id.
 
 pub mod admin;
 pub mod history;
+pub mod marks;
 pub mod nodes;
 pub mod oracle;
 
@@ -24,6 +26,7 @@ use sim::{EventKind, Names, NodeId, SeedRng, SimConfig, Simulation, Step};
 
 use crate::config::{ConfigError, RunConfig, Violation};
 pub use admin::{AdminCommand, Fault, FaultSchedule};
+use marks::{HarnessMark, Marks};
 use nodes::{ClientNode, ClusterNode, ServerNode, SimEnv};
 use oracle::{Oracles, ServerView};
 
@@ -108,6 +111,10 @@ pub struct Cluster {
     /// Role changes, kept when asked for (reports).
     role_changes: Option<Vec<RoleChange>>,
     last_role: Vec<Option<(Option<Role>, u64)>>,
+    /// The coverage marks this run reached.
+    pub marks: Marks,
+    /// Unsynced writes lost to crashes so far (the simulator's count).
+    writes_lost: u64,
 }
 
 impl Cluster {
@@ -161,6 +168,8 @@ impl Cluster {
             commits: vec![0; count],
             role_changes: None,
             last_role: vec![None; count],
+            marks: Marks::default(),
+            writes_lost: 0,
         })
     }
 
@@ -190,9 +199,16 @@ impl Cluster {
     /// Applies a fault now and observes the server it targets.
     pub fn apply(&mut self, action: Fault) -> Result<Option<Observed>, Violation> {
         let node = action.node();
+        if matches!(action, Fault::Partition { .. }) && self.view().joint {
+            self.marks.hit(HarnessMark::JointPartition);
+        }
+        let backlog = self.sim.backlog_len();
         self.sim
             .apply_fault(action)
             .expect("fault actions are validated before they are applied");
+        if self.sim.backlog_len() < backlog {
+            self.marks.hit(HarnessMark::LateDelivery);
+        }
         self.observe(Step {
             time_ns: self.sim.now_ns(),
             node,
@@ -234,6 +250,10 @@ impl Cluster {
                 if !up {
                     let term = self.last_role[node as usize].map_or(0, |(_, term)| term);
                     self.note_role(node, None, term, time_ns);
+                    let lost = self.sim.stats().writes_lost;
+                    if lost > std::mem::replace(&mut self.writes_lost, lost) {
+                        self.marks.hit(HarnessMark::CrashLostWrites);
+                    }
                 }
             }
         }
@@ -265,6 +285,9 @@ impl Cluster {
         self.votes[node as usize] = vote;
         let role_changed = std::mem::replace(&mut self.roles[node as usize], role) != role;
         let committed = std::mem::replace(&mut self.commits[node as usize], commit) < commit;
+        if role == Role::Leader {
+            self.mark_leader_states(node, role_changed);
+        }
         Ok(Some(Observed {
             node,
             role,
@@ -272,6 +295,47 @@ impl Cluster {
             voted_for_other,
             leader_committed: committed && role == Role::Leader,
         }))
+    }
+
+    /// Marks the dangerous states a leader's view shows: Figure 8's (an uncommitted entry of an
+    /// earlier term while another server's log ends in a later term), a second leader, a leader
+    /// outside its configuration.
+    fn mark_leader_states(&mut self, leader: NodeId, elected_now: bool) {
+        let Some(raft) = self
+            .sim
+            .node(leader)
+            .and_then(ClusterNode::as_server)
+            .map(kv::Server::raft)
+        else {
+            return;
+        };
+        let (term, commit) = (raft.term(), raft.commit_index());
+        let conf = raft.conf_state();
+        let id = kv::server::raft_id(u64::from(leader));
+        let outside = !conf.voters.contains(&id) && !conf.voters_outgoing.contains(&id);
+        let old_entry_term = (commit < raft.last_index())
+            .then(|| raft.term_at(commit + 1))
+            .flatten()
+            .filter(|&entry_term| entry_term < term);
+        let mut danger = false;
+        let mut two_leaders = false;
+        if old_entry_term.is_some() || elected_now {
+            for (_, server) in self.running().filter(|&(other, _)| other != leader) {
+                let other_raft = server.raft();
+                let last_term = other_raft.term_at(other_raft.last_index()).unwrap_or(0);
+                danger |= old_entry_term.is_some_and(|entry_term| last_term > entry_term);
+                two_leaders |= elected_now && other_raft.role() == Role::Leader;
+            }
+        }
+        for (hit, mark) in [
+            (outside, HarnessMark::LeaderOutsideConfiguration),
+            (danger, HarnessMark::Figure8Danger),
+            (two_leaders, HarnessMark::TwoLeaders),
+        ] {
+            if hit {
+                self.marks.hit(mark);
+            }
+        }
     }
 
     /// Keeps a role change (or the server going down, `role` `None`) when asked to.

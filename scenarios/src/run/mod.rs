@@ -55,6 +55,8 @@ pub struct RunOutcome {
     pub trace: Vec<sim::TraceEntry>,
     /// Everything a report draws, when `RunOptions::record` asked for it.
     pub record: Option<reports::RunRecord>,
+    /// The coverage marks the run reached, with how often.
+    pub marks: std::collections::BTreeMap<String, u64>,
 }
 
 impl RunOutcome {
@@ -383,6 +385,7 @@ impl<'a> Run<'a> {
             leaders: std::mem::take(&mut self.cluster.oracles.leaders),
             trace: sim.trace_entries().to_vec(),
             record: None,
+            marks: self.cluster.marks.reached(),
         };
         let mut check = None;
         if outcome.violation.is_none() {

@@ -1,0 +1,81 @@
+//! Coverage marks (TigerBeetle's marks, FoundationDB's code probes): named points where a run
+//! reaches a rare, dangerous state, counted per run and per campaign, so a quiet campaign can be
+//! told from a blind one. The harness sets the marks that need the whole cluster in view; the
+//! Raft engine counts its own (`raft::Mark`), and the harness gathers them after every event.
+//!
+//! A mark costs an array increment when it is hit and nothing otherwise.
+
+use std::collections::BTreeMap;
+
+/// A mark the harness sets from what it sees of the whole cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HarnessMark {
+    /// Figure 8's danger: a leader holds an uncommitted entry of an earlier term while another
+    /// running server's log ends in a later term than that entry's.
+    Figure8Danger,
+    /// A server crashed with writes not yet synced: what it acknowledged may be gone.
+    CrashLostWrites,
+    /// Two running servers believe they lead, in different terms.
+    TwoLeaders,
+    /// A partition while a leader's configuration is joint.
+    JointPartition,
+    /// A held link let its backlog through late.
+    LateDelivery,
+    /// A leader leads without being a voter of its latest configuration (it appended its own
+    /// removal).
+    LeaderOutsideConfiguration,
+}
+
+impl HarnessMark {
+    pub const ALL: [HarnessMark; 6] = [
+        HarnessMark::Figure8Danger,
+        HarnessMark::CrashLostWrites,
+        HarnessMark::TwoLeaders,
+        HarnessMark::JointPartition,
+        HarnessMark::LateDelivery,
+        HarnessMark::LeaderOutsideConfiguration,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HarnessMark::Figure8Danger => "figure8-danger",
+            HarnessMark::CrashLostWrites => "crash-lost-writes",
+            HarnessMark::TwoLeaders => "two-leaders",
+            HarnessMark::JointPartition => "joint-partition",
+            HarnessMark::LateDelivery => "late-delivery",
+            HarnessMark::LeaderOutsideConfiguration => "leader-outside-configuration",
+        }
+    }
+}
+
+/// A run's marks: how often each was hit, by name (the harness's and the engine's alike).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl Marks {
+    pub fn hit(&mut self, mark: HarnessMark) {
+        self.add(mark.name(), 1);
+    }
+
+    /// Adds `count` hits of the mark called `name`.
+    pub fn add(&mut self, name: &'static str, count: u64) {
+        if count > 0 {
+            *self.counts.entry(name).or_insert(0) += count;
+        }
+    }
+
+    /// The marks hit at least once, by name, with their counts.
+    pub fn reached(&self) -> BTreeMap<String, u64> {
+        self.counts
+            .iter()
+            .map(|(&name, &count)| (name.to_string(), count))
+            .collect()
+    }
+}
+
+/// Every mark a run can reach, by name.
+pub fn all_names() -> Vec<&'static str> {
+    HarnessMark::ALL.iter().map(|mark| mark.name()).collect()
+}

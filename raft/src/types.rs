@@ -3,6 +3,7 @@
 //! traces, `Hash` so a simulator can digest it).
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +125,51 @@ pub enum MessageKind {
     ReadIndex,
     /// The leader's answer to a forwarded ReadIndex: `index` to wait for, `context` echoed.
     ReadIndexResponse,
+    /// A proposal a follower forwards to its leader: `entries` to append (their term and index
+    /// are stamped by the leader). Carries no term: it is not part of any term's protocol.
+    Propose,
+    /// A request, forwarded by a follower, that the leader transfer leadership to `transferee`.
+    TransferLeader,
+}
+
+impl MessageKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [MessageKind; 14] = [
+        MessageKind::Append,
+        MessageKind::AppendResponse,
+        MessageKind::Vote,
+        MessageKind::VoteResponse,
+        MessageKind::PreVote,
+        MessageKind::PreVoteResponse,
+        MessageKind::Heartbeat,
+        MessageKind::HeartbeatResponse,
+        MessageKind::Snapshot,
+        MessageKind::TimeoutNow,
+        MessageKind::ReadIndex,
+        MessageKind::ReadIndexResponse,
+        MessageKind::Propose,
+        MessageKind::TransferLeader,
+    ];
+
+    /// The short name traces and interaction tests print.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Append => "app",
+            MessageKind::AppendResponse => "app-resp",
+            MessageKind::Vote => "vote",
+            MessageKind::VoteResponse => "vote-resp",
+            MessageKind::PreVote => "prevote",
+            MessageKind::PreVoteResponse => "prevote-resp",
+            MessageKind::Heartbeat => "heartbeat",
+            MessageKind::HeartbeatResponse => "heartbeat-resp",
+            MessageKind::Snapshot => "snap",
+            MessageKind::TimeoutNow => "timeout-now",
+            MessageKind::ReadIndex => "read-index",
+            MessageKind::ReadIndexResponse => "read-index-resp",
+            MessageKind::Propose => "prop",
+            MessageKind::TransferLeader => "transfer-leader",
+        }
+    }
 }
 
 /// One message between nodes. Unused fields stay at their defaults.
@@ -146,6 +192,155 @@ pub struct Message {
     pub read_round: u64,
     /// Set on votes of a leader-transfer campaign: receivers skip the CheckQuorum lease.
     pub leader_transfer: bool,
+    /// The node leadership should go to (TransferLeader).
+    pub transferee: NodeId,
+}
+
+impl fmt::Display for Message {
+    /// One line in etcd's order (who sends what to whom, term, the log position, commit,
+    /// entries), with our names: `1->2 app t1 prev=11@1 commit=11 [12@1 "x"]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}->{} {} t{}",
+            self.from,
+            self.to,
+            self.kind.name(),
+            self.term
+        )?;
+        match self.kind {
+            MessageKind::Append => {
+                write!(
+                    f,
+                    " prev={}@{} commit={}",
+                    self.index, self.log_term, self.commit
+                )?;
+            }
+            MessageKind::AppendResponse if self.reject => write!(
+                f,
+                " reject index={} hint={}@{}",
+                self.index, self.reject_hint, self.log_term
+            )?,
+            MessageKind::AppendResponse | MessageKind::ReadIndexResponse => {
+                write!(f, " index={}", self.index)?
+            }
+            MessageKind::Vote | MessageKind::PreVote => {
+                write!(f, " last={}@{}", self.index, self.log_term)?;
+                if self.leader_transfer {
+                    write!(f, " transfer")?;
+                }
+            }
+            MessageKind::VoteResponse | MessageKind::PreVoteResponse if self.reject => {
+                write!(f, " rejected commit={}@{}", self.commit, self.log_term)?
+            }
+            MessageKind::VoteResponse | MessageKind::PreVoteResponse => write!(f, " granted")?,
+            MessageKind::Heartbeat => {
+                write!(f, " commit={} round={}", self.commit, self.read_round)?
+            }
+            MessageKind::HeartbeatResponse => write!(f, " round={}", self.read_round)?,
+            MessageKind::TransferLeader => write!(f, " to={}", self.transferee)?,
+            MessageKind::Snapshot
+            | MessageKind::TimeoutNow
+            | MessageKind::ReadIndex
+            | MessageKind::Propose => {}
+        }
+        if !self.context.is_empty() {
+            write!(f, " context={:?}", String::from_utf8_lossy(&self.context))?;
+        }
+        if let Some(snapshot) = &self.snapshot {
+            write!(f, " snapshot={snapshot}")?;
+        }
+        if !self.entries.is_empty() {
+            write!(f, " [")?;
+            for (position, entry) in self.entries.iter().enumerate() {
+                if position > 0 {
+                    write!(f, ", ")?;
+                }
+                write!(f, "{entry}")?;
+            }
+            write!(f, "]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Entry {
+    /// `index@term` then the data quoted, or the decoded configuration change:
+    /// `12@1 "x"`, `3@1 conf-change v2 l3`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.index, self.term)?;
+        match self.kind {
+            EntryKind::Normal => write!(f, " {:?}", String::from_utf8_lossy(&self.data)),
+            EntryKind::ConfChange => match self.conf_change() {
+                Some(change) => write!(f, " conf-change {change}"),
+                None => write!(f, " conf-change (malformed)"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Snapshot {
+    /// `index@term voters=(1 2) learners=(3)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let metadata = &self.metadata;
+        write!(
+            f,
+            "{}@{} {}",
+            metadata.index, metadata.term, metadata.conf_state
+        )
+    }
+}
+
+impl fmt::Display for ConfState {
+    /// etcd's configuration line: `voters=(1 2)&&(1 2 3) learners=(4) learners_next=(3)
+    /// autoleave`, omitting empty parts.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |ids: &BTreeSet<NodeId>| {
+            let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+            format!("({})", ids.join(" "))
+        };
+        write!(f, "voters={}", list(&self.voters))?;
+        if self.is_joint() {
+            write!(f, "&&{}", list(&self.voters_outgoing))?;
+        }
+        if !self.learners.is_empty() {
+            write!(f, " learners={}", list(&self.learners))?;
+        }
+        if !self.learners_next.is_empty() {
+            write!(f, " learners_next={}", list(&self.learners_next))?;
+        }
+        if self.auto_leave {
+            write!(f, " autoleave")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ConfChange {
+    /// etcd's conf-change notation: `v2` adds voter 2, `l3` a learner, `r1` removes node 1; an
+    /// empty change (leaving a joint configuration) prints as `leave-joint`. A transition other
+    /// than automatic is appended: `v2 v3 (explicit)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_leave_joint() {
+            return write!(f, "leave-joint");
+        }
+        for (position, change) in self.changes.iter().enumerate() {
+            if position > 0 {
+                write!(f, " ")?;
+            }
+            let prefix = match change.kind {
+                ConfChangeKind::AddNode => 'v',
+                ConfChangeKind::RemoveNode => 'r',
+                ConfChangeKind::AddLearner => 'l',
+            };
+            write!(f, "{prefix}{}", change.node_id)?;
+        }
+        match self.transition {
+            ConfChangeTransition::Auto => Ok(()),
+            ConfChangeTransition::JointImplicit => write!(f, " (implicit)"),
+            ConfChangeTransition::JointExplicit => write!(f, " (explicit)"),
+        }
+    }
 }
 
 /// The kind of one membership change.
@@ -235,8 +430,13 @@ impl ConfChange {
         !matches!(self.transition, ConfChangeTransition::JointExplicit)
     }
 
-    /// A compact, stable binary encoding for the entry's data.
+    /// A compact, stable binary encoding for the entry's data. Leaving a joint configuration
+    /// encodes as no data at all (as etcd's empty `ConfChangeV2`), so that the leader's
+    /// automatic leave never counts against the uncommitted-size limit.
     pub fn encode(&self) -> Vec<u8> {
+        if *self == ConfChange::leave_joint() {
+            return Vec::new();
+        }
         let mut out = Vec::with_capacity(2 + 9 * self.changes.len() + 8 + self.context.len());
         out.push(match self.transition {
             ConfChangeTransition::Auto => 0,
@@ -258,6 +458,9 @@ impl ConfChange {
 
     /// The inverse of [`ConfChange::encode`]; `None` for malformed data.
     pub fn decode(data: &[u8]) -> Option<ConfChange> {
+        if data.is_empty() {
+            return Some(ConfChange::leave_joint());
+        }
         let (&transition, rest) = data.split_first()?;
         let transition = match transition {
             0 => ConfChangeTransition::Auto,
@@ -294,6 +497,45 @@ impl ConfChange {
 pub struct ReadState {
     pub index: u64,
     pub request_ctx: Vec<u8>,
+}
+
+/// What the application reports about a snapshot the leader asked it to send
+/// ([`crate::RawNode::report_snapshot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SnapshotStatus {
+    /// The follower received it; the leader waits for its acknowledgement, then probes.
+    Finish,
+    /// It could not be delivered; the leader probes again after a heartbeat interval.
+    Failure,
+}
+
+/// What became of a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Proposal {
+    /// This node leads and appended it; `index` is its last entry's index.
+    Appended { index: u64 },
+    /// This follower forwarded it to `leader`, which may still drop it (no answer comes back:
+    /// the application learns the outcome by seeing it applied, or not, before a timeout).
+    Forwarded { leader: NodeId },
+}
+
+impl Proposal {
+    /// The index of the last entry appended, when this node appended it.
+    pub fn index(self) -> Option<u64> {
+        match self {
+            Proposal::Appended { index } => Some(index),
+            Proposal::Forwarded { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Proposal::Appended { index } => write!(f, "appended at index {index}"),
+            Proposal::Forwarded { leader } => write!(f, "forwarded to leader {leader}"),
+        }
+    }
 }
 
 /// A node's role.
@@ -350,7 +592,6 @@ mod tests {
 
     #[test]
     fn conf_change_decode_rejects_garbage() {
-        assert_eq!(ConfChange::decode(&[]), None);
         assert_eq!(ConfChange::decode(&[9, 0, 0, 0, 0]), None);
         assert_eq!(
             ConfChange::decode(&[0, 1, 0, 0, 0, 0]),
@@ -360,6 +601,23 @@ mod tests {
         assert_eq!(
             ConfChange::decode(&[0, 1, 0, 0, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0]),
             None
+        );
+    }
+
+    #[test]
+    fn message_kind_names_are_unique() {
+        let names: BTreeSet<&str> = MessageKind::ALL.iter().map(|kind| kind.name()).collect();
+        assert_eq!(names.len(), MessageKind::ALL.len());
+    }
+
+    #[test]
+    fn leave_joint_is_empty_data() {
+        assert!(ConfChange::leave_joint().encode().is_empty());
+        assert_eq!(ConfChange::decode(&[]), Some(ConfChange::leave_joint()));
+        // The older five-byte form still decodes.
+        assert_eq!(
+            ConfChange::decode(&[0, 0, 0, 0, 0]),
+            Some(ConfChange::leave_joint())
         );
     }
 

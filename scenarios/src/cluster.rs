@@ -279,7 +279,7 @@ impl sim::Node for ClusterNode {
             })
         });
         ctx.log("admin", || match outcome {
-            Ok(Ok(index)) => format!("{command}: appended at index {index}"),
+            Ok(Ok(proposal)) => format!("{command}: {proposal}"),
             Ok(Err(error)) => format!("{command}: refused: {error}"),
             Err(error) => error,
         });

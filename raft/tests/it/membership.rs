@@ -2,7 +2,7 @@
 //! and their rules (one pending change, none before the term's first commit, a removed leader
 //! steps down).
 
-use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Error, MessageKind, Role};
+use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Error, MessageKind, Proposal, Role};
 
 use crate::support::*;
 
@@ -63,9 +63,10 @@ fn remove_a_follower() {
 
 #[test]
 fn removed_leader_steps_down() {
-    // Goal: a leader that applies its own removal steps down. Method: leader 1 removes itself;
-    // after applying, it is a follower and 2 or 3 can take over.
-    let mut network = Network::new(&[1, 2, 3]);
+    // Goal: with `step_down_on_removal`, a leader that applies its own removal steps down.
+    // Method: leader 1 removes itself; after applying, it is a follower and 2 or 3 can take
+    // over.
+    let mut network = Network::with_config(&[1, 2, 3], |c| c.step_down_on_removal = true);
     network.elect(1);
     change(
         &mut network,
@@ -304,12 +305,44 @@ fn invalid_changes_are_errors() {
             "{case:?}: {error}"
         );
     }
-    assert!(matches!(
+    // A follower forwards the change to its leader (etcd), unless forwarding is disabled.
+    assert_eq!(
         network
             .node(2)
             .propose_conf_change(ConfChange::single(ConfChangeKind::AddNode, 4)),
-        Err(Error::NotLeader { .. })
+        Ok(Proposal::Forwarded { leader: 1 })
+    );
+    let mut network = Network::with_config(&[1, 2, 3], |c| c.disable_proposal_forwarding = true);
+    network.elect(1);
+    assert_eq!(
+        network
+            .node(2)
+            .propose_conf_change(ConfChange::single(ConfChangeKind::AddNode, 4)),
+        Err(Error::NotLeader { leader: Some(1) })
+    );
+}
+
+#[test]
+fn removed_leader_keeps_leading_by_default() {
+    // Goal: etcd's default: a leader that applies its own removal stays leader, drops
+    // proposals and no longer counts itself. Method: leader 1 removes itself, then proposes.
+    let mut network = Network::new(&[1, 2, 3]);
+    network.elect(1);
+    change(
+        &mut network,
+        1,
+        ConfChange::single(ConfChangeKind::RemoveNode, 1),
+    );
+    assert_eq!(network.get(1).role(), Role::Leader);
+    assert_eq!(ids(&network.get(1).conf_state().voters), vec![2, 3]);
+    assert!(matches!(
+        network.node(1).propose(b"dropped".to_vec()),
+        Err(Error::ProposalDropped { .. })
     ));
+    // It goes on sending heartbeats, which keep 2 and 3 following it.
+    network.tick_all(30);
+    assert_eq!(network.get(1).role(), Role::Leader);
+    assert_eq!(network.get(2).leader(), Some(1));
 }
 
 /// With `conf_change_on_append` a configuration is in effect as soon as its entry is in the log,

@@ -461,7 +461,7 @@ impl Runner {
                 let data = command.encode();
                 match self.with_raft(*node, |raft| raft.propose(data)) {
                     None => format!("n{node} is down"),
-                    Some(Ok(index)) => format!("appended at index {index}"),
+                    Some(Ok(proposal)) => proposal.to_string(),
                     Some(Err(error)) => format!("refused: {error}"),
                 }
             }
@@ -485,7 +485,7 @@ impl Runner {
                 let change: ConfChange = change.clone();
                 match self.with_raft(*node, |raft| raft.propose_conf_change(change)) {
                     None => format!("n{node} is down"),
-                    Some(Ok(index)) => format!("appended at index {index}"),
+                    Some(Ok(proposal)) => proposal.to_string(),
                     Some(Err(error)) => format!("refused: {error}"),
                 }
             }

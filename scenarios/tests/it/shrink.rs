@@ -29,8 +29,8 @@ fn check(seed: u64, mutant: Mutant) {
 }
 
 #[test]
-fn vote_without_log_check_seed_2_shrinks() {
-    check(2, Mutant::VoteWithoutLogCheck);
+fn vote_without_log_check_seed_4_shrinks() {
+    check(4, Mutant::VoteWithoutLogCheck);
 }
 
 #[test]
@@ -44,8 +44,8 @@ fn no_truncate_on_conflict_seed_0_shrinks() {
 }
 
 #[test]
-fn leader_local_read_seed_1_shrinks() {
-    check(1, Mutant::LeaderLocalRead);
+fn leader_local_read_seed_115_shrinks() {
+    check(115, Mutant::LeaderLocalRead);
 }
 
 /// Membership failures hang on who leads when each change is proposed (a change sent to a

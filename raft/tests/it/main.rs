@@ -4,6 +4,7 @@
 mod support;
 
 mod election;
+mod etcd;
 mod membership;
 mod mutants;
 mod on_append;

@@ -5,6 +5,7 @@ mod support;
 
 mod election;
 mod etcd;
+mod interaction;
 mod membership;
 mod mutants;
 mod on_append;

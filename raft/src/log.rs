@@ -294,19 +294,30 @@ impl<S: Storage> RaftLog<S> {
         self.unstable.snapshot = Some(snapshot);
     }
 
-    /// Whether committed entries are ready to be handed to the application.
-    pub fn has_next_committed_entries(&self) -> bool {
-        self.persisted_index()
-            .is_some_and(|persisted| self.committed.min(persisted) > self.applied)
+    /// The highest index the application may be handed to apply: the commit index, but
+    /// nothing while a snapshot is pending (it must be applied first). Entries not yet durable
+    /// count: a `Ready` hands out its committed entries to apply once its own entries are
+    /// persisted, so a follower applies in the Ready that brings the entries (as etcd-raft's
+    /// synchronous Ready does).
+    fn applicable_index(&self) -> Option<u64> {
+        match self.unstable.snapshot {
+            Some(_) => None,
+            None => Some(self.committed.min(self.last_index())),
+        }
     }
 
-    /// Committed entries not yet handed out, limited to what is durable locally and, beyond
-    /// the first, to `max_bytes` of payload.
+    /// Whether committed entries are ready to be handed to the application.
+    pub fn has_next_committed_entries(&self) -> bool {
+        self.applicable_index()
+            .is_some_and(|high| high > self.applied)
+    }
+
+    /// Committed entries not yet handed out and, beyond the first, at most `max_bytes` of
+    /// payload.
     pub fn next_committed_entries(&self, max_bytes: u64) -> Vec<Entry> {
-        let Some(persisted) = self.persisted_index() else {
+        let Some(high) = self.applicable_index() else {
             return Vec::new();
         };
-        let high = self.committed.min(persisted);
         if high <= self.applied {
             return Vec::new();
         }
@@ -484,15 +495,26 @@ mod tests {
     }
 
     #[test]
-    fn committed_entries_wait_for_persistence() {
+    fn committed_entries_come_with_the_entries_to_persist_but_wait_for_a_snapshot() {
         let mut log = log_with_terms(&[1]);
         log.append(&[entry(2, 1)]);
         log.commit_to(2);
-        assert_eq!(log.next_committed_entries(u64::MAX), vec![entry(1, 1)]);
-        log.storage.append(&[entry(2, 1)]);
-        log.stable_to(2, 1);
+        // Entry 2 is to be persisted in the same Ready, before it is applied.
         assert_eq!(log.next_committed_entries(u64::MAX).len(), 2);
         log.applied_to(2);
         assert!(!log.has_next_committed_entries());
+        let snapshot = Snapshot {
+            metadata: crate::types::SnapshotMetadata {
+                index: 5,
+                term: 1,
+                conf_state: ConfState::default(),
+            },
+            data: Vec::new(),
+        };
+        log.restore(snapshot);
+        assert!(
+            !log.has_next_committed_entries(),
+            "nothing to apply before the snapshot is applied"
+        );
     }
 }

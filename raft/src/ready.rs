@@ -40,7 +40,7 @@ pub struct Ready {
     pub entries: Vec<Entry>,
     /// A snapshot to persist and restore the state machine from.
     pub snapshot: Option<Snapshot>,
-    /// Committed entries to apply, in order (all durable locally).
+    /// Committed entries to apply, in order, once this Ready's entries are durable.
     pub committed_entries: Vec<Entry>,
     /// Confirmed read points.
     pub read_states: Vec<ReadState>,

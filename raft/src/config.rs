@@ -72,6 +72,12 @@ pub struct Config {
     /// removal commits.
     #[serde(default)]
     pub step_down_on_removal: bool,
+    /// The leader does not check a proposed configuration change against the state of the
+    /// configuration (one change pending at a time, joint or not, valid for the configuration
+    /// in effect): the application guarantees it is valid where it will apply (etcd's
+    /// `DisableConfChangeValidation`). A change invalid when applied is still refused then.
+    #[serde(default)]
+    pub disable_conf_change_validation: bool,
     /// Accept a configuration change as soon as the changes before this leader's election are
     /// applied, even before the leader committed an entry of its own term (etcd's rule). By
     /// default we wait for that first commit, which is needed when configurations take effect
@@ -109,6 +115,7 @@ impl Config {
             disable_proposal_forwarding: false,
             step_down_on_removal: false,
             conf_change_before_term_commit: false,
+            disable_conf_change_validation: false,
             mutants: MutantSet::EMPTY,
             conf_change_on_append: false,
         }

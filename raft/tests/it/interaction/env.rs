@@ -313,7 +313,8 @@ impl Env {
     /// that a configuration change will add. Configuration keys: `prevote`, `checkquorum`,
     /// `step-down-on-removal`, `read-only`, `inflight`, `max-size-per-msg`,
     /// `max-committed-size-per-ready`, `max-uncommitted-size`, `disable-proposal-forwarding`,
-    /// `conf-change-before-term-commit` (etcd's rule for accepting configuration changes).
+    /// `disable-conf-change-validation`, `conf-change-before-term-commit` (etcd's rule for
+    /// accepting configuration changes).
     fn add_nodes(&mut self, args: &Args) {
         let count = parse_number(&args.positional[0]);
         for _ in 0..count {
@@ -567,6 +568,7 @@ fn node_config(id: NodeId, args: &Args) -> Config {
         step_down_on_removal: args.flag("step-down-on-removal"),
         disable_proposal_forwarding: args.flag("disable-proposal-forwarding"),
         conf_change_before_term_commit: args.flag("conf-change-before-term-commit"),
+        disable_conf_change_validation: args.flag("disable-conf-change-validation"),
         ..Config::new(id)
     };
     if let Some(inflight) = args.number("inflight") {

@@ -152,8 +152,17 @@ impl<S: Storage> RawNode<S> {
         let next_index = self.log.last_index().max(1);
         let limits = self.config.inflight_limits();
         self.tracker.set_config(configuration, next_index, limits);
-        if self.role == Role::Leader {
-            self.leader_after_conf_change();
+        match self.role {
+            Role::Leader => self.leader_after_conf_change(),
+            // A candidate that applied its own removal (its peers' votes may still come, and
+            // would count under the new configuration) gives up: a node outside the voters
+            // that won would lead without counting itself, drop every proposal and keep the
+            // others following it with its heartbeats (campaign seed 775, with
+            // read-index-before-noop, found it).
+            Role::Candidate | Role::PreCandidate if !self.promotable() => {
+                self.become_follower(self.term, None);
+            }
+            _ => {}
         }
     }
 

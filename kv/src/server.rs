@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 
 use raft::{
-    ConfState, Entry, EntryKind, JitterSource, MemStorage, Message, RawNode, Ready, Role, Snapshot,
-    Storage,
+    ConfState, Entry, EntryKind, JitterSource, MemStorage, Message, MessageKind, RawNode, Ready,
+    Role, Snapshot, SnapshotStatus, Storage,
 };
 
 use crate::codec::{Fnv64, Sink};
@@ -159,6 +159,8 @@ pub struct Server {
     appended: Vec<AppendedEntry>,
     acked: Vec<AckedWrite>,
     role: Role,
+    /// The leader this server last knew (to notice a change, see `notice_role_change`).
+    leader: Option<u64>,
 }
 
 impl Server {
@@ -199,6 +201,10 @@ impl Server {
         storage.set_hard_state(hard_state);
         let mut raft_config = config.raft.clone();
         raft_config.id = raft_id(config.address);
+        // etcd's server shuts down a member removed from the configuration; ours keeps running
+        // (it may be added back), so a removed leader must at least stop leading, or its
+        // heartbeats would keep the remaining voters from electing a leader among themselves.
+        raft_config.step_down_on_removal = true;
         let node = RawNode::new(raft_config, storage, jitter)?;
         let mut server = Server {
             log_offsets: first_kept.map_or(Vec::new(), |p| scan.offsets[p..].to_vec()),
@@ -217,6 +223,7 @@ impl Server {
             appended: Vec::new(),
             acked: Vec::new(),
             role: Role::Follower,
+            leader: None,
         };
         if first_kept.is_some_and(|position| position > 0) {
             // Entries the snapshot already covers: rewrite the log without them.
@@ -313,20 +320,23 @@ impl Server {
         self.reply(env, request.client_id, request.seq, outcome);
     }
 
+    /// A client's request. Writes (and reads through the log) are proposed; at a follower,
+    /// Raft forwards the proposal to the leader unless `disable_proposal_forwarding` is set, as
+    /// etcd's server does, and this server answers once it applies the entry.
     fn on_request(&mut self, env: &mut impl Env, _from: u64, request: ClientRequest) {
         let is_read = matches!(request.op, Op::Get { .. });
         let read_through_log = self.config.read_mode == ReadMode::Log;
         if is_read && !read_through_log {
             return self.start_read(env, request);
         }
-        if self.node.role() != Role::Leader {
-            return self.wrong_leader(env, &request);
-        }
         let command = Command {
             client_id: request.client_id,
             seq: request.seq,
             op: request.op.clone(),
         };
+        // Settle what an earlier leader change means for waiting writes first, so that this
+        // write is not taken for one forwarded to a former leader.
+        self.notice_role_change(env);
         match self.node.propose(command.encode()) {
             Ok(_) => {
                 self.pending_writes
@@ -368,7 +378,7 @@ impl Server {
         while self.syncing.is_none() && self.node.has_ready() {
             let mut ready = self.node.ready();
             for message in std::mem::take(&mut ready.messages) {
-                env.send(address(message.to), Wire::Raft(message));
+                self.send_raft(env, message);
             }
             if self.persist(env, &ready) {
                 let token = self.next_sync_token;
@@ -436,9 +446,21 @@ impl Server {
         }
     }
 
+    /// Hands a Raft message to the network. A snapshot is reported finished once sent, as
+    /// etcd's transport does: the leader then waits for the follower's answer, and if the
+    /// snapshot was lost its next probe (after a heartbeat) shows it and sends it again.
+    fn send_raft(&mut self, env: &mut impl Env, message: Message) {
+        let to = message.to;
+        let is_snapshot = message.kind == MessageKind::Snapshot;
+        env.send(address(to), Wire::Raft(message));
+        if is_snapshot {
+            self.node.report_snapshot(to, SnapshotStatus::Finish);
+        }
+    }
+
     fn finish_ready(&mut self, env: &mut impl Env, mut ready: Ready) {
         for message in std::mem::take(&mut ready.persisted_messages) {
-            env.send(address(message.to), Wire::Raft(message));
+            self.send_raft(env, message);
         }
         if let Some(snapshot) = &ready.snapshot {
             self.restore_snapshot(snapshot);
@@ -552,14 +574,22 @@ impl Server {
     }
 
     /// A leader that lost its role tells its waiting clients at once, so they retry elsewhere.
+    /// A follower whose leader changed tells the clients whose writes it forwarded that the
+    /// outcome is unknown: the old leader may have dropped them.
     fn notice_role_change(&mut self, env: &mut impl Env) {
-        let role = self.node.role();
-        if role == self.role {
+        let (role, leader) = (self.node.role(), self.node.leader());
+        if (role, leader) == (self.role, self.leader) {
             return;
         }
         let was_leader = self.role == Role::Leader;
         self.role = role;
+        self.leader = leader;
         if !was_leader {
+            if role != Role::Leader {
+                for (client_id, pending) in std::mem::take(&mut self.pending_writes) {
+                    self.reply(env, client_id, pending.seq, ReplyOutcome::NotReady);
+                }
+            }
             return;
         }
         let hint = self.leader_hint();

@@ -84,7 +84,9 @@ impl Cluster {
             .get_mut(&1)
             .unwrap()
             .propose_batch(batch)
-            .unwrap();
+            .unwrap()
+            .index()
+            .expect("node 1 leads and appends");
         self.run_until(|cluster| cluster.nodes[&1].applied_index() >= target);
         // Keep memory flat across iterations: compact every node at its applied index.
         for node in self.nodes.values_mut() {

@@ -47,6 +47,12 @@ pub enum ConfigError {
     ZeroEntriesPerMessage,
     #[error("read_only LeaseBased requires check_quorum")]
     LeaseWithoutCheckQuorum,
+    #[error("max_inflight_bytes must be at least 1")]
+    ZeroInflightBytes,
+    #[error(
+        "conf_change_before_term_commit is unsafe with conf_change_on_append (the single-server change bug)"
+    )]
+    ConfChangeBeforeTermCommitOnAppend,
 }
 
 /// A storage lookup that cannot be answered.

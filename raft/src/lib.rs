@@ -14,7 +14,9 @@
 //! - `tracker`: per-peer progress and flow control; the configuration and its change rules.
 //! - `read_only`: ReadIndex confirmation rounds.
 //! - `node`: [`RawNode`]: state, construction from storage, ticks, dispatch, elections.
-//! - `replication`, `reads`, `membership`: the rest of the protocol, as `impl RawNode` blocks.
+//! - `propose`, `replication`, `reads`, `membership`: the rest of the protocol, as
+//!   `impl RawNode` blocks (proposals and forwarding; appends, flow control, heartbeats and
+//!   snapshots; ReadIndex; configuration changes and leader transfer).
 //! - `ready`: the [`Ready`]/`advance` output cycle.
 //! - `text`: how messages read (`Display`, kind names), for scripts, reports and logs.
 
@@ -24,6 +26,7 @@ mod log;
 mod membership;
 mod mutant;
 mod node;
+mod propose;
 mod quorum;
 mod read_only;
 mod reads;
@@ -42,9 +45,9 @@ pub use quorum::{JointConfig, VoteResult};
 pub use ready::Ready;
 pub use storage::{MemStorage, Storage};
 pub use text::UnknownMessageKind;
-pub use tracker::{Progress, ProgressState};
+pub use tracker::{InflightLimits, Inflights, Progress, ProgressState};
 pub use types::{
     ConfChange, ConfChangeKind, ConfChangeSingle, ConfChangeTransition, ConfState, Entry,
-    EntryKind, HardState, Message, MessageKind, NodeId, ReadState, Role, Snapshot,
-    SnapshotMetadata, SoftState,
+    EntryKind, HardState, Message, MessageKind, NodeId, Proposal, ReadState, Role, Snapshot,
+    SnapshotMetadata, SnapshotStatus, SoftState,
 };

@@ -171,6 +171,20 @@ impl<S: Storage> RaftLog<S> {
         Ok(result)
     }
 
+    /// Entries `low..high`, at most `max_count` and, beyond the first, at most `max_bytes` of
+    /// payload in all (etcd's size limit: the first entry always comes, however large).
+    pub fn entries_within(
+        &self,
+        low: u64,
+        high: u64,
+        max_count: usize,
+        max_bytes: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let mut entries = self.entries(low, high, max_count)?;
+        limit_size(&mut entries, max_bytes);
+        Ok(entries)
+    }
+
     /// Appends entries that follow on from (or replace a suffix of) the log. Returns the new last
     /// index.
     pub fn append(&mut self, entries: &[Entry]) -> u64 {
@@ -280,22 +294,34 @@ impl<S: Storage> RaftLog<S> {
         self.unstable.snapshot = Some(snapshot);
     }
 
-    /// Whether committed entries are ready to be handed to the application.
-    pub fn has_next_committed_entries(&self) -> bool {
-        self.persisted_index()
-            .is_some_and(|persisted| self.committed.min(persisted) > self.applied)
+    /// The highest index the application may be handed to apply: the commit index, but
+    /// nothing while a snapshot is pending (it must be applied first). Entries not yet durable
+    /// count: a `Ready` hands out its committed entries to apply once its own entries are
+    /// persisted, so a follower applies in the Ready that brings the entries (as etcd-raft's
+    /// synchronous Ready does).
+    fn applicable_index(&self) -> Option<u64> {
+        match self.unstable.snapshot {
+            Some(_) => None,
+            None => Some(self.committed.min(self.last_index())),
+        }
     }
 
-    /// Committed entries not yet handed out, limited to what is durable locally.
-    pub fn next_committed_entries(&self) -> Vec<Entry> {
-        let Some(persisted) = self.persisted_index() else {
+    /// Whether committed entries are ready to be handed to the application.
+    pub fn has_next_committed_entries(&self) -> bool {
+        self.applicable_index()
+            .is_some_and(|high| high > self.applied)
+    }
+
+    /// Committed entries not yet handed out and, beyond the first, at most `max_bytes` of
+    /// payload.
+    pub fn next_committed_entries(&self, max_bytes: u64) -> Vec<Entry> {
+        let Some(high) = self.applicable_index() else {
             return Vec::new();
         };
-        let high = self.committed.min(persisted);
         if high <= self.applied {
             return Vec::new();
         }
-        self.entries(self.applied + 1, high + 1, usize::MAX)
+        self.entries_within(self.applied + 1, high + 1, usize::MAX, max_bytes)
             .expect("committed entries are held")
     }
 
@@ -327,6 +353,24 @@ impl<S: Storage> RaftLog<S> {
             None => self.storage.snapshot(),
         }
     }
+}
+
+/// The payload bytes of entries: what the byte limits count (the data, not an encoding).
+pub fn payload_size(entries: &[Entry]) -> u64 {
+    entries.iter().map(|entry| entry.data.len() as u64).sum()
+}
+
+/// Keeps the longest prefix of `entries` within `max_bytes` of payload, and at least one entry.
+fn limit_size(entries: &mut Vec<Entry>, max_bytes: u64) {
+    let mut total: u64 = 0;
+    let keep = entries
+        .iter()
+        .position(|entry| {
+            total = total.saturating_add(entry.data.len() as u64);
+            total > max_bytes
+        })
+        .unwrap_or(entries.len());
+    entries.truncate(keep.max(1));
 }
 
 #[cfg(test)]
@@ -422,15 +466,55 @@ mod tests {
     }
 
     #[test]
-    fn committed_entries_wait_for_persistence() {
+    fn byte_limits_keep_at_least_one_entry() {
+        let sized = |sizes: &[usize]| -> Vec<Entry> {
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &size)| Entry {
+                    index: i as u64 + 1,
+                    term: 1,
+                    data: vec![0; size],
+                    ..Entry::default()
+                })
+                .collect()
+        };
+        // (entry sizes, byte limit, entries kept)
+        let cases: [(&[usize], u64, usize); 5] = [
+            (&[10, 10, 10], u64::MAX, 3),
+            (&[10, 10, 10], 20, 2),
+            (&[10, 10, 10], 19, 1),
+            (&[50, 1], 0, 1),
+            (&[0, 0, 5], 0, 2),
+        ];
+        for (sizes, limit, kept) in cases {
+            let mut entries = sized(sizes);
+            limit_size(&mut entries, limit);
+            assert_eq!(entries.len(), kept, "sizes {sizes:?} limit {limit}");
+        }
+    }
+
+    #[test]
+    fn committed_entries_come_with_the_entries_to_persist_but_wait_for_a_snapshot() {
         let mut log = log_with_terms(&[1]);
         log.append(&[entry(2, 1)]);
         log.commit_to(2);
-        assert_eq!(log.next_committed_entries(), vec![entry(1, 1)]);
-        log.storage.append(&[entry(2, 1)]);
-        log.stable_to(2, 1);
-        assert_eq!(log.next_committed_entries().len(), 2);
+        // Entry 2 is to be persisted in the same Ready, before it is applied.
+        assert_eq!(log.next_committed_entries(u64::MAX).len(), 2);
         log.applied_to(2);
         assert!(!log.has_next_committed_entries());
+        let snapshot = Snapshot {
+            metadata: crate::types::SnapshotMetadata {
+                index: 5,
+                term: 1,
+                conf_state: ConfState::default(),
+            },
+            data: Vec::new(),
+        };
+        log.restore(snapshot);
+        assert!(
+            !log.has_next_committed_entries(),
+            "nothing to apply before the snapshot is applied"
+        );
     }
 }

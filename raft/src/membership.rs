@@ -13,55 +13,32 @@ use crate::mutant::Mutant;
 use crate::node::RawNode;
 use crate::storage::Storage;
 use crate::tracker::Configuration;
-use crate::types::{ConfChange, ConfState, Entry, EntryKind, NodeId, Role};
+use crate::types::{
+    ConfChange, ConfState, Entry, EntryKind, Message, MessageKind, NodeId, Proposal, Role,
+};
 
 impl<S: Storage> RawNode<S> {
-    /// Proposes a membership change; returns the index of its entry.
-    pub fn propose_conf_change(&mut self, change: ConfChange) -> Result<u64, Error> {
-        self.check_can_propose()?;
-        let mutants = self.config.mutants;
-        if !self.committed_entry_in_current_term()
-            && !mutants.contains(Mutant::ConfChangeBeforeNoop)
+    /// Proposes a membership change. The leader appends it, or refuses it with an error (one
+    /// change pending at a time, none before its term's first commit, only valid changes); a
+    /// follower forwards it to its leader, which drops it if refused.
+    pub fn propose_conf_change(&mut self, change: ConfChange) -> Result<Proposal, Error> {
+        if self.role == Role::Leader
+            && let Some(refusal) = self.conf_change_refusal(&change)
         {
-            // A change appended before the term's first commit can be overwritten by a leader
-            // that never saw it, after committing under a different configuration (the
-            // single-server change bug, BRIEF §8 S5).
-            return Err(Error::ProposalDropped {
-                reason: format!(
-                    "leader of term {} has not committed an entry of its term yet",
-                    self.term
-                ),
-            });
+            return Err(refusal);
         }
-        if self.pending_conf_index > self.log.applied {
-            return Err(Error::ProposalDropped {
-                reason: format!(
-                    "configuration change at index {} not applied yet (applied {})",
-                    self.pending_conf_index, self.log.applied
-                ),
-            });
-        }
-        self.tracker
-            .config
-            .apply_change(&change, mutants.contains(Mutant::DirectMultiChange))
-            .map_err(|reason| Error::InvalidConfChange { reason })?;
-        let index = self.append_conf_change_entry(&change);
-        self.broadcast_append();
-        Ok(index)
-    }
-
-    fn append_conf_change_entry(&mut self, change: &ConfChange) -> u64 {
-        let entry = Entry {
+        self.propose_entries(vec![Entry {
             kind: EntryKind::ConfChange,
             data: change.encode(),
             ..Entry::default()
-        };
-        let index = self.append_entries(vec![entry]);
-        self.pending_conf_index = index;
+        }])
+    }
+
+    /// With `conf_change_on_append`: the leader puts a change it just appended into effect.
+    pub(crate) fn adopt_proposed_conf_change(&mut self, change: &ConfChange) {
         if self.config.conf_change_on_append {
             self.adopt_conf_change(change);
         }
-        index
     }
 
     /// With `conf_change_on_append`: adopts the changes of entries just appended to the log.
@@ -103,8 +80,9 @@ impl<S: Storage> RawNode<S> {
         );
         let last_index = self.log.last_index();
         let configuration = self.configuration_at(last_index);
+        let limits = self.config.inflight_limits();
         self.tracker
-            .set_config(configuration, last_index + 1, self.config.max_inflight_msgs);
+            .set_config(configuration, last_index + 1, limits);
     }
 
     /// The configuration as of `index`: that of the snapshot the log starts after, changed by
@@ -143,12 +121,7 @@ impl<S: Storage> RawNode<S> {
         let Ok(next) = self.tracker.config.apply_change(change, allow_multi) else {
             return;
         };
-        let next_index = self.log.last_index() + 1;
-        self.tracker
-            .set_config(next, next_index, self.config.max_inflight_msgs);
-        if self.role == Role::Leader {
-            self.leader_after_conf_change();
-        }
+        self.switch_to_configuration(next);
     }
 
     /// Applies a committed configuration change; the application calls this when it applies
@@ -169,39 +142,67 @@ impl<S: Storage> RawNode<S> {
                 self.config.mutants.contains(Mutant::DirectMultiChange),
             )
             .map_err(|reason| Error::InvalidConfChange { reason })?;
-        let next_index = self.log.last_index() + 1;
-        self.tracker
-            .set_config(next, next_index, self.config.max_inflight_msgs);
-        if self.role == Role::Leader {
-            self.leader_after_conf_change();
-        }
+        self.switch_to_configuration(next);
         Ok(self.conf_state())
     }
 
+    /// Runs `configuration` from now on. New members are probed at the last index (etcd: an
+    /// append of the last entry finds out at once whether they hold the log).
+    fn switch_to_configuration(&mut self, configuration: Configuration) {
+        let next_index = self.log.last_index().max(1);
+        let limits = self.config.inflight_limits();
+        self.tracker.set_config(configuration, next_index, limits);
+        match self.role {
+            Role::Leader => self.leader_after_conf_change(),
+            // A candidate that applied its own removal (its peers' votes may still come, and
+            // would count under the new configuration) gives up: a node outside the voters
+            // that won would lead without counting itself, drop every proposal and keep the
+            // others following it with its heartbeats (campaign seed 775, with
+            // read-index-before-noop, found it).
+            Role::Candidate | Role::PreCandidate if !self.promotable() => {
+                self.become_follower(self.term, None);
+            }
+            _ => {}
+        }
+    }
+
     fn leader_after_conf_change(&mut self) {
-        if !self.tracker.is_voter(self.id) && !self.config.conf_change_on_append {
-            // Removed or demoted by an applied change: a leader that is not a voter cannot stay
-            // leader.
-            self.become_follower(self.term, None);
+        let member = self.tracker.progress.contains_key(&self.id);
+        let removed = !member || !self.tracker.is_voter(self.id);
+        if removed && !self.config.conf_change_on_append {
+            // Removed or demoted by an applied change. etcd's leader keeps leading (without
+            // counting itself, dropping proposals) unless asked to step down.
+            if self.config.step_down_on_removal {
+                self.become_follower(self.term, None);
+            }
             return;
         }
         // On append, the change that removed or demoted this leader is not even replicated yet:
         // stepping down now would strand it in this log alone. As in §4.2.2 of the dissertation
         // the leader goes on replicating without counting itself, and steps down once the change
         // commits (`tick_leader`).
+        if self.maybe_commit() {
+            // A smaller quorum may commit more.
+            self.broadcast_append();
+        } else {
+            // New members need not wait for the next proposal or heartbeat to be probed.
+            let id = self.id;
+            let peers: Vec<NodeId> = self.tracker.progress.keys().copied().collect();
+            for peer in peers.into_iter().filter(|&peer| peer != id) {
+                self.maybe_send_append(peer, false);
+            }
+        }
         if self
             .lead_transferee
             .is_some_and(|to| !self.tracker.is_voter(to))
         {
             self.lead_transferee = None;
         }
-        // A smaller quorum may commit more; new members need appends.
-        self.maybe_commit();
-        self.broadcast_append();
     }
 
     /// Leaves an automatic joint configuration once its entry is applied (called after
-    /// `advance`).
+    /// `advance`). Dropped while a leader transfer is in progress, and tried again on the next
+    /// `advance` (etcd).
     pub(crate) fn maybe_auto_leave(&mut self) {
         let config = &self.tracker.config;
         let ready = self.role == Role::Leader
@@ -209,27 +210,34 @@ impl<S: Storage> RawNode<S> {
             && config.auto_leave
             && self.pending_conf_index <= self.log.applied;
         if ready {
-            self.append_conf_change_entry(&ConfChange::leave_joint());
-            self.broadcast_append();
+            let leave = Entry {
+                kind: EntryKind::ConfChange,
+                data: ConfChange::leave_joint().encode(),
+                ..Entry::default()
+            };
+            let _ = self.leader_propose(vec![leave]);
         }
     }
 
-    /// Starts transferring leadership to `to`: the leader catches it up, then tells it to
-    /// campaign at once. Proposals are refused meanwhile; the transfer is abandoned after an
-    /// election timeout.
+    /// Transfers leadership to `to` (etcd-raft's rules): the leader catches it up, then tells it
+    /// to campaign at once; proposals are refused meanwhile and the transfer is abandoned after
+    /// an election timeout. A second request for the same node changes nothing (it does not
+    /// extend the timeout); one for another node replaces it; one for the leader itself cancels
+    /// it. A follower forwards the request to its leader.
     pub fn transfer_leader(&mut self, to: NodeId) -> Result<(), Error> {
         if self.role != Role::Leader {
-            return Err(Error::NotLeader {
-                leader: self.leader,
+            let Some(leader) = self.leader.filter(|_| self.role == Role::Follower) else {
+                return Err(Error::NotLeader { leader: None });
+            };
+            self.send(Message {
+                kind: MessageKind::TransferLeader,
+                to: leader,
+                transferee: to,
+                ..Message::default()
             });
+            return Ok(());
         }
-        if to == self.id {
-            return Err(Error::InvalidTransfer {
-                to,
-                reason: "already the leader".into(),
-            });
-        }
-        if !self.tracker.is_voter(to) {
+        if to != self.id && !self.tracker.is_voter(to) {
             return Err(Error::InvalidTransfer {
                 to,
                 reason: "not a voter".into(),
@@ -238,8 +246,13 @@ impl<S: Storage> RawNode<S> {
         if self.lead_transferee == Some(to) {
             return Ok(());
         }
-        self.lead_transferee = Some(to);
+        self.lead_transferee = None;
+        if to == self.id {
+            return Ok(());
+        }
+        // The transfer must finish within an election timeout.
         self.election_elapsed = 0;
+        self.lead_transferee = Some(to);
         let caught_up = self
             .tracker
             .progress
@@ -248,12 +261,6 @@ impl<S: Storage> RawNode<S> {
         if caught_up {
             self.send_timeout_now(to);
         } else {
-            // Probe afresh: appends already in flight to the target may have been lost.
-            if let Some(progress) = self.tracker.progress.get_mut(&to)
-                && progress.state == crate::tracker::ProgressState::Replicate
-            {
-                progress.become_probe();
-            }
             self.send_append(to);
         }
         Ok(())

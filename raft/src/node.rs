@@ -56,6 +56,12 @@ pub struct RawNode<S: Storage> {
     pub(crate) vote_reply_counts: (usize, usize),
     pub(crate) messages: Vec<Message>,
     pub(crate) persisted_messages: Vec<Message>,
+    /// Replies to itself that count only once this node's state is durable (its own vote):
+    /// handed out with the next `Ready` and stepped when it is acknowledged (`advance`).
+    pub(crate) self_messages: Vec<Message>,
+    /// Payload bytes this leader appended and has not yet seen applied
+    /// (`Config::max_uncommitted_entries_size`).
+    pub(crate) uncommitted_size: u64,
     pub(crate) read_states: Vec<ReadState>,
     pub(crate) read_only: ReadOnly,
     /// ReadIndex requests held until the leader commits an entry of its term.
@@ -95,6 +101,8 @@ impl<S: Storage> RawNode<S> {
             vote_reply_counts: (0, 0),
             messages: Vec::new(),
             persisted_messages: Vec::new(),
+            self_messages: Vec::new(),
+            uncommitted_size: 0,
             read_states: Vec::new(),
             read_only: ReadOnly::default(),
             pending_reads: Vec::new(),
@@ -113,9 +121,9 @@ impl<S: Storage> RawNode<S> {
         } else {
             Configuration::from_conf_state(&conf_state)
         };
-        let max_inflight = node.config.max_inflight_msgs;
+        let limits = node.config.inflight_limits();
         node.tracker
-            .set_config(configuration, last_index + 1, max_inflight);
+            .set_config(configuration, last_index + 1, limits);
         node.become_follower(node.term, None);
         node.ready_state.soft_state = node.soft_state();
         Ok(node)
@@ -217,6 +225,59 @@ impl<S: Storage> RawNode<S> {
         self.tracker.progress.get(&id)
     }
 
+    /// Every member's progress, by id (meaningful on the leader).
+    pub fn progresses(&self) -> impl Iterator<Item = (NodeId, &Progress)> {
+        self.tracker
+            .progress
+            .iter()
+            .map(|(&id, progress)| (id, progress))
+    }
+
+    /// Test support only: puts a peer's progress into a given state, as etcd-raft's tests do
+    /// to set up flow-control cases. A driver must never call it (a wrong match index could
+    /// commit what no quorum holds).
+    #[doc(hidden)]
+    pub fn progress_mut(&mut self, id: NodeId) -> Option<&mut Progress> {
+        self.tracker.progress.get_mut(&id)
+    }
+
+    /// Test support only: sets the current randomized election timeout (until the next reset
+    /// draws a new jitter), as etcd-raft's `SetRandomizedElectionTimeout` does.
+    #[doc(hidden)]
+    pub fn set_randomized_election_timeout(&mut self, ticks: u64) {
+        self.randomized_election_timeout = ticks;
+    }
+
+    /// Test support only: the leader sends heartbeats now, as on its heartbeat tick but
+    /// without advancing any timer (etcd-raft's local `MsgBeat`); others do nothing.
+    #[doc(hidden)]
+    pub fn heartbeat_now(&mut self) {
+        if self.role == Role::Leader {
+            self.broadcast_heartbeat();
+        }
+    }
+
+    /// Ticks since the election timer (or, at the leader, the CheckQuorum round) was reset.
+    pub fn election_elapsed(&self) -> u64 {
+        self.election_elapsed
+    }
+
+    /// The election timeout drawn at the last reset: `election_tick` plus the jitter.
+    pub fn randomized_election_timeout(&self) -> u64 {
+        self.randomized_election_timeout
+    }
+
+    /// ReadIndex requests this leader holds: waiting for its first commit in its term, or for
+    /// a quorum to confirm their round.
+    pub fn pending_read_count(&self) -> usize {
+        self.pending_reads.len() + self.read_only.pending_count()
+    }
+
+    /// Payload bytes appended by this leader and not yet applied.
+    pub fn uncommitted_size(&self) -> u64 {
+        self.uncommitted_size
+    }
+
     pub fn storage(&self) -> &S {
         &self.log.storage
     }
@@ -260,7 +321,12 @@ impl<S: Storage> RawNode<S> {
         if vote_refused {
             self.learn_commit(message.commit, message.log_term);
         }
-        if message.term > self.term {
+        // Forwarded proposals and reads belong to no term (etcd sends them with term 0): a
+        // follower that has not yet heard of its leader's newer term still forwards to it.
+        let termless = matches!(message.kind, MessageKind::Propose | MessageKind::ReadIndex)
+            && message.term == 0;
+        if termless {
+        } else if message.term > self.term {
             if !self.step_higher_term(&message) {
                 return Ok(());
             }
@@ -401,12 +467,26 @@ impl<S: Storage> RawNode<S> {
                 self.leader = Some(message.from);
                 self.handle_snapshot(message);
             }
-            MessageKind::TimeoutNow if self.promotable() => self.hup(CampaignKind::Transfer),
+            MessageKind::TimeoutNow => self.hup(CampaignKind::Transfer),
             MessageKind::ReadIndexResponse => {
                 self.read_states.push(ReadState {
                     index: message.index,
                     request_ctx: message.context,
                 });
+            }
+            MessageKind::Propose => {
+                // A proposal forwarded by another follower goes on to our leader (etcd).
+                let _ = self.forward_proposal(message.entries);
+            }
+            MessageKind::TransferLeader => {
+                if let Some(leader) = self.leader {
+                    self.send(Message {
+                        kind: MessageKind::TransferLeader,
+                        to: leader,
+                        transferee: message.transferee,
+                        ..Message::default()
+                    });
+                }
             }
             _ => {}
         }
@@ -434,6 +514,14 @@ impl<S: Storage> RawNode<S> {
             MessageKind::AppendResponse => self.handle_append_response(&message),
             MessageKind::HeartbeatResponse => self.handle_heartbeat_response(&message),
             MessageKind::ReadIndex => self.handle_read_index(message.from, message.context),
+            MessageKind::Propose => {
+                // Nobody waits for an answer: a refused forwarded proposal is dropped, as in
+                // etcd (the proposer times out and retries).
+                let _ = self.leader_propose(message.entries);
+            }
+            MessageKind::TransferLeader => {
+                let _ = self.transfer_leader(message.transferee);
+            }
             _ => {}
         }
     }
@@ -505,10 +593,13 @@ impl<S: Storage> RawNode<S> {
 
     // ----- roles -----
 
-    /// Whether this node may campaign: a voter of the current configuration.
+    /// Whether this node may campaign: a voter of the current configuration that is not
+    /// installing a snapshot (until the application has applied it, the configuration and log
+    /// the node would lead with are not its own yet; etcd-raft's rule).
     pub fn promotable(&self) -> bool {
-        self.tracker.is_voter(self.id)
-            || (self.config.conf_change_on_append && self.voter_as_of_commit())
+        let voter = self.tracker.is_voter(self.id)
+            || (self.config.conf_change_on_append && self.voter_as_of_commit());
+        voter && self.log.unstable_snapshot().is_none()
     }
 
     /// With configurations taking effect on append: whether we are a voter of the configuration
@@ -538,12 +629,17 @@ impl<S: Storage> RawNode<S> {
         self.vote_reply_counts = (0, 0);
         self.read_only.reset();
         self.pending_reads.clear();
+        self.uncommitted_size = 0;
+        // Only a leader has pending changes; `become_leader` sets it afresh.
+        self.pending_conf_index = 0;
         let next_index = self.log.last_index() + 1;
-        let max_inflight = self.config.max_inflight_msgs;
+        let limits = self.config.inflight_limits();
         let persisted = self.log.persisted_index().unwrap_or(0);
         for (&peer, progress) in &mut self.tracker.progress {
-            *progress = Progress::new(next_index, max_inflight);
+            *progress = Progress::new(next_index, limits);
             if peer == self.id {
+                // What is durable here, not the whole log: the leader counts its own copy of
+                // an entry only once it is synced.
                 progress.match_index = persisted;
                 progress.recent_active = true;
             }
@@ -604,13 +700,20 @@ impl<S: Storage> RawNode<S> {
         };
         if let Some(progress) = self.tracker.progress.get_mut(&self.id) {
             progress.become_replicate();
+            progress.recent_active = true;
         }
         // The empty entry of §5.4.2/§8: commits the earlier terms' entries and gates reads and
-        // configuration changes.
-        self.append_entries(vec![Entry {
+        // configuration changes. Empty, it never counts against the uncommitted-size limit.
+        let appended = self.append_entries(vec![Entry {
             kind: EntryKind::Normal,
             ..Entry::default()
         }]);
+        assert!(
+            appended.is_some(),
+            "node {} term {}: the empty entry of a new leader was dropped",
+            self.id,
+            self.term
+        );
     }
 
     // ----- elections -----
@@ -626,14 +729,22 @@ impl<S: Storage> RawNode<S> {
             self.become_candidate();
             (MessageKind::Vote, self.term)
         };
-        if self.record_vote(self.id, true) == VoteResult::Won {
-            // A single-voter configuration wins at once.
-            self.win_election();
-            return;
-        }
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
         for voter in self.tracker.config.voters.ids() {
             if voter == self.id {
+                // Our own vote counts once our term and vote are durable: it is a reply to
+                // ourselves, stepped when the Ready that persists them is acknowledged. A lone
+                // voter therefore leads (and sends entries of its term) only after that sync.
+                let response = match message_kind {
+                    MessageKind::PreVote => MessageKind::PreVoteResponse,
+                    _ => MessageKind::VoteResponse,
+                };
+                self.send(Message {
+                    kind: response,
+                    to: self.id,
+                    term: vote_term,
+                    ..Message::default()
+                });
                 continue;
             }
             self.send(Message {
@@ -730,8 +841,23 @@ impl<S: Storage> RawNode<S> {
     /// (votes, vote replies, append and heartbeat acks) go to `persisted_messages`.
     pub(crate) fn send(&mut self, mut message: Message) {
         message.from = self.id;
-        if message.term == 0 {
+        let termless = matches!(message.kind, MessageKind::Propose | MessageKind::ReadIndex);
+        if message.term == 0 && !termless {
             message.term = self.term;
+        }
+        if message.to == self.id {
+            assert!(
+                matches!(
+                    message.kind,
+                    MessageKind::VoteResponse | MessageKind::PreVoteResponse
+                ),
+                "node {} term {}: only a vote for itself is addressed to itself, not {:?}",
+                self.id,
+                self.term,
+                message.kind
+            );
+            self.self_messages.push(message);
+            return;
         }
         let after_persist = match message.kind {
             MessageKind::Vote

@@ -23,6 +23,7 @@
 //! (conf changes included).
 
 use crate::error::StorageError;
+use crate::log::payload_size;
 use crate::mutant::Mutant;
 use crate::node::RawNode;
 use crate::storage::Storage;
@@ -39,7 +40,7 @@ pub struct Ready {
     pub entries: Vec<Entry>,
     /// A snapshot to persist and restore the state machine from.
     pub snapshot: Option<Snapshot>,
-    /// Committed entries to apply, in order (all durable locally).
+    /// Committed entries to apply, in order, once this Ready's entries are durable.
     pub committed_entries: Vec<Entry>,
     /// Confirmed read points.
     pub read_states: Vec<ReadState>,
@@ -50,6 +51,89 @@ pub struct Ready {
     pub persisted_messages: Vec<Message>,
     /// Whether the persisted part must be synced before `persisted_messages` go out.
     pub must_sync: bool,
+}
+
+impl std::fmt::Display for Ready {
+    /// etcd's `DescribeReady` layout, one item a line, with our names:
+    ///
+    /// ```text
+    /// Ready must-sync=true:
+    /// soft-state leader=1 role=Leader
+    /// hard-state term=1 vote=1 commit=3
+    /// Entries:
+    /// 4@1 ""
+    /// Messages:
+    /// 1->2 app t1 prev=3@1 commit=3 [4@1 ""]
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "Ready must-sync={}:", self.must_sync)?;
+        if let Some(soft) = self.soft_state {
+            let leader = soft.leader.map_or("none".to_string(), |id| id.to_string());
+            writeln!(f, "soft-state leader={leader} role={:?}", soft.role)?;
+        }
+        if let Some(hard) = self.hard_state {
+            let vote = hard.vote.map_or("none".to_string(), |id| id.to_string());
+            writeln!(
+                f,
+                "hard-state term={} vote={vote} commit={}",
+                hard.term, hard.commit
+            )?;
+        }
+        if let Some(snapshot) = &self.snapshot {
+            writeln!(f, "Snapshot {snapshot}")?;
+        }
+        let lists: [(&str, Vec<String>); 5] = [
+            (
+                "Entries:",
+                self.entries.iter().map(|e| e.to_string()).collect(),
+            ),
+            (
+                "CommittedEntries:",
+                self.committed_entries
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect(),
+            ),
+            (
+                "ReadStates:",
+                self.read_states
+                    .iter()
+                    .map(|r| {
+                        let context = String::from_utf8_lossy(&r.request_ctx);
+                        format!("index={} context={context:?}", r.index)
+                    })
+                    .collect(),
+            ),
+            (
+                "Messages:",
+                self.messages.iter().map(Message::with_route).collect(),
+            ),
+            (
+                "Messages after persisting:",
+                self.persisted_messages
+                    .iter()
+                    .map(Message::with_route)
+                    .collect(),
+            ),
+        ];
+        for (title, lines) in lists {
+            if lines.is_empty() {
+                continue;
+            }
+            writeln!(f, "{title}")?;
+            for line in lines {
+                writeln!(f, "{line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether the application applied the committed entries of the Ready it acknowledges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Applied {
+    Yes,
+    No,
 }
 
 /// What the last `ready()` handed out, so that `advance()` can acknowledge exactly that.
@@ -66,6 +150,10 @@ struct Outstanding {
     last_entry: Option<(u64, u64)>,
     snapshot_index: Option<u64>,
     last_committed: Option<u64>,
+    /// Payload bytes of the committed entries handed out.
+    applied_size: u64,
+    /// Replies to ourselves that count once this Ready is durable (our own vote).
+    self_messages: Vec<Message>,
 }
 
 impl ReadyState {
@@ -96,6 +184,7 @@ impl<S: Storage> RawNode<S> {
             || !self.read_states.is_empty()
             || !self.messages.is_empty()
             || !self.persisted_messages.is_empty()
+            || !self.self_messages.is_empty()
     }
 
     /// Collects the node's output. Must be followed by [`RawNode::advance`] before the next call.
@@ -125,11 +214,15 @@ impl<S: Storage> RawNode<S> {
         });
         let entries = self.log.unstable_entries().to_vec();
         let snapshot = self.log.unstable_snapshot().cloned();
-        let committed_entries = self.log.next_committed_entries();
+        let committed_entries = self
+            .log
+            .next_committed_entries(self.config.max_committed_size_per_ready);
         self.ready_state.outstanding = Some(Outstanding {
             last_entry: entries.last().map(|entry| (entry.index, entry.term)),
             snapshot_index: snapshot.as_ref().map(|snapshot| snapshot.metadata.index),
             last_committed: committed_entries.last().map(|entry| entry.index),
+            applied_size: payload_size(&committed_entries),
+            self_messages: std::mem::take(&mut self.self_messages),
         });
         Ready {
             soft_state,
@@ -147,6 +240,17 @@ impl<S: Storage> RawNode<S> {
     /// Acknowledges the last `Ready`: its entries, snapshot and hard state are durable and its
     /// committed entries applied.
     pub fn advance(&mut self) {
+        self.finish_outstanding(Applied::Yes);
+    }
+
+    /// Acknowledges the last `Ready` as durable, but not its committed entries as applied: the
+    /// application defers them, and they come again in the next `Ready` (etcd-raft separates
+    /// the two with asynchronous storage writes). Its snapshot counts as applied.
+    pub fn advance_append(&mut self) {
+        self.finish_outstanding(Applied::No);
+    }
+
+    fn finish_outstanding(&mut self, applied: Applied) {
         let outstanding = self.ready_state.outstanding.take().unwrap_or_else(|| {
             panic!("node {}: advance() without an outstanding ready()", self.id)
         });
@@ -157,8 +261,15 @@ impl<S: Storage> RawNode<S> {
         if let Some((index, term)) = outstanding.last_entry {
             self.log.stable_to(index, term);
         }
-        if let Some(index) = outstanding.last_committed {
+        if let (Some(index), Applied::Yes) = (outstanding.last_committed, applied) {
             self.log.applied_to(index);
+            self.uncommitted_size = self
+                .uncommitted_size
+                .saturating_sub(outstanding.applied_size);
+        }
+        for message in outstanding.self_messages {
+            self.step(message)
+                .expect("a reply to ourselves is addressed to us");
         }
         if self.role == Role::Leader {
             if let Some(persisted) = self.log.persisted_index() {

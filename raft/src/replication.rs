@@ -1,77 +1,15 @@
 //! Log replication (§5.3): proposals, appends with the log-matching check and conflict hints,
 //! flow control, the commit rule of Figure 8, heartbeats and InstallSnapshot (§7).
 
-use crate::error::Error;
+use crate::config::ReadOnlyOption;
+use crate::log::payload_size;
 use crate::mutant::Mutant;
 use crate::node::RawNode;
 use crate::storage::Storage;
 use crate::tracker::{Configuration, ProgressState};
-use crate::types::{Entry, EntryKind, Message, MessageKind, NodeId, Role, Snapshot};
+use crate::types::{Message, MessageKind, NodeId, Role, Snapshot, SnapshotStatus};
 
 impl<S: Storage> RawNode<S> {
-    /// Proposes application data; returns the index it was appended at. Only the leader accepts
-    /// proposals, and not while it is transferring leadership.
-    pub fn propose(&mut self, data: Vec<u8>) -> Result<u64, Error> {
-        self.check_can_propose()?;
-        let index = self.append_entries(vec![Entry {
-            kind: EntryKind::Normal,
-            data,
-            ..Entry::default()
-        }]);
-        self.broadcast_append();
-        Ok(index)
-    }
-
-    /// Proposes several entries in one batch; returns the index of the last.
-    pub fn propose_batch(&mut self, batch: Vec<Vec<u8>>) -> Result<u64, Error> {
-        self.check_can_propose()?;
-        let entries = batch.into_iter().map(|data| Entry {
-            kind: EntryKind::Normal,
-            data,
-            ..Entry::default()
-        });
-        let index = self.append_entries(entries.collect());
-        self.broadcast_append();
-        Ok(index)
-    }
-
-    pub(crate) fn check_can_propose(&self) -> Result<(), Error> {
-        if self.role != Role::Leader {
-            return Err(Error::NotLeader {
-                leader: self.leader,
-            });
-        }
-        if let Some(to) = self.lead_transferee {
-            return Err(Error::ProposalDropped {
-                reason: format!("leadership is being transferred to {to}"),
-            });
-        }
-        Ok(())
-    }
-
-    /// Appends entries at the leader, stamping term and index. Returns the last index.
-    pub(crate) fn append_entries(&mut self, mut entries: Vec<Entry>) -> u64 {
-        assert_eq!(
-            self.role,
-            Role::Leader,
-            "node {} term {}: only a leader appends",
-            self.id,
-            self.term
-        );
-        let mut index = self.log.last_index();
-        for entry in &mut entries {
-            index += 1;
-            entry.term = self.term;
-            entry.index = index;
-        }
-        let last_index = self.log.append(&entries);
-        if self.config.mutants.contains(Mutant::AckBeforeSync) {
-            // The bug: the leader counts its own copy before it is durable.
-            self.update_self_match(last_index);
-        }
-        last_index
-    }
-
     /// The leader's own match index: what it has persisted (or, with `ack-before-sync`,
     /// appended).
     pub(crate) fn update_self_match(&mut self, index: u64) {
@@ -114,7 +52,8 @@ impl<S: Storage> RawNode<S> {
             .is_ok_and(|term| term == self.term)
     }
 
-    /// Sends appends to every member with anything to send, and commit updates to all.
+    /// Sends every member an append: new entries where it has room for them, else the commit
+    /// index alone (etcd's `bcastAppend`).
     pub(crate) fn broadcast_append(&mut self) {
         let members: Vec<NodeId> = self
             .tracker
@@ -124,24 +63,19 @@ impl<S: Storage> RawNode<S> {
             .filter(|&id| id != self.id)
             .collect();
         for id in members {
-            if self.maybe_send_append(id, true) {
-                self.send_append(id);
-            }
+            self.send_append(id);
         }
     }
 
-    /// Sends as many appends to `to` as flow control allows (at least one entry each).
+    /// Sends `to` one append, with entries if it has room for them, else empty (carrying the
+    /// commit index), unless its flow is paused.
     pub(crate) fn send_append(&mut self, to: NodeId) {
-        // Bounded: each send either fills one in-flight slot or pauses the progress.
-        for _ in 0..=self.config.max_inflight_msgs {
-            if !self.maybe_send_append(to, false) {
-                return;
-            }
-        }
+        self.maybe_send_append(to, true);
     }
 
-    /// Sends one append (or a snapshot) to `to` unless paused. Returns whether it sent.
-    fn maybe_send_append(&mut self, to: NodeId, send_if_empty: bool) -> bool {
+    /// Sends one append (or a snapshot) to `to` unless paused; an empty one only when
+    /// `send_if_empty`. Returns whether it sent.
+    pub(crate) fn maybe_send_append(&mut self, to: NodeId, send_if_empty: bool) -> bool {
         let Some(progress) = self.tracker.progress.get(&to) else {
             return false;
         };
@@ -150,26 +84,34 @@ impl<S: Storage> RawNode<S> {
         }
         let next_index = progress.next_index;
         let prev_index = next_index - 1;
-        let prev_term = self.log.term(prev_index);
-        let entries = self.log.entries(
-            next_index,
-            self.log.last_index() + 1,
-            self.config.max_entries_per_msg,
-        );
-        let (Ok(prev_term), Ok(entries)) = (prev_term, entries) else {
-            return self.send_snapshot(to);
+        let Ok(prev_term) = self.log.term(prev_index) else {
+            // The log is compacted past what the follower needs.
+            return self.maybe_send_snapshot(to);
         };
-        // A probe goes out even when empty: it is how the leader finds the follower's log.
-        if entries.is_empty() && !send_if_empty && progress.state != ProgressState::Probe {
+        // A full window sends only empty appends: if every append in flight was lost, an empty
+        // one still reaches the follower, whose answer (accept or reject) frees the window.
+        let window_full = progress.state == ProgressState::Replicate && progress.inflights.full();
+        let entries = if window_full {
+            Ok(Vec::new())
+        } else {
+            self.log.entries_within(
+                next_index,
+                self.log.last_index() + 1,
+                self.config.max_entries_per_msg,
+                self.config.max_size_per_msg,
+            )
+        };
+        let Ok(entries) = entries else {
+            return self.maybe_send_snapshot(to);
+        };
+        if entries.is_empty() && !send_if_empty {
             return false;
         }
-        let last_index = entries.last().map(|entry| entry.index);
+        let (count, bytes) = (entries.len(), payload_size(&entries));
         let commit = self.log.committed;
-        self.tracker
-            .progress
-            .get_mut(&to)
-            .expect("checked above")
-            .sent_entries(last_index);
+        let progress = self.tracker.progress.get_mut(&to).expect("checked above");
+        progress.sent_entries(count, bytes);
+        progress.sent_commit_to(commit);
         self.send(Message {
             kind: MessageKind::Append,
             to,
@@ -182,7 +124,13 @@ impl<S: Storage> RawNode<S> {
         true
     }
 
-    fn send_snapshot(&mut self, to: NodeId) -> bool {
+    /// Sends the latest snapshot to `to`, unless it has not been heard from recently (it may
+    /// be down; a snapshot is expensive). Returns whether it sent.
+    fn maybe_send_snapshot(&mut self, to: NodeId) -> bool {
+        let progress = self.tracker.progress.get(&to).expect("member has progress");
+        if !progress.recent_active {
+            return false;
+        }
         let snapshot = self.log.snapshot();
         let index = snapshot.metadata.index;
         assert!(
@@ -206,16 +154,18 @@ impl<S: Storage> RawNode<S> {
     }
 
     pub(crate) fn broadcast_heartbeat(&mut self) {
-        let members: Vec<(NodeId, u64)> = self
+        let members: Vec<NodeId> = self
             .tracker
             .progress
-            .iter()
-            .filter(|(id, _)| **id != self.id)
-            .map(|(&id, progress)| (id, progress.match_index))
+            .keys()
+            .copied()
+            .filter(|&id| id != self.id)
             .collect();
-        for (to, match_index) in members {
+        for to in members {
+            let progress = self.tracker.progress.get_mut(&to).expect("listed above");
             // Never tell a follower to commit beyond what it is known to hold.
-            let commit = match_index.min(self.log.committed);
+            let commit = progress.match_index.min(self.log.committed);
+            progress.sent_commit_to(commit);
             let read_round = self.read_round;
             self.send(Message {
                 kind: MessageKind::Heartbeat,
@@ -364,7 +314,7 @@ impl<S: Storage> RawNode<S> {
         self.log.restore(snapshot);
         let next_index = self.log.last_index() + 1;
         self.tracker
-            .set_config(configuration, next_index, self.config.max_inflight_msgs);
+            .set_config(configuration, next_index, self.config.inflight_limits());
         true
     }
 
@@ -377,47 +327,76 @@ impl<S: Storage> RawNode<S> {
         };
         progress.recent_active = true;
         if message.reject {
-            let next_probe = if message.log_term > 0 {
-                self.log
-                    .find_conflict_by_term(message.reject_hint, message.log_term)
-                    .0
-            } else {
-                message.reject_hint
-            };
-            let progress = self.tracker.progress.get_mut(&from).expect("checked above");
-            if progress.maybe_decrease_to(message.index, next_probe) {
-                if progress.state == ProgressState::Replicate {
-                    progress.become_probe();
-                }
-                self.send_append(from);
-            }
+            self.handle_append_rejection(message);
             return;
         }
-        let was_paused = progress.is_paused();
-        if !progress.maybe_update(message.index) {
+        // A reply at a probing follower's match index also shows where its log matches ours
+        // (etcd: it moves the follower back to replicating, e.g. after a heartbeat reply).
+        let probed =
+            progress.match_index == message.index && progress.state == ProgressState::Probe;
+        if !progress.maybe_update(message.index) && !probed {
             return;
         }
         match progress.state {
             ProgressState::Probe => progress.become_replicate(),
-            ProgressState::Snapshot if progress.match_index >= progress.pending_snapshot => {
-                progress.become_probe()
+            // Whatever index the snapshot was installed at, if the log covers what the follower
+            // needs next, replicate from there.
+            ProgressState::Snapshot if progress.match_index + 1 >= self.log.first_index() => {
+                progress.become_probe();
+                progress.become_replicate();
             }
             ProgressState::Snapshot => {}
             ProgressState::Replicate => progress.inflights.free_le(message.index),
         }
-        let match_index = progress.match_index;
         if self.maybe_commit() {
             self.broadcast_append();
-        } else if was_paused {
-            // A paused follower missed the broadcasts of the commit index meanwhile.
-            if self.maybe_send_append(from, true) {
-                self.send_append(from);
-            }
-        } else {
+        } else if self
+            .tracker
+            .progress
+            .get(&from)
+            .is_some_and(|progress| progress.can_bump_commit(self.log.committed))
+        {
+            // The follower may be missing the latest commit index: tell it now rather than at
+            // the next heartbeat.
             self.send_append(from);
         }
-        if self.lead_transferee == Some(from) && match_index == self.log.last_index() {
+        // The window may have room for several appends now (bounded by its size).
+        for _ in 0..=self.config.max_inflight_msgs {
+            if !self.maybe_send_append(from, false) {
+                break;
+            }
+        }
+        let caught_up = self
+            .tracker
+            .progress
+            .get(&from)
+            .is_some_and(|progress| progress.match_index == self.log.last_index());
+        if self.lead_transferee == Some(from) && caught_up {
             self.send_timeout_now(from);
+        }
+    }
+
+    fn handle_append_rejection(&mut self, message: &Message) {
+        let from = message.from;
+        // The hint is the follower's last index at or below the probe whose term is at most
+        // the probe's term; skipping our entries of higher terms probes once per term.
+        let next_probe = if message.log_term > 0 {
+            self.log
+                .find_conflict_by_term(message.reject_hint, message.log_term)
+                .0
+        } else {
+            message.reject_hint
+        };
+        let progress = self
+            .tracker
+            .progress
+            .get_mut(&from)
+            .expect("checked by caller");
+        if progress.maybe_decrease_to(message.index, next_probe) {
+            if progress.state == ProgressState::Replicate {
+                progress.become_probe();
+            }
+            self.send_append(from);
         }
     }
 
@@ -428,24 +407,10 @@ impl<S: Storage> RawNode<S> {
             return;
         };
         progress.recent_active = true;
-        progress.probe_sent = false;
-        if progress.state == ProgressState::Snapshot
-            && progress.match_index < progress.pending_snapshot
-        {
-            // The snapshot may have been lost: probe again (which resends it if still needed).
-            progress.pending_snapshot = 0;
-            progress.become_probe();
-        }
-        let stalled = progress.match_index == progress.match_at_last_heartbeat;
-        if progress.state == ProgressState::Replicate
-            && progress.match_index < last_index
-            && stalled
-        {
-            // Nothing acknowledged for a heartbeat interval: an append was probably lost.
-            progress.become_probe();
-        }
-        progress.match_at_last_heartbeat = progress.match_index;
-        if progress.match_index < last_index {
+        progress.append_flow_paused = false;
+        // A follower behind (or probing) gets an append at once: if earlier appends were lost,
+        // its answer shows it, a full window included (the append is then empty).
+        if progress.match_index < last_index || progress.state == ProgressState::Probe {
             self.send_append(from);
         }
         self.receive_read_ack(from, message.read_round);
@@ -457,5 +422,48 @@ impl<S: Storage> RawNode<S> {
             to,
             ..Message::default()
         });
+    }
+
+    /// The application could not reach `id` (a send failed): appends in flight were probably
+    /// lost, so a replicating follower is probed again (etcd's `ReportUnreachable`).
+    pub fn report_unreachable(&mut self, id: NodeId) {
+        if self.role != Role::Leader {
+            return;
+        }
+        if let Some(progress) = self.tracker.progress.get_mut(&id)
+            && progress.state == ProgressState::Replicate
+        {
+            progress.become_probe();
+        }
+    }
+
+    /// The application reports how sending a snapshot to `id` went (etcd's `ReportSnapshot`).
+    /// Either way the leader probes again, after the follower's acknowledgement or a heartbeat
+    /// interval; after a failure, from before the snapshot.
+    pub fn report_snapshot(&mut self, id: NodeId, status: SnapshotStatus) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let Some(progress) = self.tracker.progress.get_mut(&id) else {
+            return;
+        };
+        if progress.state != ProgressState::Snapshot {
+            return;
+        }
+        if status == SnapshotStatus::Failure {
+            progress.pending_snapshot = 0;
+        }
+        progress.become_probe();
+        progress.append_flow_paused = true;
+    }
+
+    /// A follower forgets its leader, so that it may grant votes at once instead of waiting for
+    /// the CheckQuorum lease to run out (etcd's `ForgetLeader`; e.g. when the application knows
+    /// the leader is gone). Nothing happens on a leader or candidate, or with lease-based reads
+    /// (a forgotten lease could let two leaders serve reads).
+    pub fn forget_leader(&mut self) {
+        if self.role == Role::Follower && self.config.read_only != ReadOnlyOption::LeaseBased {
+            self.leader = None;
+        }
     }
 }

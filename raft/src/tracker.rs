@@ -17,126 +17,194 @@ pub enum ProgressState {
     Snapshot,
 }
 
-/// A bounded window of appends in flight, each remembered by its last index.
+/// The in-flight window's bounds: how many appends, and how many payload bytes, may be
+/// unacknowledged at once while replicating optimistically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InflightLimits {
+    pub messages: usize,
+    /// `u64::MAX`: no byte limit.
+    pub bytes: u64,
+}
+
+/// A bounded window of appends in flight, each remembered by its last index and payload size.
 #[derive(Clone, Debug)]
 pub struct Inflights {
-    last_indices: VecDeque<u64>,
-    capacity: usize,
+    /// (last index, payload bytes) of each append in flight, oldest first.
+    appends: VecDeque<(u64, u64)>,
+    bytes: u64,
+    limits: InflightLimits,
 }
 
 impl Inflights {
-    pub fn new(capacity: usize) -> Inflights {
+    pub fn new(limits: InflightLimits) -> Inflights {
         Inflights {
-            last_indices: VecDeque::with_capacity(capacity.min(1024)),
-            capacity,
+            appends: VecDeque::with_capacity(limits.messages.min(1024)),
+            bytes: 0,
+            limits,
         }
     }
 
-    pub fn add(&mut self, last_index: u64) {
+    pub fn add(&mut self, last_index: u64, bytes: u64) {
         assert!(
             !self.full(),
-            "in-flight window overflow: {} of {}",
-            self.last_indices.len(),
-            self.capacity
+            "in-flight window overflow: {} of {} appends, {} of {} bytes",
+            self.appends.len(),
+            self.limits.messages,
+            self.bytes,
+            self.limits.bytes
         );
-        self.last_indices.push_back(last_index);
+        if let Some(&(last, _)) = self.appends.back() {
+            assert!(
+                last < last_index,
+                "in-flight appends out of order: {last} then {last_index}"
+            );
+        }
+        self.appends.push_back((last_index, bytes));
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 
     /// Frees every append acknowledged by a reply up to `index`.
     pub fn free_le(&mut self, index: u64) {
-        while self.last_indices.front().is_some_and(|&last| last <= index) {
-            self.last_indices.pop_front();
+        while let Some(&(last, bytes)) = self.appends.front() {
+            if last > index {
+                break;
+            }
+            self.appends.pop_front();
+            self.bytes -= bytes;
         }
     }
 
+    /// Full when the window holds its maximum of appends, or of bytes.
     pub fn full(&self) -> bool {
-        self.last_indices.len() >= self.capacity
+        self.appends.len() >= self.limits.messages || self.bytes >= self.limits.bytes
     }
 
     pub fn count(&self) -> usize {
-        self.last_indices.len()
+        self.appends.len()
+    }
+
+    /// Payload bytes in flight.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     pub fn reset(&mut self) {
-        self.last_indices.clear();
+        self.appends.clear();
+        self.bytes = 0;
     }
 }
 
-/// The leader's view of one peer.
+/// The leader's view of one peer (etcd-raft's `tracker.Progress`).
 #[derive(Clone, Debug)]
 pub struct Progress {
     pub match_index: u64,
     pub next_index: u64,
     pub state: ProgressState,
-    /// The snapshot index sent while in `Snapshot` state.
+    /// The snapshot index sent while in `Snapshot` state (0 when none is known to be pending).
     pub pending_snapshot: u64,
-    /// Heard from since the last CheckQuorum round.
+    /// Heard from since the last CheckQuorum round. A peer just added to the configuration
+    /// starts active, so the next round does not count it against the leader before it could
+    /// answer; a leader does not send snapshots to an inactive peer.
     pub recent_active: bool,
-    /// A probe is outstanding (Probe state sends one append per reply or heartbeat reply).
-    pub probe_sent: bool,
+    /// Appends are paused: in `Probe`, one is outstanding; in `Replicate`, the in-flight window
+    /// is full. A heartbeat reply resumes the flow, so that a lost append is noticed at once.
+    pub append_flow_paused: bool,
     pub inflights: Inflights,
-    /// The match index at the previous heartbeat reply: no progress over a whole heartbeat
-    /// interval while replicating means an append was lost, so the leader probes again.
-    pub match_at_last_heartbeat: u64,
+    /// The highest commit index sent to the peer (in an append or heartbeat): whether it may be
+    /// missing the latest commit index.
+    pub sent_commit: u64,
 }
 
 impl Progress {
-    pub fn new(next_index: u64, max_inflight: usize) -> Progress {
+    pub fn new(next_index: u64, limits: InflightLimits) -> Progress {
         Progress {
             match_index: 0,
             next_index,
             state: ProgressState::Probe,
             pending_snapshot: 0,
             recent_active: false,
-            probe_sent: false,
-            inflights: Inflights::new(max_inflight),
-            match_at_last_heartbeat: 0,
+            append_flow_paused: false,
+            inflights: Inflights::new(limits),
+            sent_commit: 0,
         }
     }
 
     pub fn is_paused(&self) -> bool {
         match self.state {
-            ProgressState::Probe => self.probe_sent,
-            ProgressState::Replicate => self.inflights.full(),
+            ProgressState::Probe | ProgressState::Replicate => self.append_flow_paused,
             ProgressState::Snapshot => true,
         }
     }
 
+    fn reset_state(&mut self, state: ProgressState) {
+        self.append_flow_paused = false;
+        self.pending_snapshot = 0;
+        self.state = state;
+        self.inflights.reset();
+    }
+
+    /// Back to probing from the match index (or past a snapshot known to be installed).
     pub fn become_probe(&mut self) {
-        let next = match self.state {
+        let next_index = match self.state {
             ProgressState::Snapshot => (self.match_index + 1).max(self.pending_snapshot + 1),
             _ => self.match_index + 1,
         };
-        self.state = ProgressState::Probe;
-        self.next_index = next;
-        self.probe_sent = false;
-        self.pending_snapshot = 0;
-        self.inflights.reset();
+        self.reset_state(ProgressState::Probe);
+        self.next_index = next_index;
+        self.sent_commit = self.sent_commit.min(self.next_index - 1);
     }
 
     pub fn become_replicate(&mut self) {
-        self.state = ProgressState::Replicate;
+        self.reset_state(ProgressState::Replicate);
         self.next_index = self.match_index + 1;
-        self.probe_sent = false;
-        self.inflights.reset();
     }
 
     pub fn become_snapshot(&mut self, snapshot_index: u64) {
-        self.state = ProgressState::Snapshot;
+        self.reset_state(ProgressState::Snapshot);
         self.pending_snapshot = snapshot_index;
-        self.probe_sent = false;
-        self.inflights.reset();
+        self.next_index = snapshot_index + 1;
+        self.sent_commit = snapshot_index;
+    }
+
+    /// Records an append of `count` entries (`bytes` of payload) just sent.
+    pub fn sent_entries(&mut self, count: usize, bytes: u64) {
+        match self.state {
+            ProgressState::Replicate => {
+                if count > 0 {
+                    self.next_index += count as u64;
+                    self.inflights.add(self.next_index - 1, bytes);
+                }
+                self.append_flow_paused = self.inflights.full();
+            }
+            ProgressState::Probe => {
+                if count > 0 {
+                    self.append_flow_paused = true;
+                }
+            }
+            ProgressState::Snapshot => {
+                unreachable!("append sent while a snapshot is pending")
+            }
+        }
+    }
+
+    /// Whether the peer may lack commit index `commit` and an append could tell it.
+    pub fn can_bump_commit(&self, commit: u64) -> bool {
+        commit > self.sent_commit && self.sent_commit < self.next_index - 1
+    }
+
+    pub fn sent_commit_to(&mut self, commit: u64) {
+        self.sent_commit = commit;
     }
 
     /// A successful append reply up to `index`. Returns whether the match index moved.
     pub fn maybe_update(&mut self, index: u64) -> bool {
-        let updated = self.match_index < index;
-        if updated {
-            self.match_index = index;
-            self.probe_sent = false;
+        if index <= self.match_index {
+            return false;
         }
+        self.match_index = index;
         self.next_index = self.next_index.max(index + 1);
-        updated
+        self.append_flow_paused = false;
+        true
     }
 
     /// A rejected append at `rejected`, with the leader's next guess `match_hint`. Returns false
@@ -147,28 +215,49 @@ impl Progress {
                 return false;
             }
             self.next_index = self.match_index + 1;
+            self.sent_commit = self.sent_commit.min(self.next_index - 1);
             return true;
         }
         if self.next_index != rejected + 1 {
             return false;
         }
         self.next_index = rejected.min(match_hint + 1).max(self.match_index + 1);
-        self.probe_sent = false;
+        self.sent_commit = self.sent_commit.min(self.next_index - 1);
+        self.append_flow_paused = false;
         true
     }
+}
 
-    /// Records an append of entries up to `last_index` just sent.
-    pub fn sent_entries(&mut self, last_index: Option<u64>) {
-        match self.state {
-            ProgressState::Replicate => {
-                if let Some(last_index) = last_index {
-                    self.next_index = last_index + 1;
-                    self.inflights.add(last_index);
-                }
-            }
-            ProgressState::Probe => self.probe_sent = true,
-            ProgressState::Snapshot => unreachable!("append sent while a snapshot is pending"),
+impl std::fmt::Display for Progress {
+    /// etcd's progress line: `StateReplicate match=5 next=6 paused inflight=1`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            ProgressState::Probe => "probe",
+            ProgressState::Replicate => "replicate",
+            ProgressState::Snapshot => "snapshot",
+        };
+        write!(
+            f,
+            "{state} match={} next={}",
+            self.match_index, self.next_index
+        )?;
+        if self.is_paused() {
+            write!(f, " paused")?;
         }
+        if self.pending_snapshot > 0 {
+            write!(f, " pending-snapshot={}", self.pending_snapshot)?;
+        }
+        if !self.recent_active {
+            write!(f, " inactive")?;
+        }
+        let count = self.inflights.count();
+        if count > 0 {
+            write!(f, " inflight={count}")?;
+            if self.inflights.full() {
+                write!(f, "[full]")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -337,14 +426,17 @@ pub struct ProgressTracker {
 
 impl ProgressTracker {
     /// Switches to `config`: drops progress of departed members and adds new ones probing at
-    /// `next_index`.
-    pub fn set_config(&mut self, config: Configuration, next_index: u64, max_inflight: usize) {
+    /// `next_index`. A new member starts recently active: it has had no chance to answer yet,
+    /// and counting it as silent could make CheckQuorum depose a leader that just added it.
+    pub fn set_config(&mut self, config: Configuration, next_index: u64, limits: InflightLimits) {
         let members = config.members();
         self.progress.retain(|id, _| members.contains(id));
         for id in members {
-            self.progress
-                .entry(id)
-                .or_insert_with(|| Progress::new(next_index, max_inflight));
+            self.progress.entry(id).or_insert_with(|| {
+                let mut progress = Progress::new(next_index, limits);
+                progress.recent_active = true;
+                progress
+            });
         }
         self.config = config;
     }
@@ -462,22 +554,28 @@ mod tests {
 
     #[test]
     fn progress_probe_and_replicate_flow_control() {
-        let mut progress = Progress::new(5, 2);
+        let limits = InflightLimits {
+            messages: 2,
+            bytes: u64::MAX,
+        };
+        let mut progress = Progress::new(5, limits);
         assert!(!progress.is_paused());
-        progress.sent_entries(Some(6));
+        progress.sent_entries(2, 10);
         assert!(progress.is_paused(), "probe waits for a reply");
         // A stale rejection (not for next-1) is ignored; a real one moves next to the hint.
         assert!(!progress.maybe_decrease_to(2, 1));
         assert!(progress.maybe_decrease_to(4, 1));
         assert_eq!(progress.next_index, 2);
+        assert!(!progress.is_paused(), "a rejection resumes probing");
         assert!(progress.maybe_update(3));
         progress.become_replicate();
         assert_eq!(progress.next_index, 4);
-        progress.sent_entries(Some(5));
-        progress.sent_entries(Some(6));
+        progress.sent_entries(2, 10);
+        progress.sent_entries(1, 10);
         assert!(progress.is_paused(), "window of 2 is full");
+        assert_eq!(progress.inflights.bytes(), 20);
         progress.inflights.free_le(5);
-        assert!(!progress.is_paused());
+        assert_eq!(progress.inflights.count(), 1);
         assert_eq!(progress.next_index, 7);
         // In replicate, a rejection beyond match falls back to match + 1.
         assert!(progress.maybe_decrease_to(6, 0));
@@ -486,5 +584,25 @@ mod tests {
         assert!(progress.is_paused());
         progress.become_probe();
         assert_eq!(progress.next_index, 11);
+    }
+
+    #[test]
+    fn inflights_fill_by_count_or_bytes() {
+        let mut inflights = Inflights::new(InflightLimits {
+            messages: 3,
+            bytes: 100,
+        });
+        inflights.add(1, 60);
+        assert!(!inflights.full());
+        inflights.add(2, 40);
+        assert!(inflights.full(), "100 bytes reach the byte limit");
+        inflights.free_le(1);
+        assert!(!inflights.full());
+        assert_eq!(inflights.bytes(), 40);
+        inflights.add(3, 0);
+        inflights.add(4, 0);
+        assert!(inflights.full(), "3 appends reach the count limit");
+        inflights.free_le(9);
+        assert_eq!((inflights.count(), inflights.bytes()), (0, 0));
     }
 }

@@ -124,6 +124,11 @@ pub enum MessageKind {
     ReadIndex,
     /// The leader's answer to a forwarded ReadIndex: `index` to wait for, `context` echoed.
     ReadIndexResponse,
+    /// A proposal a follower forwards to its leader: `entries` to append (their term and index
+    /// are stamped by the leader). Carries no term: it is not part of any term's protocol.
+    Propose,
+    /// A request, forwarded by a follower, that the leader transfer leadership to `transferee`.
+    TransferLeader,
 }
 
 /// One message between nodes, etcd-raft's single message type: which fields mean something
@@ -163,6 +168,8 @@ pub struct Message {
     pub read_round: u64,
     /// Set on votes of a leader-transfer campaign: receivers skip the CheckQuorum lease.
     pub leader_transfer: bool,
+    /// The node leadership should go to (TransferLeader).
+    pub transferee: NodeId,
 }
 
 /// The kind of one membership change.
@@ -252,8 +259,13 @@ impl ConfChange {
         !matches!(self.transition, ConfChangeTransition::JointExplicit)
     }
 
-    /// A compact, stable binary encoding for the entry's data.
+    /// A compact, stable binary encoding for the entry's data. Leaving a joint configuration
+    /// encodes as no data at all (as etcd's empty `ConfChangeV2`), so that the leader's
+    /// automatic leave never counts against the uncommitted-size limit.
     pub fn encode(&self) -> Vec<u8> {
+        if *self == ConfChange::leave_joint() {
+            return Vec::new();
+        }
         let mut out = Vec::with_capacity(2 + 9 * self.changes.len() + 8 + self.context.len());
         out.push(match self.transition {
             ConfChangeTransition::Auto => 0,
@@ -275,6 +287,9 @@ impl ConfChange {
 
     /// The inverse of [`ConfChange::encode`]; `None` for malformed data.
     pub fn decode(data: &[u8]) -> Option<ConfChange> {
+        if data.is_empty() {
+            return Some(ConfChange::leave_joint());
+        }
         let (&transition, rest) = data.split_first()?;
         let transition = match transition {
             0 => ConfChangeTransition::Auto,
@@ -311,6 +326,36 @@ impl ConfChange {
 pub struct ReadState {
     pub index: u64,
     pub request_ctx: Vec<u8>,
+}
+
+/// What the application reports about a snapshot the leader asked it to send
+/// ([`crate::RawNode::report_snapshot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SnapshotStatus {
+    /// The follower received it; the leader waits for its acknowledgement, then probes.
+    Finish,
+    /// It could not be delivered; the leader probes again after a heartbeat interval.
+    Failure,
+}
+
+/// What became of a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Proposal {
+    /// This node leads and appended it; `index` is its last entry's index.
+    Appended { index: u64 },
+    /// This follower forwarded it to `leader`, which may still drop it (no answer comes back:
+    /// the application learns the outcome by seeing it applied, or not, before a timeout).
+    Forwarded { leader: NodeId },
+}
+
+impl Proposal {
+    /// The index of the last entry appended, when this node appended it.
+    pub fn index(self) -> Option<u64> {
+        match self {
+            Proposal::Appended { index } => Some(index),
+            Proposal::Forwarded { .. } => None,
+        }
+    }
 }
 
 /// A node's role.
@@ -367,7 +412,6 @@ mod tests {
 
     #[test]
     fn conf_change_decode_rejects_garbage() {
-        assert_eq!(ConfChange::decode(&[]), None);
         assert_eq!(ConfChange::decode(&[9, 0, 0, 0, 0]), None);
         assert_eq!(
             ConfChange::decode(&[0, 1, 0, 0, 0, 0]),
@@ -377,6 +421,23 @@ mod tests {
         assert_eq!(
             ConfChange::decode(&[0, 1, 0, 0, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0]),
             None
+        );
+    }
+
+    #[test]
+    fn message_kind_names_are_unique() {
+        let names: BTreeSet<&str> = MessageKind::ALL.iter().map(|kind| kind.name()).collect();
+        assert_eq!(names.len(), MessageKind::ALL.len());
+    }
+
+    #[test]
+    fn leave_joint_is_empty_data() {
+        assert!(ConfChange::leave_joint().encode().is_empty());
+        assert_eq!(ConfChange::decode(&[]), Some(ConfChange::leave_joint()));
+        // The older five-byte form still decodes.
+        assert_eq!(
+            ConfChange::decode(&[0, 0, 0, 0, 0]),
+            Some(ConfChange::leave_joint())
         );
     }
 

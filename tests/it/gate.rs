@@ -107,14 +107,14 @@ fn a_reused_output_folder_holds_only_the_new_campaign() {
         "1000",
         "--quiet",
         "--seeds",
-        "0",
+        "1",
         "--mutant",
         "no-dedup",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(failing.status.code(), Some(1));
-    assert!(out.join("reports").join("seed-0.html").exists());
+    assert!(out.join("reports").join("seed-1.html").exists());
     assert!(short_campaign(&out, "5..7", None).status.success());
     assert!(
         !out.join("reports").exists(),

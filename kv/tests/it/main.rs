@@ -4,5 +4,6 @@
 mod clerk;
 mod encoding;
 mod semantics;
+mod server;
 mod sessions;
 mod workload;

@@ -4,6 +4,8 @@
 mod support;
 
 mod election;
+mod etcd;
+mod interaction;
 mod membership;
 mod mutants;
 mod on_append;

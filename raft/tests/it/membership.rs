@@ -2,7 +2,10 @@
 //! and their rules (one pending change, none before the term's first commit, a removed leader
 //! steps down).
 
-use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, Error, MessageKind, Role};
+use raft::{
+    ConfChange, ConfChangeKind, ConfChangeTransition, ConfState, Error, MemStorage, MessageKind,
+    Proposal, Role,
+};
 
 use crate::support::*;
 
@@ -63,9 +66,10 @@ fn remove_a_follower() {
 
 #[test]
 fn removed_leader_steps_down() {
-    // Goal: a leader that applies its own removal steps down. Method: leader 1 removes itself;
-    // after applying, it is a follower and 2 or 3 can take over.
-    let mut network = Network::new(&[1, 2, 3]);
+    // Goal: with `step_down_on_removal`, a leader that applies its own removal steps down.
+    // Method: leader 1 removes itself; after applying, it is a follower and 2 or 3 can take
+    // over.
+    let mut network = Network::with_config(&[1, 2, 3], |c| c.step_down_on_removal = true);
     network.elect(1);
     change(
         &mut network,
@@ -304,12 +308,44 @@ fn invalid_changes_are_errors() {
             "{case:?}: {error}"
         );
     }
-    assert!(matches!(
+    // A follower forwards the change to its leader (etcd), unless forwarding is disabled.
+    assert_eq!(
         network
             .node(2)
             .propose_conf_change(ConfChange::single(ConfChangeKind::AddNode, 4)),
-        Err(Error::NotLeader { .. })
+        Ok(Proposal::Forwarded { leader: 1 })
+    );
+    let mut network = Network::with_config(&[1, 2, 3], |c| c.disable_proposal_forwarding = true);
+    network.elect(1);
+    assert_eq!(
+        network
+            .node(2)
+            .propose_conf_change(ConfChange::single(ConfChangeKind::AddNode, 4)),
+        Err(Error::NotLeader { leader: Some(1) })
+    );
+}
+
+#[test]
+fn removed_leader_keeps_leading_by_default() {
+    // Goal: etcd's default: a leader that applies its own removal stays leader, drops
+    // proposals and no longer counts itself. Method: leader 1 removes itself, then proposes.
+    let mut network = Network::new(&[1, 2, 3]);
+    network.elect(1);
+    change(
+        &mut network,
+        1,
+        ConfChange::single(ConfChangeKind::RemoveNode, 1),
+    );
+    assert_eq!(network.get(1).role(), Role::Leader);
+    assert_eq!(ids(&network.get(1).conf_state().voters), vec![2, 3]);
+    assert!(matches!(
+        network.node(1).propose(b"dropped".to_vec()),
+        Err(Error::ProposalDropped { .. })
     ));
+    // It goes on sending heartbeats, which keep 2 and 3 following it.
+    network.tick_all(30);
+    assert_eq!(network.get(1).role(), Role::Leader);
+    assert_eq!(network.get(2).leader(), Some(1));
 }
 
 /// With `conf_change_on_append` a configuration is in effect as soon as its entry is in the log,
@@ -351,4 +387,54 @@ fn conf_change_on_append_takes_effect_before_commit() {
             "restarted node 4, on_append={on_append}"
         );
     }
+}
+
+#[test]
+fn seed_775_a_candidate_removed_while_campaigning_does_not_win() {
+    // Found by campaign seed 775 (with read-index-before-noop, but the bug was in correct
+    // code): node 4 campaigned while joint, learned from a refused vote that the entry leaving
+    // the joint configuration (without it) was committed, applied it, and then won on the votes
+    // of 2 and 3: a leader outside the configuration, dropping every proposal for good.
+    // Method: node 4 of {1,2,3}&&{1,2,3,4,5} holds the leave-joint entry uncommitted and
+    // campaigns; 1 refuses (its hint commits the entry), 4 applies it, then 2 and 3 grant.
+    let mut storage = MemStorage::new_with_conf_state(ConfState {
+        voters: [1, 2, 3].into(),
+        voters_outgoing: [1, 2, 3, 4, 5].into(),
+        auto_leave: true,
+        ..ConfState::default()
+    });
+    let leave = raft::Entry {
+        term: 1,
+        index: 1,
+        kind: raft::EntryKind::ConfChange,
+        data: ConfChange::leave_joint().encode(),
+    };
+    storage.append(&[leave]);
+    storage.set_hard_state(raft::HardState {
+        term: 1,
+        vote: None,
+        commit: 0,
+    });
+    let mut network = Network::with_storages(vec![(4, storage)], |_| {});
+    network.node(4).campaign();
+    network.process_ready(4);
+    assert_eq!(network.get(4).role(), Role::Candidate);
+    let term = network.get(4).term();
+    let refusal = raft::Message {
+        reject: true,
+        commit: 1,
+        log_term: 1,
+        ..message(MessageKind::VoteResponse, 1, 4, term)
+    };
+    network.node(4).step(refusal).unwrap();
+    network.process_ready(4);
+    assert!(
+        !network.get(4).conf_state().voters.contains(&4),
+        "it applied its removal"
+    );
+    for voter in [2, 3] {
+        let grant = message(MessageKind::VoteResponse, voter, 4, term);
+        network.node(4).step(grant).unwrap();
+    }
+    assert_eq!(network.get(4).role(), Role::Follower);
 }

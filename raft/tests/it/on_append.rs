@@ -32,7 +32,9 @@ fn add_6_reaching_only_2(network: &mut Network) -> u64 {
     let index = network
         .node(1)
         .propose_conf_change(ConfChange::single(ConfChangeKind::AddNode, 6))
-        .expect("change accepted");
+        .expect("change accepted")
+        .index()
+        .expect("the leader appends");
     network.settle();
     assert_eq!(voters(network, 2), vec![1, 2, 3, 4, 5, 6]);
     assert!(network.get(2).commit_index() < index);
@@ -59,7 +61,9 @@ fn truncating_a_change_reverts_the_configuration() {
     network
         .node(3)
         .propose_conf_change(ConfChange::single(ConfChangeKind::RemoveNode, 5))
-        .expect("change accepted");
+        .expect("change accepted")
+        .index()
+        .expect("the leader appends");
     network.tick(3, 3);
     for id in 1..=3 {
         assert_ne!(network.get(id).term_at(index), Some(1), "node {id}");
@@ -83,7 +87,9 @@ fn compacting_keeps_the_configuration_as_of_the_applied_index() {
     let index = network
         .node(1)
         .propose_conf_change(ConfChange::single(ConfChangeKind::AddNode, 4))
-        .expect("change accepted");
+        .expect("change accepted")
+        .index()
+        .expect("the leader appends");
     network.settle();
     assert_eq!(network.get(1).applied_index(), index - 1);
     assert_eq!(voters(&network, 1), vec![1, 2, 3, 4]);
@@ -151,7 +157,9 @@ fn a_removed_leader_leads_until_its_removal_commits() {
     let index = network
         .node(1)
         .propose_conf_change(ConfChange::single(ConfChangeKind::RemoveNode, 1))
-        .expect("change accepted");
+        .expect("change accepted")
+        .index()
+        .expect("the leader appends");
     assert_eq!(network.get(1).role(), Role::Leader);
     network.tick(1, 5);
     assert_eq!(network.get(1).role(), Role::Leader);
@@ -193,7 +201,9 @@ fn a_server_whose_removal_is_not_committed_still_campaigns() {
     let index = network
         .node(1)
         .propose_conf_change(ConfChange::single(ConfChangeKind::RemoveNode, 1))
-        .expect("change accepted");
+        .expect("change accepted")
+        .index()
+        .expect("the leader appends");
     network.settle();
     assert_eq!(voters(&network, 1), vec![2]);
     network.heal();

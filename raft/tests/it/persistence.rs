@@ -1,7 +1,7 @@
 //! Persistence (§5, Figure 2 "persistent state"): term, vote and log are durable before any
 //! message that depends on them is sent, and a restarted node resumes from storage.
 
-use raft::{MessageKind, RawNode, Role};
+use raft::{ConfState, HardState, MemStorage, MessageKind, RawNode, Role};
 
 use crate::support::*;
 
@@ -188,4 +188,47 @@ fn ready_reports_role_changes_once() {
     let again = network.node(1).ready();
     assert_eq!(again.soft_state, None, "unchanged");
     assert_eq!(again.hard_state, None, "unchanged");
+}
+
+#[test]
+fn a_lone_voter_leads_only_once_its_vote_is_durable() {
+    // Goal: a single voter must not lead, nor send entries of its new term (here to a learner),
+    // before its term and vote are durable; otherwise a crash before the sync could let it win
+    // the same term again with another log and the learner apply an entry never committed.
+    // Method: voter 1 and learner 2; 1 campaigns; its first Ready carries only the hard state;
+    // it crashes before syncing, comes back at term 0, and only a synced campaign makes it lead.
+    let storages = [1, 2].map(|id| {
+        let mut storage = MemStorage::new_with_conf_state(ConfState {
+            voters: [1].into(),
+            learners: [2].into(),
+            ..ConfState::default()
+        });
+        storage.set_hard_state(HardState::default());
+        (id, storage)
+    });
+    let mut network = Network::with_storages(storages.into(), |_| {});
+    network.node(1).campaign();
+    let ready = network.node(1).ready();
+    assert_eq!(
+        network.get(1).role(),
+        Role::Candidate,
+        "not before the sync"
+    );
+    assert_eq!(
+        ready.hard_state.map(|h| (h.term, h.vote)),
+        Some((1, Some(1)))
+    );
+    assert!(ready.entries.is_empty(), "no entry of term 1 yet");
+    assert!(ready.messages.is_empty() && ready.persisted_messages.is_empty());
+    // A crash before the sync: the campaign never happened.
+    network.restart(1);
+    assert_eq!(
+        (network.get(1).term(), network.get(1).role()),
+        (0, Role::Follower)
+    );
+    // Synced, the vote counts: 1 leads and replicates its empty entry to the learner.
+    network.campaign(1);
+    assert_eq!(network.get(1).role(), Role::Leader);
+    assert_eq!(network.get(2).commit_index(), 1);
+    assert_eq!(network.get(2).term_at(1), Some(1));
 }

@@ -148,7 +148,12 @@ fn run_seed(seed: u64, conf_change_on_append: bool) {
             .collect();
         let [leader] = leaders[..] else { continue };
         if proposed.is_none_or(|(term, _)| term != max_term) {
-            if let Ok(index) = network.node(leader).propose(b"final".to_vec()) {
+            if let Some(index) = network
+                .node(leader)
+                .propose(b"final".to_vec())
+                .ok()
+                .and_then(|proposal| proposal.index())
+            {
                 proposed = Some((max_term, index));
             }
             continue;

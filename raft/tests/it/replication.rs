@@ -6,15 +6,8 @@ use crate::support::*;
 
 /// Figure 7: the leader of term 8 and followers a-f (ids 2-7).
 fn figure_7() -> Network {
-    let leader: &[u64] = &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
-    let followers: [&[u64]; 6] = [
-        &[1, 1, 1, 4, 4, 5, 5, 6, 6],
-        &[1, 1, 1, 4],
-        &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],
-        &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7],
-        &[1, 1, 1, 4, 4, 4, 4],
-        &[1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],
-    ];
+    let leader = FIGURE_7_LEADER;
+    let followers = FIGURE_7_FOLLOWERS;
     let voters: Vec<u64> = (1..=7).collect();
     let mut storages = vec![(1, storage_with_log(&voters, leader, 7))];
     for (i, terms) in followers.iter().enumerate() {

@@ -82,11 +82,14 @@ fn a_lost_snapshot_is_sent_again() {
     network.heal();
     network.filter = Some(Box::new(|m| m.kind == MessageKind::Snapshot));
     network.tick(1, 2);
-    assert_eq!(
-        network.get(1).progress(3).unwrap().state,
-        ProgressState::Snapshot
-    );
+    // The snapshot was handed to the network (reported finished): the leader waits, probing
+    // past it.
+    let progress = network.get(1).progress(3).unwrap();
+    assert_eq!(progress.state, ProgressState::Probe);
+    assert!(progress.is_paused());
     network.filter = None;
+    // The next heartbeat reply resumes the probe, 3's rejection shows the snapshot was lost,
+    // and the leader sends it again.
     network.tick(1, 3);
     assert_eq!(network.get(3).commit_index(), 2);
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use raft::{
     ConfState, Config, Entry, EntryKind, HardState, MemStorage, Message, MessageKind, NodeId,
-    RawNode, ReadState, Ready, Role, Storage,
+    RawNode, ReadState, Ready, Role, SnapshotStatus, Storage,
 };
 
 /// Builds a node config for tests: pre-vote and check-quorum off unless the test turns them on.
@@ -16,6 +16,19 @@ pub fn test_config(id: NodeId) -> Config {
         ..Config::new(id)
     }
 }
+
+/// Figure 7 of the Raft paper: the log terms of the leader of term 8 ...
+pub const FIGURE_7_LEADER: &[u64] = &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+
+/// ... and of its followers (a) to (f).
+pub const FIGURE_7_FOLLOWERS: [&[u64]; 6] = [
+    &[1, 1, 1, 4, 4, 5, 5, 6, 6],
+    &[1, 1, 1, 4],
+    &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],
+    &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7],
+    &[1, 1, 1, 4, 4, 4, 4],
+    &[1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],
+];
 
 /// Entries with the given terms at indices 1, 2, ...
 pub fn entries_with_terms(terms: &[u64]) -> Vec<Entry> {
@@ -179,7 +192,7 @@ impl Network {
         if self.outstanding.contains_key(&id) {
             if self.stalled.contains(&id) {
                 let messages = self.node(id).take_messages();
-                self.queue.extend(messages);
+                self.send_messages(id, messages);
                 return false;
             }
             let ready = self.outstanding.remove(&id).expect("checked");
@@ -190,13 +203,26 @@ impl Network {
             return false;
         }
         let mut ready = self.node(id).ready();
-        self.queue.extend(std::mem::take(&mut ready.messages));
+        self.send_messages(id, std::mem::take(&mut ready.messages));
         if self.stalled.contains(&id) {
             self.outstanding.insert(id, ready);
             return true;
         }
         self.finish_ready(id, ready);
         true
+    }
+
+    /// Queues messages `id` sends. Like etcd's transport, a snapshot handed to the network is
+    /// reported finished: the leader then waits for the follower's answer, and probes again
+    /// after a heartbeat if the snapshot was lost.
+    fn send_messages(&mut self, id: NodeId, messages: Vec<Message>) {
+        for message in messages {
+            if message.kind == MessageKind::Snapshot {
+                let to = message.to;
+                self.node(id).report_snapshot(to, SnapshotStatus::Finish);
+            }
+            self.queue.push_back(message);
+        }
     }
 
     fn finish_ready(&mut self, id: NodeId, mut ready: Ready) {
@@ -309,7 +335,9 @@ impl Network {
         let index = self
             .node(id)
             .propose(data.to_vec())
-            .expect("leader accepts proposal");
+            .expect("leader accepts proposal")
+            .index()
+            .expect("the leader appends its own proposal");
         self.settle();
         index
     }

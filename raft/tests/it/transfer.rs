@@ -65,17 +65,22 @@ fn transfer_is_abandoned_after_an_election_timeout() {
 fn invalid_transfers_are_errors() {
     let mut network = Network::new(&[1, 2, 3]);
     network.elect(1);
-    assert!(matches!(
-        network.node(1).transfer_leader(1),
-        Err(Error::InvalidTransfer { .. })
-    ));
+    // To itself: nothing to do (and a pending transfer is cancelled).
+    assert_eq!(network.node(1).transfer_leader(1), Ok(()));
     assert!(matches!(
         network.node(1).transfer_leader(9),
         Err(Error::InvalidTransfer { .. })
     ));
+    // A follower forwards the request to its leader (etcd), which starts the transfer.
+    assert_eq!(network.node(2).transfer_leader(3), Ok(()));
+    network.settle();
+    assert_eq!(network.get(3).role(), Role::Leader);
+    // A node that knows no leader cannot.
+    network.isolate(1);
+    network.node(1).campaign();
     assert!(matches!(
-        network.node(2).transfer_leader(3),
-        Err(Error::NotLeader { leader: Some(1) })
+        network.node(1).transfer_leader(2),
+        Err(Error::NotLeader { leader: None })
     ));
 }
 

@@ -295,7 +295,7 @@ impl sim::Node for ClusterNode {
             raft.propose_conf_change(change.clone())
         });
         ctx.log("admin", || match outcome {
-            Ok(index) => format!("{command}: appended at index {index}"),
+            Ok(proposal) => format!("{command}: {proposal}"),
             Err(error) => format!("{command}: refused: {error}"),
         });
     }

@@ -374,7 +374,7 @@ impl Runner {
                 let data = command.encode();
                 let result = self.with_raft(*node, |raft| {
                     raft.propose(data)
-                        .map(|index| format!("appended at index {index}"))
+                        .map(|proposal| proposal.to_string())
                         .map_err(|e| e.to_string())
                 });
                 outcome(result, *node)
@@ -402,7 +402,7 @@ impl Runner {
                 let change = change.clone();
                 let result = self.with_raft(*node, |raft| {
                     raft.propose_conf_change(change)
-                        .map(|index| format!("appended at index {index}"))
+                        .map(|proposal| proposal.to_string())
                         .map_err(|e| e.to_string())
                 });
                 outcome(result, *node)

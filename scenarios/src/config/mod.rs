@@ -366,7 +366,9 @@ impl RunConfig {
             tick_ns: self.tick_ns,
             read_mode: self.read_mode,
             snapshot_threshold_entries: self.snapshot_threshold_entries,
-            no_dedup: self.mutants.contains(&Mutant::NoDedup),
+            state_machine: kv::StateMachineConfig {
+                no_dedup: self.mutants.contains(&Mutant::NoDedup),
+            },
         }
     }
 

@@ -838,7 +838,9 @@ fn server_config(settings: &ClusterSettings, address: NodeId) -> ServerConfig {
         tick_ns: settings.tick_ns,
         read_mode: settings.read_mode,
         snapshot_threshold_entries: settings.snapshot_threshold_entries,
-        no_dedup: settings.mutants.contains(&raft::Mutant::NoDedup),
+        state_machine: kv::StateMachineConfig {
+            no_dedup: settings.mutants.contains(&raft::Mutant::NoDedup),
+        },
     }
 }
 

@@ -24,6 +24,9 @@ pub enum FaultKind {
     Membership,
     /// A single-server change handed to a leader just elected, before its first commit.
     NewLeaderChange,
+    /// A change of the sharded service's configuration at the controller's leader: a group
+    /// joins or leaves, or a shard moves; sometimes the group losing shards is cut off at once.
+    ControllerChange,
 }
 
 /// When a swarm seed draws a kind's switch (the order of draws is part of every seed).
@@ -33,7 +36,7 @@ pub enum SwarmDraw {
     Main(f64),
     /// After the fault count: a variant of a main kind.
     Variant(f64),
-    /// Drawn from its own stream (`swarm-membership`), see `swarm::draw_membership`.
+    /// Drawn from its own stream (`swarm-membership`, `swarm-sharded`), see `swarm`.
     Own,
     /// Never drawn on its own: rides on another kind.
     Rides,
@@ -62,7 +65,7 @@ impl FaultKindSpec {
 }
 
 /// Every kind, in the order the nemesis lists and the swarm draws them.
-pub const FAULT_KINDS: [FaultKindSpec; 11] = [
+pub const FAULT_KINDS: [FaultKindSpec; 12] = [
     FaultKindSpec {
         kind: FaultKind::Partition,
         name: Some("partition"),
@@ -151,6 +154,14 @@ pub const FAULT_KINDS: [FaultKindSpec; 11] = [
         swarm: SwarmDraw::Rides,
         actions: &["admin"],
     },
+    FaultKindSpec {
+        kind: FaultKind::ControllerChange,
+        name: Some("controller"),
+        switch: |mix| &mut mix.controller,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["admin", "partition", "heal"],
+    },
 ];
 
 /// The table entry of `kind`.
@@ -161,7 +172,8 @@ pub fn spec(kind: FaultKind) -> &'static FaultKindSpec {
         .expect("every kind is in the table")
 }
 
-/// The kinds the nemesis plans from the `faults` stream (membership comes from its own).
+/// The kinds the nemesis plans from the `faults` stream (membership and controller changes
+/// come from their own).
 pub fn planned_kinds(mix: &FaultMix) -> Vec<FaultKind> {
     FAULT_KINDS
         .iter()

@@ -1,6 +1,8 @@
 //! Where a run's faults come from: a fixed schedule (replay, shrinking, scripts), or the nemesis,
 //! which draws its faults as the run goes and aims them at the cluster's state: at the current
-//! leader, at elections in progress, at a leader just elected.
+//! leader (a replica group's, for the sharded service), at elections in progress, at a leader
+//! just elected; and for the sharded service, controller changes that move shards between
+//! groups, sometimes cutting off the group that loses them.
 //!
 //! Both sources hand the harness actions with their times, and the harness applies them the same
 //! way (before any event due at that time), so the schedule a nemesis run actually executed
@@ -10,6 +12,8 @@ use std::collections::BTreeMap;
 
 use raft::Role;
 use sim::{NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
+
+use shardkv::{Change, GroupId, OperatorChange};
 
 use crate::config::RunConfig;
 use crate::config::faults::{FaultKind as Kind, planned_kinds};
@@ -91,6 +95,11 @@ pub struct Nemesis {
     sync_max_ns: u64,
     /// New leaders that may still be handed a membership change at once (with membership on).
     membership_reactions_left: u32,
+    /// The sharded service's replica groups and shards (0 for the KV service).
+    groups: usize,
+    shards: usize,
+    /// The operator's sequence number of the last controller change.
+    controller_seq: u64,
 }
 
 impl Nemesis {
@@ -112,6 +121,9 @@ impl Nemesis {
             } else {
                 0
             },
+            groups: config.service.sharded().map_or(0, |s| s.group_sizes.len()),
+            shards: config.service.sharded().map_or(0, |s| s.shards),
+            controller_seq: 0,
         };
         let kinds = planned_kinds(&config.faults);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
@@ -142,6 +154,19 @@ impl Nemesis {
                 let length_ns =
                     membership_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
                 let kind = Kind::Membership;
+                nemesis.push(at, Pending::Start { kind, length_ns });
+            }
+        }
+        // Controller changes too, from their own stream.
+        if mix.controller {
+            let mut controller_rng = root.stream("faults-controller");
+            let count =
+                controller_rng.range_inclusive(CONTROLLER_CHANGES_MIN, CONTROLLER_CHANGES_MAX);
+            for _ in 0..count {
+                let at = controller_rng.range_inclusive(earliest, latest);
+                let length_ns =
+                    controller_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
+                let kind = Kind::ControllerChange;
                 nemesis.push(at, Pending::Start { kind, length_ns });
             }
         }
@@ -181,8 +206,15 @@ impl Nemesis {
         }
     }
 
-    /// The node a fault lands on: the leader, as often as the mix asks, else any server.
+    /// The node a fault lands on: the leader (one of the replica groups' leaders, for the
+    /// sharded service), as often as the mix asks, else any server.
     fn target(&mut self, view: &ClusterView) -> NodeId {
+        if !view.group_leaders.is_empty() {
+            if self.rng.below(100) < u64::from(self.aim_percent) {
+                return *self.rng.pick(&view.group_leaders);
+            }
+            return self.rng.below(u64::from(view.servers)) as NodeId;
+        }
         match view.leader {
             Some(leader) if self.rng.below(100) < u64::from(self.aim_percent) => leader,
             _ => self.rng.below(u64::from(view.servers)) as NodeId,
@@ -307,7 +339,79 @@ impl Nemesis {
             }
             Kind::Membership => self.membership(length_ns, view, false),
             Kind::NewLeaderChange => self.membership(length_ns, view, true),
+            Kind::ControllerChange => self.controller_change(length_ns, view),
         }
+    }
+
+    /// A controller change at the controller's leader, against its latest configuration: a
+    /// group that is out joins, a group leaves (never the last one), or a shard moves to
+    /// another group (twice as likely: the most common operation). Half the time the group
+    /// that loses shards is cut off from everyone else soon after, while its shards should be
+    /// migrating: the new owner must wait, and must not serve what it has not installed.
+    #[allow(clippy::type_complexity)]
+    fn controller_change(
+        &mut self,
+        length_ns: u64,
+        view: &ClusterView,
+    ) -> (Vec<FaultAction>, Vec<(u64, FaultAction)>) {
+        let Some((leader, config)) = &view.controller else {
+            return (Vec::new(), Vec::new());
+        };
+        let joined: Vec<GroupId> = config.groups.keys().copied().collect();
+        let out: Vec<GroupId> = (1..=self.groups as GroupId)
+            .filter(|group| !joined.contains(group))
+            .collect();
+        let mut options = Vec::new();
+        if !out.is_empty() {
+            options.push(Change::Join(vec![*self.rng.pick(&out)]));
+        }
+        if joined.len() >= 2 {
+            options.push(Change::Leave(vec![*self.rng.pick(&joined)]));
+            let shard = self.rng.below(self.shards as u64) as usize;
+            let others: Vec<GroupId> = joined
+                .iter()
+                .copied()
+                .filter(|&group| group != config.owner(shard))
+                .collect();
+            let group = *self.rng.pick(&others);
+            options.push(Change::Move { shard, group });
+            options.push(Change::Move { shard, group });
+        }
+        if options.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let change = options.swap_remove(self.rng.below(options.len() as u64) as usize);
+        let losing = match &change {
+            Change::Join(_) => *self.rng.pick(&joined),
+            Change::Leave(groups) => groups[0],
+            Change::Move { shard, .. } => config.owner(*shard),
+        };
+        self.controller_seq += 1;
+        let operator = OperatorChange {
+            seq: self.controller_seq,
+            change,
+        };
+        let begin = vec![AdminCommand::Controller(operator).to(*leader)];
+        let mut later = Vec::new();
+        let cut_off: Vec<NodeId> = config
+            .groups
+            .get(&losing)
+            .into_iter()
+            .flatten()
+            .map(|&address| address as NodeId)
+            .collect();
+        if self.rng.chance(0.5) && !cut_off.is_empty() {
+            let rest: Vec<NodeId> = (0..view.servers).filter(|n| !cut_off.contains(n)).collect();
+            let delay = self.rng.below(3 * self.latency_max_ns);
+            later.push((
+                delay,
+                FaultAction::Partition {
+                    groups: vec![cut_off, rest],
+                },
+            ));
+            later.push((delay + length_ns, FaultAction::Heal));
+        }
+        (begin, later)
     }
 
     /// One-way cuts aimed at the leader: its links to the other voters, all in one direction
@@ -517,6 +621,10 @@ impl Nemesis {
 /// Planned membership changes per run, at most (at least one when switched on).
 const MEMBERSHIP_CHANGES_MAX: u64 = 3;
 
+/// Controller changes per run (the sharded service).
+const CONTROLLER_CHANGES_MIN: u64 = 2;
+const CONTROLLER_CHANGES_MAX: u64 = 8;
+
 /// New leaders handed a membership change at once, at most, per run.
 const MEMBERSHIP_REACTIONS_MAX: u32 = 4;
 
@@ -539,6 +647,8 @@ mod tests {
                 leader: Some(2),
                 voters: vec![0, 1, 2, 3, 4],
                 joint: false,
+                group_leaders: Vec::new(),
+                controller: None,
             };
             let (begin, undos) = nemesis.cut_leader_off(2, NANOS_PER_MILLI, &view);
             let mut after = network.clone();

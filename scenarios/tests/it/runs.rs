@@ -2,7 +2,7 @@
 //! mode is linearizable, crashed servers recover from disk, and planted bugs are caught.
 
 use kv::ReadMode;
-use raft::Mutant;
+use scenarios::config::Mutant;
 use scenarios::harness::{Fault as FaultAction, FaultSchedule};
 use scenarios::{FaultMix, Property, RunConfig, RunOptions, run, run_with};
 use sim::{NANOS_PER_MILLI, NANOS_PER_SEC};
@@ -101,7 +101,7 @@ fn crashed_servers_recover_from_disk_and_catch_up() {
 fn no_dedup_is_caught_within_ten_seeds() {
     let caught = (0..10).find_map(|seed| {
         let config = RunConfig {
-            mutants: vec![Mutant::NoDedup],
+            mutants: vec![Mutant::Raft(raft::Mutant::NoDedup)],
             ..RunConfig::standard(seed)
         };
         let outcome = run(&config).expect("valid");

@@ -79,6 +79,101 @@ fn flags_out_of_range_are_refused() {
 }
 
 #[test]
+fn sharded_service_flags_that_cannot_run_are_refused() {
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["run", "--seed", "1", "--service", "sharding"],
+        vec!["run", "--seed", "1", "--groups", "2"],
+        vec!["run", "--seed", "1", "--service", "sharded", "--nodes", "3"],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--service",
+            "sharded",
+            "--groups",
+            "0",
+        ],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--service",
+            "sharded",
+            "--groups",
+            "9",
+        ],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--service",
+            "sharded",
+            "--group-size",
+            "10",
+        ],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--service",
+            "sharded",
+            "--shards",
+            "0",
+        ],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--service",
+            "sharded",
+            "--shards",
+            "65",
+        ],
+        vec!["run", "--seed", "1", "--mutant", "serve-before-install"],
+        vec![
+            "run",
+            "--seed",
+            "1",
+            "--service",
+            "sharded",
+            "--initial-voters",
+            "2",
+        ],
+        vec!["campaign", "--mutant", "write-after-handoff"],
+        vec!["campaign", "--service", "kvs"],
+        vec!["replay", "--seed", "1", "--mutant", "delete-before-confirm"],
+        vec!["shrink", "--seed", "1", "--mutant", "migrate-without-dedup"],
+        vec!["bench", "run", "--service", "shard"],
+        vec!["mutants", "--score", "--service", "x"],
+    ];
+    for args in cases {
+        assert_bad_input(&args);
+    }
+}
+
+#[test]
+fn controller_changes_that_cannot_run_are_refused() {
+    let dir = scratch("shardctl");
+    let change = |command: &str| {
+        format!(r#"[{{"at_ns": 5, "action": "admin", "node": "n1", "command": "{command}"}}]"#)
+    };
+    let cases = [
+        (change("shardctl move 3 g2 seq=1"), "kv"),
+        (change("shardctl join g4 seq=1"), "sharded"),
+        (change("shardctl move 10 g2 seq=1"), "sharded"),
+        (change("shardctl leave g1"), "sharded"),
+        (change("conf-change remove n2"), "sharded"),
+    ];
+    for (index, (text, service)) in cases.iter().enumerate() {
+        let path = dir.join(format!("f{index}.json"));
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap();
+        assert_bad_input(&["run", "--seed", "1", "--service", service, "--faults", path]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn fault_schedules_that_cannot_run_are_refused() {
     let dir = scratch("faults");
     let cases = [
@@ -154,6 +249,23 @@ fn scripts_that_cannot_run_are_refused() {
             "run-config seed=1\nat 1ms admin n1 conf-change add n99\nexpect pass\n",
         ),
         ("long-key", long_key.as_str()),
+        (
+            "shardctl-kv",
+            "run-config seed=1\nat 1ms admin n1 shardctl move 1 g2 seq=1\nexpect pass\n",
+        ),
+        (
+            "shardctl-group",
+            "run-config seed=1 service=sharded\nat 1ms admin n1 shardctl join g7 seq=1\n\
+             expect pass\n",
+        ),
+        (
+            "service-unknown",
+            "run-config seed=1 service=shard\nexpect pass\n",
+        ),
+        (
+            "shard-mutant-cluster",
+            "cluster servers=3 mutants=serve-before-install\nrun 1ms\n",
+        ),
         ("control", "cluster servers=3\ncrash n1\u{7}\n"),
     ];
     for (name, text) in cases {

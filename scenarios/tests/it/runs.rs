@@ -239,3 +239,76 @@ fn tiny_clusters_under_leader_aimed_faults_run_without_panicking() {
         }
     }
 }
+
+/// The sharded service's standard run cut to a few seconds, so a few dozen fit in the suite.
+fn short_sharded(seed: u64) -> RunConfig {
+    RunConfig {
+        duration_ns: 3 * NANOS_PER_SEC,
+        ..RunConfig::standard_sharded(seed)
+    }
+}
+
+#[test]
+fn the_sharded_service_passes_under_faults_and_controller_changes() {
+    let (mut changes, mut completed) = (0, 0);
+    for seed in 0..20 {
+        let config = short_sharded(seed);
+        let outcome = run(&config).expect("valid configuration");
+        assert!(
+            outcome.passed(),
+            "seed {seed} failed: {}",
+            outcome.violation.as_ref().expect("failed")
+        );
+        assert!(
+            outcome.operations_completed > 0,
+            "seed {seed}: nothing completed"
+        );
+        completed += outcome.operations_completed;
+        changes += outcome
+            .faults
+            .faults()
+            .iter()
+            .filter(|f| f.action.to_string().contains("shardctl"))
+            .count();
+    }
+    assert!(
+        changes >= 20,
+        "only {changes} controller changes in 20 seeds"
+    );
+    assert!(completed > 1_500, "only {completed} operations in 20 seeds");
+}
+
+#[test]
+fn a_sharded_seed_replays_to_its_trace_hash() {
+    let first = run(&short_sharded(3)).expect("valid");
+    let again = run_with(
+        &short_sharded(3),
+        Some(first.faults.clone()),
+        RunOptions::default(),
+    )
+    .expect("valid");
+    assert_eq!(first.trace_hash, again.trace_hash);
+    assert_ne!(
+        first.trace_hash,
+        run(&short_sharded(4)).expect("valid").trace_hash
+    );
+}
+
+/// A shard moved to g2 while g1 keeps writes coming: serving it before it is installed shows
+/// clients an empty shard.
+#[test]
+fn serving_a_shard_before_it_is_installed_is_caught() {
+    let mut schedule = FaultSchedule::default();
+    for (index, node) in [0, 3, 6].into_iter().enumerate() {
+        let change = format!("admin n{} shardctl move 0 g2 seq=1", node + 1);
+        let at = 1_500 * NANOS_PER_MILLI + index as u64;
+        schedule.push(at, change.parse().expect("a controller change"));
+    }
+    let mut config = short_sharded(1);
+    let outcome = run_with(&config, Some(schedule.clone()), RunOptions::default()).expect("valid");
+    assert!(outcome.passed(), "{:?}", outcome.violation);
+    config.mutants = vec![Mutant::Shard(shardkv::Mutant::ServeBeforeInstall)];
+    let outcome = run_with(&config, Some(schedule), RunOptions::default()).expect("valid");
+    let violation = outcome.violation.expect("caught");
+    assert_eq!(violation.property, Property::Linearizability, "{violation}");
+}

@@ -80,74 +80,26 @@ fn flags_out_of_range_are_refused() {
 
 #[test]
 fn sharded_service_flags_that_cannot_run_are_refused() {
-    let cases: Vec<Vec<&str>> = vec![
-        vec!["run", "--seed", "1", "--service", "sharding"],
-        vec!["run", "--seed", "1", "--groups", "2"],
-        vec!["run", "--seed", "1", "--service", "sharded", "--nodes", "3"],
-        vec![
-            "run",
-            "--seed",
-            "1",
-            "--service",
-            "sharded",
-            "--groups",
-            "0",
-        ],
-        vec![
-            "run",
-            "--seed",
-            "1",
-            "--service",
-            "sharded",
-            "--groups",
-            "9",
-        ],
-        vec![
-            "run",
-            "--seed",
-            "1",
-            "--service",
-            "sharded",
-            "--group-size",
-            "10",
-        ],
-        vec![
-            "run",
-            "--seed",
-            "1",
-            "--service",
-            "sharded",
-            "--shards",
-            "0",
-        ],
-        vec![
-            "run",
-            "--seed",
-            "1",
-            "--service",
-            "sharded",
-            "--shards",
-            "65",
-        ],
-        vec!["run", "--seed", "1", "--mutant", "serve-before-install"],
-        vec![
-            "run",
-            "--seed",
-            "1",
-            "--service",
-            "sharded",
-            "--initial-voters",
-            "2",
-        ],
-        vec!["campaign", "--mutant", "write-after-handoff"],
-        vec!["campaign", "--service", "kvs"],
-        vec!["replay", "--seed", "1", "--mutant", "delete-before-confirm"],
-        vec!["shrink", "--seed", "1", "--mutant", "migrate-without-dedup"],
-        vec!["bench", "run", "--service", "shard"],
-        vec!["mutants", "--score", "--service", "x"],
+    let cases = [
+        "run --seed 1 --service sharding",
+        "run --seed 1 --groups 2",
+        "run --seed 1 --service sharded --nodes 3",
+        "run --seed 1 --service sharded --groups 0",
+        "run --seed 1 --service sharded --groups 9",
+        "run --seed 1 --service sharded --group-size 10",
+        "run --seed 1 --service sharded --shards 0",
+        "run --seed 1 --service sharded --shards 65",
+        "run --seed 1 --mutant serve-before-install",
+        "run --seed 1 --service sharded --initial-voters 2",
+        "campaign --mutant write-after-handoff",
+        "campaign --service kvs",
+        "replay --seed 1 --mutant delete-before-confirm",
+        "shrink --seed 1 --mutant migrate-without-dedup",
+        "bench run --service shard",
+        "mutants --score --service x",
     ];
-    for args in cases {
-        assert_bad_input(&args);
+    for case in cases {
+        assert_bad_input(&case.split_whitespace().collect::<Vec<_>>());
     }
 }
 

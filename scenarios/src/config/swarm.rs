@@ -50,6 +50,8 @@ pub fn draw_sharded(seed: u64) -> RunConfig {
         group_sizes,
     };
     config.keys = rng.range_inclusive(6, 20) as usize;
+    // Lost replies and lost pulls are what migration must survive: more seeds lose messages.
+    config.faults.link_loss |= rng.chance(0.5);
     config.servers = sharded.server_count();
     config.service = Service::Sharded(sharded);
     config.faults.membership = false;

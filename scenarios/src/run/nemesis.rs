@@ -345,9 +345,11 @@ impl Nemesis {
 
     /// A controller change at the controller's leader, against its latest configuration: a
     /// group that is out joins, a group leaves (never the last one), or a shard moves to
-    /// another group (twice as likely: the most common operation). Half the time the group
-    /// that loses shards is cut off from everyone else soon after, while its shards should be
-    /// migrating: the new owner must wait, and must not serve what it has not installed.
+    /// another group (twice as likely: the most common operation). Soon after, while shards
+    /// should be migrating, 40% of the time the group that loses shards is cut off from every
+    /// other server (the new owner must wait, and must not serve what it has not installed),
+    /// 30% of the time messages are lost for a while (replies to writes the old owner applied,
+    /// pulls and their replies).
     #[allow(clippy::type_complexity)]
     fn controller_change(
         &mut self,
@@ -400,16 +402,33 @@ impl Nemesis {
             .flatten()
             .map(|&address| address as NodeId)
             .collect();
-        if self.rng.chance(0.5) && !cut_off.is_empty() {
-            let rest: Vec<NodeId> = (0..view.servers).filter(|n| !cut_off.contains(n)).collect();
-            let delay = self.rng.below(3 * self.latency_max_ns);
-            later.push((
-                delay,
-                FaultAction::Partition {
-                    groups: vec![cut_off, rest],
-                },
-            ));
-            later.push((delay + length_ns, FaultAction::Heal));
+        let delay = self.rng.below(3 * self.latency_max_ns);
+        match self.rng.below(10) {
+            0..4 if !cut_off.is_empty() => {
+                let rest: Vec<NodeId> =
+                    (0..view.servers).filter(|n| !cut_off.contains(n)).collect();
+                later.push((
+                    delay,
+                    FaultAction::Partition {
+                        groups: vec![cut_off, rest],
+                    },
+                ));
+                later.push((delay + length_ns, FaultAction::Heal));
+            }
+            // Replies and pulls lost around the change: retries cross to the new owner, pulls
+            // are asked again.
+            4..7 => {
+                let drop_probability = (100 + self.rng.below(201)) as f64 / 1000.0;
+                let loss = |drop_probability| FaultAction::LinkLoss {
+                    from: None,
+                    to: None,
+                    drop_probability,
+                    duplicate_probability: 0.0,
+                };
+                later.push((delay, loss(drop_probability)));
+                later.push((delay + length_ns, loss(0.0)));
+            }
+            _ => {}
         }
         (begin, later)
     }

@@ -359,6 +359,30 @@ impl Nemesis {
         let Some((leader, config)) = &view.controller else {
             return (Vec::new(), Vec::new());
         };
+        let Some((change, losing)) = self.pick_change(config) else {
+            return (Vec::new(), Vec::new());
+        };
+        self.controller_seq += 1;
+        let operator = OperatorChange {
+            seq: self.controller_seq,
+            change,
+        };
+        let begin = vec![AdminCommand::Controller(operator).to(*leader)];
+        let losing_servers: Vec<NodeId> = config
+            .groups
+            .get(&losing)
+            .into_iter()
+            .flatten()
+            .map(|&address| address as NodeId)
+            .collect();
+        (
+            begin,
+            self.after_change(losing_servers, view.servers, length_ns),
+        )
+    }
+
+    /// A change valid against `config`, and the group that loses shards by it.
+    fn pick_change(&mut self, config: &shardkv::Config) -> Option<(Change, GroupId)> {
         let joined: Vec<GroupId> = config.groups.keys().copied().collect();
         let out: Vec<GroupId> = (1..=self.groups as GroupId)
             .filter(|group| !joined.contains(group))
@@ -380,7 +404,7 @@ impl Nemesis {
             options.push(Change::Move { shard, group });
         }
         if options.is_empty() {
-            return (Vec::new(), Vec::new());
+            return None;
         }
         let change = options.swap_remove(self.rng.below(options.len() as u64) as usize);
         let losing = match &change {
@@ -388,32 +412,28 @@ impl Nemesis {
             Change::Leave(groups) => groups[0],
             Change::Move { shard, .. } => config.owner(*shard),
         };
-        self.controller_seq += 1;
-        let operator = OperatorChange {
-            seq: self.controller_seq,
-            change,
-        };
-        let begin = vec![AdminCommand::Controller(operator).to(*leader)];
-        let mut later = Vec::new();
-        let cut_off: Vec<NodeId> = config
-            .groups
-            .get(&losing)
-            .into_iter()
-            .flatten()
-            .map(|&address| address as NodeId)
-            .collect();
+        Some((change, losing))
+    }
+
+    /// What follows a controller change while shards migrate: the servers of the group losing
+    /// shards cut off from the others, message loss, or nothing.
+    fn after_change(
+        &mut self,
+        losing_servers: Vec<NodeId>,
+        servers: NodeId,
+        length_ns: u64,
+    ) -> Vec<(u64, FaultAction)> {
         let delay = self.rng.below(3 * self.latency_max_ns);
         match self.rng.below(10) {
-            0..4 if !cut_off.is_empty() => {
-                let rest: Vec<NodeId> =
-                    (0..view.servers).filter(|n| !cut_off.contains(n)).collect();
-                later.push((
-                    delay,
-                    FaultAction::Partition {
-                        groups: vec![cut_off, rest],
-                    },
-                ));
-                later.push((delay + length_ns, FaultAction::Heal));
+            0..4 if !losing_servers.is_empty() => {
+                let rest: Vec<NodeId> = (0..servers)
+                    .filter(|n| !losing_servers.contains(n))
+                    .collect();
+                let groups = vec![losing_servers, rest];
+                vec![
+                    (delay, FaultAction::Partition { groups }),
+                    (delay + length_ns, FaultAction::Heal),
+                ]
             }
             // Replies and pulls lost around the change: retries cross to the new owner, pulls
             // are asked again.
@@ -425,12 +445,13 @@ impl Nemesis {
                     drop_probability,
                     duplicate_probability: 0.0,
                 };
-                later.push((delay, loss(drop_probability)));
-                later.push((delay + length_ns, loss(0.0)));
+                vec![
+                    (delay, loss(drop_probability)),
+                    (delay + length_ns, loss(0.0)),
+                ]
             }
-            _ => {}
+            _ => Vec::new(),
         }
-        (begin, later)
     }
 
     /// One-way cuts aimed at the leader: its links to the other voters, all in one direction

@@ -45,7 +45,8 @@ pub struct RunOutcome {
     pub log: Vec<sim::LogRecord>,
     /// Where the liveness phase ended, in words.
     pub final_state: String,
-    /// (time, term, server) of every election observed.
+    /// (time, term, server) of every election observed (every Raft group's, in time order, for
+    /// the sharded service).
     pub leaders: Vec<(u64, u64, NodeId)>,
     /// Every processed event, when `RunOptions::record_trace` was set (else empty).
     pub trace: Vec<sim::TraceEntry>,

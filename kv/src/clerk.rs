@@ -121,8 +121,7 @@ pub struct Clerk {
     /// Index into `servers` of the server believed to lead.
     leader: usize,
     next_seq: u64,
-    next_token: u64,
-    last_now_ns: u64,
+    clock: ClerkClock,
     pending: Option<Pending>,
 }
 
@@ -142,8 +141,7 @@ impl Clerk {
             config,
             leader: 0,
             next_seq: 1,
-            next_token: 0,
-            last_now_ns: 0,
+            clock: ClerkClock::default(),
             pending: None,
         }
     }
@@ -247,7 +245,8 @@ impl Clerk {
             // a server already left behind says nothing new.
             _ if !self.is_current_attempt(from) => Vec::new(),
             ReplyOutcome::WrongLeader { leader_hint } => self.on_wrong_leader(from, leader_hint),
-            ReplyOutcome::NotReady => self.back_off(),
+            // Wrong group: KV servers never say it; back off like not-ready if one did.
+            ReplyOutcome::NotReady | ReplyOutcome::WrongGroup => self.back_off(),
         }
     }
 
@@ -422,16 +421,35 @@ impl Clerk {
     }
 
     fn new_token(&mut self) -> TimerToken {
+        self.clock.new_token()
+    }
+
+    fn observe_time(&mut self, now_ns: u64) {
+        self.clock.observe(self.client_id, now_ns);
+    }
+}
+
+/// What every clerk keeps of time: its next timer token, and the last virtual time it saw
+/// (which must never go back, since it stamps the history).
+#[derive(Clone, Debug, Default)]
+pub struct ClerkClock {
+    next_token: u64,
+    last_now_ns: u64,
+}
+
+impl ClerkClock {
+    /// A token never handed out before by this clerk.
+    pub fn new_token(&mut self) -> TimerToken {
         let token = TimerToken(self.next_token);
         self.next_token += 1;
         token
     }
 
-    fn observe_time(&mut self, now_ns: u64) {
+    /// Notes `now_ns`; panics if virtual time went back for clerk `client_id`.
+    pub fn observe(&mut self, client_id: u64, now_ns: u64) {
         assert!(
             now_ns >= self.last_now_ns,
-            "clerk {}: virtual time went back from {} ns to {now_ns} ns",
-            self.client_id,
+            "clerk {client_id}: virtual time went back from {} ns to {now_ns} ns",
             self.last_now_ns
         );
         self.last_now_ns = now_ns;

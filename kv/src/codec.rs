@@ -1,4 +1,5 @@
-//! The hand-written binary encoding shared by commands and snapshots.
+//! The hand-written binary encoding shared by commands and snapshots (of this crate, and of the
+//! services built on it, which encode their own commands and snapshots with the same pieces).
 //!
 //! Integers are fixed-width little-endian; strings are a `u32` byte length followed by UTF-8.
 //! Encoding writes into a [`Sink`], so the same code fills a buffer or feeds the digest without
@@ -43,7 +44,7 @@ pub enum DecodeError {
 }
 
 /// Where encoded bytes go.
-pub(crate) trait Sink {
+pub trait Sink {
     fn put(&mut self, bytes: &[u8]);
 
     fn put_u8(&mut self, value: u8) {
@@ -68,14 +69,20 @@ impl Sink for Vec<u8> {
 }
 
 /// 64-bit FNV-1a: a fixed, portable hash for digests (not for adversarial input).
-pub(crate) struct Fnv64(u64);
+pub struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Fnv64 {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Fnv64(0xcbf2_9ce4_8422_2325)
     }
 
-    pub(crate) fn finish(&self) -> u64 {
+    pub fn finish(&self) -> u64 {
         self.0
     }
 }
@@ -90,29 +97,25 @@ impl Sink for Fnv64 {
 }
 
 /// A bounds-checked cursor over input bytes.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     bytes: &'a [u8],
     offset: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+    pub fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes, offset: 0 }
     }
 
-    pub(crate) fn offset(&self) -> usize {
+    pub fn offset(&self) -> usize {
         self.offset
     }
 
-    pub(crate) fn remaining(&self) -> usize {
+    pub fn remaining(&self) -> usize {
         self.bytes.len() - self.offset
     }
 
-    pub(crate) fn take(
-        &mut self,
-        needed: usize,
-        what: &'static str,
-    ) -> Result<&'a [u8], DecodeError> {
+    pub fn take(&mut self, needed: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if needed > self.remaining() {
             return Err(DecodeError::Truncated {
                 what,
@@ -126,18 +129,18 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.take(1, what)?[0])
     }
 
-    pub(crate) fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         let bytes = self.take(8, what)?;
         let mut array = [0u8; 8];
         array.copy_from_slice(bytes);
         Ok(u64::from_le_bytes(array))
     }
 
-    pub(crate) fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
+    pub fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
         let length_bytes = self.take(4, what)?;
         let mut array = [0u8; 4];
         array.copy_from_slice(length_bytes);
@@ -151,11 +154,7 @@ impl<'a> Reader<'a> {
 
     /// Reads an element count and checks that `count` elements of at least `min_size` bytes
     /// each can fit in what is left, which bounds the decoding loop by the input size.
-    pub(crate) fn count(
-        &mut self,
-        what: &'static str,
-        min_size: usize,
-    ) -> Result<u64, DecodeError> {
+    pub fn count(&mut self, what: &'static str, min_size: usize) -> Result<u64, DecodeError> {
         assert!(min_size > 0, "a count of zero-sized {what} bounds nothing");
         let count = self.u64(what)?;
         let remaining = self.remaining();
@@ -169,7 +168,7 @@ impl<'a> Reader<'a> {
         Ok(count)
     }
 
-    pub(crate) fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
+    pub fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         match self.remaining() {
             0 => Ok(()),
             count => Err(DecodeError::TrailingBytes { what, count }),
@@ -177,12 +176,39 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The start of a snapshot: four bytes of magic, then a one-byte format version.
+pub fn put_header(sink: &mut impl Sink, magic: &[u8; 4], version: u8) {
+    sink.put(magic);
+    sink.put_u8(version);
+}
+
+/// Reads what [`put_header`] wrote: `what` names the snapshot in the error when the magic is
+/// another's, `format` when the version is one this code does not read.
+pub fn read_header(
+    reader: &mut Reader<'_>,
+    magic: &[u8; 4],
+    version: u8,
+    (what, format): (&'static str, &'static str),
+) -> Result<(), DecodeError> {
+    if reader.take(4, "snapshot magic")? != magic {
+        return Err(DecodeError::BadMagic { what });
+    }
+    let found = reader.u8("snapshot version")?;
+    if found != version {
+        return Err(DecodeError::UnsupportedVersion {
+            what: format,
+            version: found,
+        });
+    }
+    Ok(())
+}
+
 const OP_GET: u8 = 0;
 const OP_PUT: u8 = 1;
 const OP_APPEND: u8 = 2;
 const OP_CAS: u8 = 3;
 
-pub(crate) fn put_op(sink: &mut impl Sink, op: &Op) {
+pub fn put_op(sink: &mut impl Sink, op: &Op) {
     match op {
         Op::Get { key } => {
             sink.put_u8(OP_GET);
@@ -207,7 +233,7 @@ pub(crate) fn put_op(sink: &mut impl Sink, op: &Op) {
     }
 }
 
-pub(crate) fn read_op(reader: &mut Reader<'_>) -> Result<Op, DecodeError> {
+pub fn read_op(reader: &mut Reader<'_>) -> Result<Op, DecodeError> {
     let offset = reader.offset();
     let op = match reader.u8("operation tag")? {
         OP_GET => Op::Get {
@@ -242,7 +268,7 @@ const RESULT_WRITTEN: u8 = 1;
 const RESULT_CAS_FAILED: u8 = 2;
 const RESULT_CAS_SWAPPED: u8 = 3;
 
-pub(crate) fn put_result(sink: &mut impl Sink, result: &OpResult) {
+pub fn put_result(sink: &mut impl Sink, result: &OpResult) {
     match result {
         OpResult::Value(value) => {
             sink.put_u8(RESULT_VALUE);
@@ -254,7 +280,7 @@ pub(crate) fn put_result(sink: &mut impl Sink, result: &OpResult) {
     }
 }
 
-pub(crate) fn read_result(reader: &mut Reader<'_>) -> Result<OpResult, DecodeError> {
+pub fn read_result(reader: &mut Reader<'_>) -> Result<OpResult, DecodeError> {
     let offset = reader.offset();
     let result = match reader.u8("result tag")? {
         RESULT_VALUE => OpResult::Value(reader.string("result value")?),

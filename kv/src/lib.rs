@@ -11,10 +11,11 @@
 //! - [`clerk`]: `Clerk`, the client state machine that retries and records its history.
 //! - [`history`]: `HistoryRecord` and `History`, with virtual invoke and return times.
 //! - [`workload`]: `Workload`, drawing operations and think times from a `WorkloadConfig`.
-//! - `codec` (private): the length-prefixed little-endian encoding and its `DecodeError`.
+//! - [`codec`]: the length-prefixed little-endian encoding and its `DecodeError`, for this
+//!   crate's commands and snapshots and those of services built on [`Server`].
 
 pub mod clerk;
-mod codec;
+pub mod codec;
 pub mod command;
 pub mod history;
 pub mod op;
@@ -24,12 +25,16 @@ pub mod server;
 pub mod state_machine;
 pub mod workload;
 
-pub use clerk::{Clerk, ClerkAction, ClerkConfig, ClerkConfigError, TimerToken};
+pub use clerk::{Clerk, ClerkAction, ClerkClock, ClerkConfig, ClerkConfigError, TimerToken};
 pub use codec::DecodeError;
 pub use command::Command;
 pub use history::{History, HistoryRecord};
 pub use op::{Op, OpResult};
 pub use protocol::{ClientReply, ClientRequest, ParseReadModeError, ReadMode, ReplyOutcome};
-pub use server::{AckedWrite, AppendedEntry, AppliedEntry, Env, Server, ServerConfig, Wire};
-pub use state_machine::{ApplyOutcome, KvStateMachine, Session, StateMachineConfig};
+pub use server::{
+    AckedWrite, Answer, AppendedEntry, AppliedEntry, Env, Server, ServerConfig, StateMachine, Wire,
+};
+pub use state_machine::{
+    AppliedIndex, ApplyOutcome, KvStateMachine, Session, Sessions, StateMachineConfig, Store,
+};
 pub use workload::{OpMix, Workload, WorkloadConfig, WorkloadError};

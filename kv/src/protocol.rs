@@ -9,27 +9,28 @@ use thiserror::Error;
 use crate::op::{Op, OpResult};
 
 /// A clerk's request for one operation. A retry is the same request again: same client id,
-/// same sequence number, same operation.
+/// same sequence number, same operation. `O` is the service's operation: a KV [`Op`] by
+/// default (a service built on [`crate::Server`] brings its own).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ClientRequest {
+pub struct ClientRequest<O = Op> {
     pub client_id: u64,
     pub seq: u64,
-    pub op: Op,
+    pub op: O,
 }
 
 /// A server's answer to a [`ClientRequest`], echoing its client id and sequence number so the
 /// clerk can drop answers to requests it no longer waits for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ClientReply {
+pub struct ClientReply<R = OpResult> {
     pub client_id: u64,
     pub seq: u64,
-    pub outcome: ReplyOutcome,
+    pub outcome: ReplyOutcome<R>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ReplyOutcome {
+pub enum ReplyOutcome<R = OpResult> {
     /// The operation took effect (or was read) with this result.
-    Ok(OpResult),
+    Ok(R),
     /// This server cannot serve the request (not the leader, or a follower asked for a write);
     /// `leader_hint` is the leader it believes in, if any. The operation did not take effect
     /// through this server, but it may still take effect through an earlier attempt.
@@ -38,6 +39,11 @@ pub enum ReplyOutcome {
     /// changed before the entry committed, or it is not ready to serve reads yet). The outcome
     /// is unknown: the clerk retries with the same sequence number.
     NotReady,
+    /// A replica group of the sharded KV that does not serve the key's shard now (it does not
+    /// own it in its current configuration, or has not installed it yet). The operation did not
+    /// take effect there; the clerk asks the controller for a newer configuration and retries.
+    /// Never sent by the plain KV service.
+    WrongGroup,
 }
 
 /// How a server answers `Get` (BRIEF §6). Writes always go through the log.

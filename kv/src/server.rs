@@ -1,7 +1,11 @@
-//! The KV server: a Raft node, the KV state machine and the node's durable state, wired
+//! The KV server: a Raft node, a replicated state machine and the node's durable state, wired
 //! together. It is driven through [`Server::on_start`], [`Server::on_message`],
 //! [`Server::on_tick`] and [`Server::on_sync`], and acts only through an [`Env`], so this crate
 //! stays independent of the simulator that provides one.
+//!
+//! The state machine is a type parameter ([`StateMachine`]): the KV store by default; the
+//! sharded KV runs its replica groups' shard state machine and its controller on the same
+//! server, so durability, snapshots, reads and client sessions work the same for all of them.
 //!
 //! Durability: a `Ready`'s entries, snapshot and hard state are written, then synced, and only
 //! once the sync completes are its `persisted_messages` sent (votes, acknowledgements) and its
@@ -16,25 +20,92 @@ use raft::{
     Role, Snapshot, SnapshotStatus, Storage,
 };
 
-use crate::codec::{Fnv64, Sink};
+use crate::codec::{DecodeError, Fnv64, Sink};
 use crate::persist::{self, HARDSTATE_FILE, LOG_FILE, SNAPSHOT_FILE};
 use crate::{
     ApplyOutcome, ClientReply, ClientRequest, Command, KvStateMachine, Op, OpResult, ReadMode,
     ReplyOutcome, StateMachineConfig,
 };
 
-/// What travels between servers and clerks.
+/// What travels between servers and clerks; `O` and `R` are the service's operation and
+/// result (KV's by default).
+// Raft messages are most of the traffic and the largest variant: boxing them would cost an
+// allocation per message to save space on the rarer client messages.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Wire {
+pub enum Wire<O = Op, R = OpResult> {
     Raft(Message),
-    Request(ClientRequest),
-    Reply(ClientReply),
+    Request(ClientRequest<O>),
+    Reply(ClientReply<R>),
 }
 
-/// `app t4 prev=1@1 [2@2] commit=1`, `request seq=3 put("x", "1")`, `reply seq=3 ok "1"`,
+/// What a service replicates through a [`Server`]'s log: the state its committed commands
+/// build, the client operations it takes, how it reads outside the log, and its snapshots.
+pub trait StateMachine: Sized {
+    /// A client operation.
+    type Op: Clone + std::fmt::Debug + std::fmt::Display;
+    /// An operation's result.
+    type Output: Clone + std::fmt::Debug + std::fmt::Display;
+    /// Runtime switches (planted bugs), not part of the replicated state.
+    type Options: Clone + std::fmt::Debug;
+
+    /// The empty state at applied index 0.
+    fn create(options: Self::Options) -> Self;
+    fn restore_snapshot(bytes: &[u8], options: Self::Options) -> Result<Self, DecodeError>;
+    /// The state as canonical bytes, what `restore_snapshot` reads.
+    fn encode_snapshot(&self, sink: &mut impl Sink);
+    fn snapshot(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.encode_snapshot(&mut bytes);
+        bytes
+    }
+    fn applied_index(&self) -> u64;
+    /// Log `index` carries no command of the service (Raft's empty entry, a membership change).
+    fn apply_empty(&mut self, index: u64);
+    /// Applies the committed entry `data` at log `index` (the next one): the answer a waiting
+    /// client gets, if the entry is a client's command that has one.
+    fn apply_command(&mut self, index: u64, data: &[u8]) -> Option<Answer<Self::Output>>;
+    /// The log entry of a client's operation.
+    fn encode_command(client_id: u64, seq: u64, op: &Self::Op) -> Vec<u8>;
+    /// Served by [`StateMachine::read`] outside the log (unless the read mode is `log`).
+    fn is_read_only(op: &Self::Op) -> bool;
+    /// Whether this replica takes `op` at all now: `Some(refusal)` answers the client at once
+    /// (a replica group of the sharded KV refusing a key it does not serve). KV takes all.
+    fn refuse(&self, op: &Self::Op) -> Option<ReplyOutcome<Self::Output>> {
+        let _ = op;
+        None
+    }
+    /// Answers a read-only `op` from the applied state (once it is recent enough).
+    fn read(&self, op: &Self::Op) -> ReplyOutcome<Self::Output>;
+}
+
+/// What applying a client's command answers that client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer<R> {
+    pub client_id: u64,
+    pub seq: u64,
+    /// A write (recorded for the durability oracle when acknowledged).
+    pub is_write: bool,
+    pub outcome: ReplyOutcome<R>,
+}
+
+impl Answer<OpResult> {
+    /// The answer to a KV command the store applied with `outcome` (none for a stale one).
+    pub fn of(command: &Command, outcome: ApplyOutcome) -> Option<Self> {
+        let result = outcome.result()?.clone();
+        Some(Answer {
+            client_id: command.client_id,
+            seq: command.seq,
+            is_write: !command.op.is_read_only(),
+            outcome: ReplyOutcome::Ok(result),
+        })
+    }
+}
+
+/// `app t4 prev=1@1 commit=1 [2@2 "x"]`, `request seq=3 put("x", "1")`, `reply seq=3 ok "1"`,
 /// `reply seq=3 wrong-leader hint=n2`: the one text of a message, for scripts, reports and
 /// logs (the route is the caller's to add).
-impl std::fmt::Display for Wire {
+impl<O: std::fmt::Display, R: std::fmt::Display> std::fmt::Display for Wire<O, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Wire::Raft(message) => write!(f, "{message}"),
@@ -48,6 +119,7 @@ impl std::fmt::Display for Wire {
                     } => write!(f, "wrong-leader hint=n{}", raft_id(*leader)),
                     ReplyOutcome::WrongLeader { leader_hint: None } => f.write_str("wrong-leader"),
                     ReplyOutcome::NotReady => f.write_str("not-ready"),
+                    ReplyOutcome::WrongGroup => f.write_str("wrong-group"),
                 }
             }
         }
@@ -55,9 +127,9 @@ impl std::fmt::Display for Wire {
 }
 
 /// The world as a server sees it: a network, a disk with asynchronous sync, a tick timer and
-/// its own clock.
-pub trait Env {
-    fn send(&mut self, to: u64, wire: Wire);
+/// its own clock. `W` is what the server sends (KV's [`Wire`] by default).
+pub trait Env<W = Wire> {
+    fn send(&mut self, to: u64, wire: W);
     fn append(&mut self, file: &'static str, bytes: Vec<u8>);
     fn replace(&mut self, file: &'static str, bytes: Vec<u8>);
     fn truncate(&mut self, file: &'static str, len: u64);
@@ -79,7 +151,7 @@ pub fn address(raft_id: u64) -> u64 {
 }
 
 #[derive(Clone, Debug)]
-pub struct ServerConfig {
+pub struct ServerConfig<O = StateMachineConfig> {
     /// This server's network address.
     pub address: u64,
     /// Addresses of the initial voters.
@@ -90,8 +162,8 @@ pub struct ServerConfig {
     pub read_mode: ReadMode,
     /// Compact the log once it holds more than this many applied entries.
     pub snapshot_threshold_entries: u64,
-    /// The `no-dedup` mutant.
-    pub no_dedup: bool,
+    /// The state machine's switches (KV's: the `no-dedup` mutant).
+    pub state_machine: O,
 }
 
 /// An entry this server applied, for the state-machine-safety oracle.
@@ -127,22 +199,22 @@ struct PendingWrite {
     seq: u64,
 }
 
-/// A Get waiting for its read point, then for the state machine to reach it.
+/// A read waiting for its read point, then for the state machine to reach it.
 #[derive(Clone, Debug)]
-struct PendingRead {
+struct PendingRead<O> {
     client_id: u64,
     seq: u64,
-    key: String,
+    op: O,
     read_index: Option<u64>,
 }
 
 /// Bound on reads waiting at one server; the oldest are forgotten past it (their clerks retry).
 const PENDING_READS_MAX: usize = 4096;
 
-pub struct Server {
-    config: ServerConfig,
+pub struct Server<S: StateMachine = KvStateMachine> {
+    config: ServerConfig<S::Options>,
     node: RawNode<MemStorage>,
-    state_machine: KvStateMachine,
+    state_machine: S,
     /// A `Ready` whose writes are syncing; finished by `on_sync(sync_token)`.
     syncing: Option<(u64, Ready)>,
     next_sync_token: u64,
@@ -151,7 +223,7 @@ pub struct Server {
     log_first_index: u64,
     log_len: u64,
     pending_writes: BTreeMap<u64, PendingWrite>,
-    pending_reads: BTreeMap<Vec<u8>, PendingRead>,
+    pending_reads: BTreeMap<Vec<u8>, PendingRead<S::Op>>,
     /// Read contexts are unique across restarts: the start's local time, then a counter.
     read_context_prefix: u64,
     next_read_context: u64,
@@ -163,13 +235,15 @@ pub struct Server {
     leader: Option<u64>,
 }
 
-impl Server {
+type ServerWire<S> = Wire<<S as StateMachine>::Op, <S as StateMachine>::Output>;
+
+impl<S: StateMachine> Server<S> {
     /// Restores the server from what survived on its disk (nothing, for a fresh node).
     pub fn on_start(
-        config: ServerConfig,
+        config: ServerConfig<S::Options>,
         jitter: JitterSource,
-        env: &mut impl Env,
-    ) -> Result<Server, raft::Error> {
+        env: &mut impl Env<ServerWire<S>>,
+    ) -> Result<Server<S>, raft::Error> {
         let hard_state = persist::decode_hard_state(&env.read(HARDSTATE_FILE));
         let snapshot = persist::decode_snapshot(&env.read(SNAPSHOT_FILE));
         let log_bytes = env.read(LOG_FILE);
@@ -179,14 +253,11 @@ impl Server {
         }
         let voters = ConfState::with_voters(config.voters.iter().map(|&a| raft_id(a)));
         let mut storage = MemStorage::new_with_conf_state(voters);
-        let sm_config = StateMachineConfig {
-            no_dedup: config.no_dedup,
-        };
-        let mut state_machine = KvStateMachine::with_config(sm_config);
+        let mut state_machine = S::create(config.state_machine.clone());
         let mut snapshot_index = 0;
         if let Some(snapshot) = snapshot {
             snapshot_index = snapshot.metadata.index;
-            state_machine = KvStateMachine::restore_with_config(&snapshot.data, sm_config)
+            state_machine = S::restore_snapshot(&snapshot.data, config.state_machine.clone())
                 .expect("a snapshot this server wrote decodes");
             storage
                 .apply_snapshot(snapshot)
@@ -237,7 +308,11 @@ impl Server {
         &self.node
     }
 
-    pub fn state_machine(&self) -> &KvStateMachine {
+    pub fn config(&self) -> &ServerConfig<S::Options> {
+        &self.config
+    }
+
+    pub fn state_machine(&self) -> &S {
         &self.state_machine
     }
 
@@ -260,7 +335,7 @@ impl Server {
     /// changing the configuration), then handles what it produced like any other input.
     pub fn with_raft<R>(
         &mut self,
-        env: &mut impl Env,
+        env: &mut impl Env<ServerWire<S>>,
         act: impl FnOnce(&mut RawNode<MemStorage>) -> R,
     ) -> R {
         let result = act(&mut self.node);
@@ -268,13 +343,46 @@ impl Server {
         result
     }
 
-    pub fn on_tick(&mut self, env: &mut impl Env) {
+    /// Whether a `Ready`'s writes are waiting for their sync (nothing more is handed out until
+    /// it completes).
+    pub fn is_syncing(&self) -> bool {
+        self.syncing.is_some()
+    }
+
+    /// Whether this replica leads its Raft group now.
+    pub fn is_leader(&self) -> bool {
+        self.node.role() == Role::Leader
+    }
+
+    /// Proposes a command of the service's own (not a client's: nobody waits for its answer),
+    /// at the leader only (a follower refuses rather than forward it); returns its log index.
+    pub fn propose(
+        &mut self,
+        env: &mut impl Env<ServerWire<S>>,
+        data: Vec<u8>,
+    ) -> Result<u64, raft::Error> {
+        if !self.is_leader() {
+            let leader = self.node.leader();
+            return Err(raft::Error::NotLeader { leader });
+        }
+        let proposal = self.node.propose(data);
+        self.drive(env);
+        let index = proposal?.index();
+        Ok(index.expect("a leader appends its own proposals"))
+    }
+
+    pub fn on_tick(&mut self, env: &mut impl Env<ServerWire<S>>) {
         self.node.tick();
         env.set_tick_timer(self.config.tick_ns);
         self.drive(env);
     }
 
-    pub fn on_message(&mut self, env: &mut impl Env, from: u64, wire: Wire) {
+    pub fn on_message(
+        &mut self,
+        env: &mut impl Env<ServerWire<S>>,
+        from: u64,
+        wire: ServerWire<S>,
+    ) {
         match wire {
             Wire::Raft(message) => {
                 // Errors here are messages for another node or from an unknown one: drop them.
@@ -286,7 +394,7 @@ impl Server {
         self.drive(env);
     }
 
-    pub fn on_sync(&mut self, env: &mut impl Env, token: u64) {
+    pub fn on_sync(&mut self, env: &mut impl Env<ServerWire<S>>, token: u64) {
         let Some((syncing_token, _)) = &self.syncing else {
             return;
         };
@@ -302,7 +410,13 @@ impl Server {
         self.node.leader().map(address)
     }
 
-    fn reply(&self, env: &mut impl Env, client_id: u64, seq: u64, outcome: ReplyOutcome) {
+    fn reply(
+        &self,
+        env: &mut impl Env<ServerWire<S>>,
+        client_id: u64,
+        seq: u64,
+        outcome: ReplyOutcome<S::Output>,
+    ) {
         env.send(
             client_id,
             Wire::Reply(ClientReply {
@@ -313,7 +427,7 @@ impl Server {
         );
     }
 
-    fn wrong_leader(&self, env: &mut impl Env, request: &ClientRequest) {
+    fn wrong_leader(&self, env: &mut impl Env<ServerWire<S>>, request: &ClientRequest<S::Op>) {
         let outcome = ReplyOutcome::WrongLeader {
             leader_hint: self.leader_hint(),
         };
@@ -323,21 +437,25 @@ impl Server {
     /// A client's request. Writes (and reads through the log) are proposed; at a follower,
     /// Raft forwards the proposal to the leader unless `disable_proposal_forwarding` is set, as
     /// etcd's server does, and this server answers once it applies the entry.
-    fn on_request(&mut self, env: &mut impl Env, _from: u64, request: ClientRequest) {
-        let is_read = matches!(request.op, Op::Get { .. });
+    fn on_request(
+        &mut self,
+        env: &mut impl Env<ServerWire<S>>,
+        _from: u64,
+        request: ClientRequest<S::Op>,
+    ) {
+        if let Some(refusal) = self.state_machine.refuse(&request.op) {
+            return self.reply(env, request.client_id, request.seq, refusal);
+        }
+        let is_read = S::is_read_only(&request.op);
         let read_through_log = self.config.read_mode == ReadMode::Log;
         if is_read && !read_through_log {
             return self.start_read(env, request);
         }
-        let command = Command {
-            client_id: request.client_id,
-            seq: request.seq,
-            op: request.op.clone(),
-        };
         // Settle what an earlier leader change means for waiting writes first, so that this
         // write is not taken for one forwarded to a former leader.
         self.notice_role_change(env);
-        match self.node.propose(command.encode()) {
+        let command = S::encode_command(request.client_id, request.seq, &request.op);
+        match self.node.propose(command) {
             Ok(_) => {
                 self.pending_writes
                     .insert(request.client_id, PendingWrite { seq: request.seq });
@@ -346,14 +464,11 @@ impl Server {
         }
     }
 
-    fn start_read(&mut self, env: &mut impl Env, request: ClientRequest) {
+    fn start_read(&mut self, env: &mut impl Env<ServerWire<S>>, request: ClientRequest<S::Op>) {
         let follower_reads = self.config.read_mode == ReadMode::Follower;
         if self.node.role() != Role::Leader && !follower_reads {
             return self.wrong_leader(env, &request);
         }
-        let Op::Get { key } = request.op.clone() else {
-            unreachable!("start_read takes Gets")
-        };
         let mut context = self.read_context_prefix.to_le_bytes().to_vec();
         context.extend_from_slice(&self.next_read_context.to_le_bytes());
         self.next_read_context += 1;
@@ -366,7 +481,7 @@ impl Server {
         let read = PendingRead {
             client_id: request.client_id,
             seq: request.seq,
-            key,
+            op: request.op,
             read_index: None,
         };
         self.pending_reads.insert(context, read);
@@ -374,7 +489,7 @@ impl Server {
 
     /// Hands every `Ready` to the disk, the network and the state machine, until Raft has
     /// nothing more or a sync is outstanding.
-    fn drive(&mut self, env: &mut impl Env) {
+    fn drive(&mut self, env: &mut impl Env<ServerWire<S>>) {
         while self.syncing.is_none() && self.node.has_ready() {
             let mut ready = self.node.ready();
             for message in std::mem::take(&mut ready.messages) {
@@ -393,7 +508,7 @@ impl Server {
 
     /// Writes what the `Ready` asks to persist; returns whether a sync must complete before
     /// its persisted messages go out.
-    fn persist(&mut self, env: &mut impl Env, ready: &Ready) -> bool {
+    fn persist(&mut self, env: &mut impl Env<ServerWire<S>>, ready: &Ready) -> bool {
         if let Some(snapshot) = &ready.snapshot {
             env.replace(SNAPSHOT_FILE, persist::encode_snapshot(snapshot));
             env.replace(LOG_FILE, Vec::new());
@@ -426,7 +541,7 @@ impl Server {
     }
 
     /// Cuts the log file before the record of `index` (a conflicting suffix being replaced).
-    fn truncate_log_from(&mut self, env: &mut impl Env, index: u64) {
+    fn truncate_log_from(&mut self, env: &mut impl Env<ServerWire<S>>, index: u64) {
         if self.log_offsets.is_empty() && index != self.log_first_index {
             // The file is empty: it starts wherever the first entry written to it does.
             self.log_first_index = index;
@@ -449,7 +564,7 @@ impl Server {
     /// Hands a Raft message to the network. A snapshot is reported finished once sent, as
     /// etcd's transport does: the leader then waits for the follower's answer, and if the
     /// snapshot was lost its next probe (after a heartbeat) shows it and sends it again.
-    fn send_raft(&mut self, env: &mut impl Env, message: Message) {
+    fn send_raft(&mut self, env: &mut impl Env<ServerWire<S>>, message: Message) {
         let to = message.to;
         let is_snapshot = message.kind == MessageKind::Snapshot;
         env.send(address(to), Wire::Raft(message));
@@ -458,7 +573,7 @@ impl Server {
         }
     }
 
-    fn finish_ready(&mut self, env: &mut impl Env, mut ready: Ready) {
+    fn finish_ready(&mut self, env: &mut impl Env<ServerWire<S>>, mut ready: Ready) {
         for message in std::mem::take(&mut ready.persisted_messages) {
             self.send_raft(env, message);
         }
@@ -480,14 +595,11 @@ impl Server {
     }
 
     fn restore_snapshot(&mut self, snapshot: &Snapshot) {
-        let config = StateMachineConfig {
-            no_dedup: self.config.no_dedup,
-        };
-        self.state_machine = KvStateMachine::restore_with_config(&snapshot.data, config)
-            .expect("snapshots carry state machines this crate encoded");
+        self.state_machine = S::restore_snapshot(&snapshot.data, self.config.state_machine.clone())
+            .expect("snapshots carry state machines this service encoded");
     }
 
-    fn apply(&mut self, env: &mut impl Env, entry: &Entry) {
+    fn apply(&mut self, env: &mut impl Env<ServerWire<S>>, entry: &Entry) {
         if entry.index <= self.state_machine.applied_index() {
             return; // Covered by a snapshot restored in the same Ready.
         }
@@ -507,50 +619,40 @@ impl Server {
                 self.state_machine.apply_empty(entry.index)
             }
             EntryKind::Normal => {
-                let command = Command::decode(&entry.data)
-                    .expect("entries carry commands this crate encoded");
-                let outcome = self.state_machine.apply(entry.index, &command);
-                self.answer_write(env, entry, &command, outcome);
+                if let Some(answer) = self.state_machine.apply_command(entry.index, &entry.data) {
+                    self.answer_write(env, entry, answer);
+                }
             }
         }
     }
 
     fn answer_write(
         &mut self,
-        env: &mut impl Env,
+        env: &mut impl Env<ServerWire<S>>,
         entry: &Entry,
-        command: &Command,
-        outcome: ApplyOutcome,
+        answer: Answer<S::Output>,
     ) {
-        let Some(pending) = self.pending_writes.get(&command.client_id) else {
+        let Some(pending) = self.pending_writes.get(&answer.client_id) else {
             return;
         };
-        if pending.seq != command.seq {
+        if pending.seq != answer.seq {
             return;
         }
-        let Some(result) = outcome.result().cloned() else {
-            return;
-        };
-        self.pending_writes.remove(&command.client_id);
-        if !matches!(command.op, Op::Get { .. }) {
+        self.pending_writes.remove(&answer.client_id);
+        if answer.is_write && matches!(answer.outcome, ReplyOutcome::Ok(_)) {
             let ack = AckedWrite {
                 index: entry.index,
                 term: entry.term,
-                client_id: command.client_id,
-                seq: command.seq,
+                client_id: answer.client_id,
+                seq: answer.seq,
             };
             self.acked.push(ack);
         }
-        self.reply(
-            env,
-            command.client_id,
-            command.seq,
-            ReplyOutcome::Ok(result),
-        );
+        self.reply(env, answer.client_id, answer.seq, answer.outcome);
     }
 
     /// Answers every read whose read point the state machine has reached.
-    fn serve_reads(&mut self, env: &mut impl Env) {
+    fn serve_reads(&mut self, env: &mut impl Env<ServerWire<S>>) {
         let applied = self.state_machine.applied_index();
         let ready: Vec<Vec<u8>> = self
             .pending_reads
@@ -563,20 +665,15 @@ impl Server {
                 .pending_reads
                 .remove(&context)
                 .expect("collected above");
-            let value = self.state_machine.get(&read.key).to_string();
-            self.reply(
-                env,
-                read.client_id,
-                read.seq,
-                ReplyOutcome::Ok(OpResult::Value(value)),
-            );
+            let outcome = self.state_machine.read(&read.op);
+            self.reply(env, read.client_id, read.seq, outcome);
         }
     }
 
     /// A leader that lost its role tells its waiting clients at once, so they retry elsewhere.
     /// A follower whose leader changed tells the clients whose writes it forwarded that the
     /// outcome is unknown: the old leader may have dropped them.
-    fn notice_role_change(&mut self, env: &mut impl Env) {
+    fn notice_role_change(&mut self, env: &mut impl Env<ServerWire<S>>) {
         let (role, leader) = (self.node.role(), self.node.leader());
         if (role, leader) == (self.role, self.leader) {
             return;
@@ -613,7 +710,7 @@ impl Server {
         }
     }
 
-    fn maybe_compact(&mut self, env: &mut impl Env) {
+    fn maybe_compact(&mut self, env: &mut impl Env<ServerWire<S>>) {
         let applied = self.state_machine.applied_index();
         let first = self.node.first_index();
         if self.syncing.is_some()
@@ -630,7 +727,7 @@ impl Server {
     }
 
     /// Replaces the log file with the entries the storage holds after its snapshot.
-    fn rewrite_log(&mut self, env: &mut impl Env) {
+    fn rewrite_log(&mut self, env: &mut impl Env<ServerWire<S>>) {
         let storage = self.node.storage();
         let mut bytes = Vec::new();
         self.log_offsets.clear();

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{DecodeError, Fnv64, Reader, Sink, put_result, read_result};
+use crate::codec::{
+    DecodeError, Fnv64, Reader, Sink, put_header, put_result, read_header, read_result,
+};
 use crate::command::Command;
 use crate::op::{self, OpResult};
 
@@ -69,12 +71,173 @@ impl ApplyOutcome {
     }
 }
 
+/// The index of the last log entry a state machine applied. Entries apply in log order, each
+/// once: anything else is a bug of the caller, so it panics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AppliedIndex(u64);
+
+impl AppliedIndex {
+    pub fn new(index: u64) -> Self {
+        AppliedIndex(index)
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// Marks `index` applied; it must directly follow the last one (`what` names the state
+    /// machine in the panic).
+    pub fn advance_to(&mut self, index: u64, what: impl FnOnce() -> String) {
+        if index != self.0 + 1 {
+            panic!(
+                "{}: log index {index} applied out of order: last applied index is {}",
+                what(),
+                self.0
+            );
+        }
+        self.0 = index;
+    }
+}
+
+/// Client sessions: per client, the highest sequence number applied and its reply (BRIEF §6).
+/// One entry per client bounds them by the number of clients. Shared by every replicated
+/// service of the project: the KV store, each shard of the sharded KV (where a shard's sessions
+/// migrate with its data) and the shard controller.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Sessions {
+    sessions: BTreeMap<u64, Session>,
+}
+
+impl Sessions {
+    /// The outcome of a command that must not take effect again: a retry of the session's last
+    /// sequence number (its stored reply) or an older one (stale). `None`: a new command.
+    pub fn seen(&self, client_id: u64, seq: u64) -> Option<ApplyOutcome> {
+        let session = self.sessions.get(&client_id)?;
+        if seq == session.last_seq {
+            return Some(ApplyOutcome::Duplicate(session.reply.clone()));
+        }
+        if seq < session.last_seq {
+            return Some(ApplyOutcome::Stale {
+                last_seq: session.last_seq,
+            });
+        }
+        None
+    }
+
+    /// Remembers `reply` as the answer to `seq`; a sequence number older than the session's last
+    /// (applied anyway by the `no-dedup` mutant) never moves the session backwards.
+    pub fn record(&mut self, client_id: u64, seq: u64, reply: &OpResult) {
+        let session = self.sessions.entry(client_id).or_insert(Session {
+            last_seq: seq,
+            reply: reply.clone(),
+        });
+        if seq >= session.last_seq {
+            session.last_seq = seq;
+            session.reply = reply.clone();
+        }
+    }
+
+    pub fn get(&self, client_id: u64) -> Option<&Session> {
+        self.sessions.get(&client_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &Session)> {
+        self.sessions.iter()
+    }
+
+    /// `u64 count`, then per client (ascending id): `u64 client_id, u64 last_seq, result`.
+    pub fn encode_into(&self, sink: &mut impl Sink) {
+        sink.put_u64(self.sessions.len() as u64);
+        for (client_id, session) in &self.sessions {
+            sink.put_u64(*client_id);
+            sink.put_u64(session.last_seq);
+            put_result(sink, &session.reply);
+        }
+    }
+
+    /// Reads what [`Sessions::encode_into`] wrote; rejects anything but canonical encodings.
+    pub fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        // A session is two u64 and a one-byte result tag at least.
+        let count = reader.count("sessions", 17)?;
+        let mut sessions = BTreeMap::new();
+        for _ in 0..count {
+            let offset = reader.offset();
+            let client_id = reader.u64("client id")?;
+            let last_seq = reader.u64("last sequence number")?;
+            let reply = read_result(reader)?;
+            if sessions
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= client_id)
+            {
+                return Err(DecodeError::NotCanonical {
+                    what: "session",
+                    offset,
+                });
+            }
+            sessions.insert(client_id, Session { last_seq, reply });
+        }
+        Ok(Sessions { sessions })
+    }
+}
+
+/// Key/value data with the sessions of the clients that wrote it: what a KV replica holds, and
+/// what one shard of the sharded KV holds (and hands over whole when it migrates).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Store {
+    pub data: BTreeMap<String, String>,
+    pub sessions: Sessions,
+}
+
+impl Store {
+    /// Executes `command` at most once per (client, sequence number) unless `dedup` is off (the
+    /// `no-dedup` mutant).
+    pub fn execute(&mut self, command: &Command, dedup: bool) -> ApplyOutcome {
+        if dedup && let Some(seen) = self.sessions.seen(command.client_id, command.seq) {
+            return seen;
+        }
+        let result = command.op.apply_to(&mut self.data);
+        debug_assert!(command.op.accepts(&result), "{} gave {result}", command.op);
+        self.sessions
+            .record(command.client_id, command.seq, &result);
+        ApplyOutcome::Applied(result)
+    }
+
+    /// The value of `key` as a `Get` would read it ("" when missing).
+    pub fn get(&self, key: &str) -> &str {
+        op::read(&self.data, key)
+    }
+
+    /// `u64 key count`, then per key (ascending) `str key, str value`; then the sessions.
+    pub fn encode_into(&self, sink: &mut impl Sink) {
+        sink.put_u64(self.data.len() as u64);
+        for (key, value) in &self.data {
+            sink.put_str(key);
+            sink.put_str(value);
+        }
+        self.sessions.encode_into(sink);
+    }
+
+    /// Reads what [`Store::encode_into`] wrote; rejects anything but canonical encodings.
+    pub fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let data = read_data(reader)?;
+        let sessions = Sessions::decode(reader)?;
+        Ok(Store { data, sessions })
+    }
+}
+
 /// The key/value data, the client sessions and the index of the last applied log entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KvStateMachine {
-    data: BTreeMap<String, String>,
-    sessions: BTreeMap<u64, Session>,
-    applied_index: u64,
+    store: Store,
+    applied_index: AppliedIndex,
     config: StateMachineConfig,
 }
 
@@ -97,39 +260,14 @@ impl KvStateMachine {
 
     /// The index of the last log entry applied (or covered by the restored snapshot).
     pub fn applied_index(&self) -> u64 {
-        self.applied_index
+        self.applied_index.get()
     }
 
     /// Applies the committed command at log `index`, which must directly follow the last
     /// applied index: applying out of order or twice is a bug of the caller, so it panics.
     pub fn apply(&mut self, index: u64, command: &Command) -> ApplyOutcome {
         self.advance_to(index);
-        let session = self
-            .sessions
-            .get(&command.client_id)
-            .filter(|_| !self.config.no_dedup);
-        if let Some(session) = session {
-            if command.seq == session.last_seq {
-                return ApplyOutcome::Duplicate(session.reply.clone());
-            }
-            if command.seq < session.last_seq {
-                return ApplyOutcome::Stale {
-                    last_seq: session.last_seq,
-                };
-            }
-        }
-        let result = command.op.apply_to(&mut self.data);
-        debug_assert!(command.op.accepts(&result), "{} gave {result}", command.op);
-        // With no_dedup a stale command must not move the session backwards either.
-        let session = self.sessions.entry(command.client_id).or_insert(Session {
-            last_seq: command.seq,
-            reply: result.clone(),
-        });
-        if command.seq >= session.last_seq {
-            session.last_seq = command.seq;
-            session.reply = result.clone();
-        }
-        ApplyOutcome::Applied(result)
+        self.store.execute(command, !self.config.no_dedup)
     }
 
     /// Marks log `index` applied for an entry that carries no KV command (Raft's empty entry of
@@ -139,32 +277,26 @@ impl KvStateMachine {
     }
 
     fn advance_to(&mut self, index: u64) {
-        assert_eq!(
-            index,
-            self.applied_index + 1,
-            "log index {index} applied out of order: last applied index is {}",
-            self.applied_index
-        );
-        self.applied_index = index;
+        self.applied_index.advance_to(index, || "KV".into());
     }
 
     /// The value of `key` as a `Get` would read it locally ("" when missing). For reads served
     /// outside the log (read-index, lease, follower): the caller is responsible for having
     /// established that this replica is recent enough.
     pub fn get(&self, key: &str) -> &str {
-        op::read(&self.data, key)
+        self.store.get(key)
     }
 
     pub fn data(&self) -> &BTreeMap<String, String> {
-        &self.data
+        &self.store.data
     }
 
     pub fn session(&self, client_id: u64) -> Option<&Session> {
-        self.sessions.get(&client_id)
+        self.store.sessions.get(client_id)
     }
 
-    pub fn sessions(&self) -> &BTreeMap<u64, Session> {
-        &self.sessions
+    pub fn sessions(&self) -> &Sessions {
+        &self.store.sessions
     }
 
     /// The state (applied index, data, sessions) as canonical bytes, for Raft snapshots.
@@ -183,20 +315,9 @@ impl KvStateMachine {
     }
 
     fn encode_into(&self, sink: &mut impl Sink) {
-        sink.put(SNAPSHOT_MAGIC);
-        sink.put_u8(SNAPSHOT_VERSION);
-        sink.put_u64(self.applied_index);
-        sink.put_u64(self.data.len() as u64);
-        for (key, value) in &self.data {
-            sink.put_str(key);
-            sink.put_str(value);
-        }
-        sink.put_u64(self.sessions.len() as u64);
-        for (client_id, session) in &self.sessions {
-            sink.put_u64(*client_id);
-            sink.put_u64(session.last_seq);
-            put_result(sink, &session.reply);
-        }
+        put_header(sink, SNAPSHOT_MAGIC, SNAPSHOT_VERSION);
+        sink.put_u64(self.applied_index.get());
+        self.store.encode_into(sink);
     }
 
     /// Rebuilds a state machine from [`KvStateMachine::snapshot`] bytes, with the default config.
@@ -210,28 +331,72 @@ impl KvStateMachine {
         config: StateMachineConfig,
     ) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(bytes);
-        if reader.take(4, "snapshot magic")? != SNAPSHOT_MAGIC {
-            return Err(DecodeError::BadMagic {
-                what: "KV snapshot",
-            });
-        }
-        let version = reader.u8("snapshot version")?;
-        if version != SNAPSHOT_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: "snapshot",
-                version,
-            });
-        }
-        let applied_index = reader.u64("applied index")?;
-        let data = read_data(&mut reader)?;
-        let sessions = read_sessions(&mut reader)?;
+        let names = ("KV snapshot", "snapshot");
+        read_header(&mut reader, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, names)?;
+        let applied_index = AppliedIndex::new(reader.u64("applied index")?);
+        let store = Store::decode(&mut reader)?;
         reader.finish("snapshot")?;
         Ok(KvStateMachine {
-            data,
-            sessions,
+            store,
             applied_index,
             config,
         })
+    }
+}
+
+impl crate::server::StateMachine for KvStateMachine {
+    type Op = crate::Op;
+    type Output = OpResult;
+    type Options = StateMachineConfig;
+
+    fn create(options: StateMachineConfig) -> Self {
+        Self::with_config(options)
+    }
+
+    fn restore_snapshot(bytes: &[u8], options: StateMachineConfig) -> Result<Self, DecodeError> {
+        Self::restore_with_config(bytes, options)
+    }
+
+    fn encode_snapshot(&self, sink: &mut impl Sink) {
+        self.encode_into(sink);
+    }
+
+    fn applied_index(&self) -> u64 {
+        self.applied_index.get()
+    }
+
+    fn apply_empty(&mut self, index: u64) {
+        KvStateMachine::apply_empty(self, index);
+    }
+
+    fn apply_command(
+        &mut self,
+        index: u64,
+        data: &[u8],
+    ) -> Option<crate::server::Answer<OpResult>> {
+        let command = Command::decode(data).expect("entries carry commands this crate encoded");
+        let outcome = self.apply(index, &command);
+        crate::server::Answer::of(&command, outcome)
+    }
+
+    fn encode_command(client_id: u64, seq: u64, op: &crate::Op) -> Vec<u8> {
+        let command = Command {
+            client_id,
+            seq,
+            op: op.clone(),
+        };
+        command.encode()
+    }
+
+    fn is_read_only(op: &crate::Op) -> bool {
+        op.is_read_only()
+    }
+
+    fn read(&self, op: &crate::Op) -> crate::ReplyOutcome<OpResult> {
+        let crate::Op::Get { key } = op else {
+            unreachable!("only Gets are served outside the log")
+        };
+        crate::ReplyOutcome::Ok(OpResult::Value(self.get(key).to_string()))
     }
 }
 
@@ -252,29 +417,6 @@ fn read_data(reader: &mut Reader<'_>) -> Result<BTreeMap<String, String>, Decode
         data.insert(key, value);
     }
     Ok(data)
-}
-
-fn read_sessions(reader: &mut Reader<'_>) -> Result<BTreeMap<u64, Session>, DecodeError> {
-    // A session is two u64 and a one-byte result tag at least.
-    let count = reader.count("sessions", 17)?;
-    let mut sessions = BTreeMap::new();
-    for _ in 0..count {
-        let offset = reader.offset();
-        let client_id = reader.u64("client id")?;
-        let last_seq = reader.u64("last sequence number")?;
-        let reply = read_result(reader)?;
-        if sessions
-            .last_key_value()
-            .is_some_and(|(last, _)| *last >= client_id)
-        {
-            return Err(DecodeError::NotCanonical {
-                what: "session",
-                offset,
-            });
-        }
-        sessions.insert(client_id, Session { last_seq, reply });
-    }
-    Ok(sessions)
 }
 
 #[cfg(test)]

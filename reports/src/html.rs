@@ -51,6 +51,7 @@ pub fn render_html(record: &RunRecord) -> String {
     violation_section(&mut html, record);
     let (from, to, chosen) = svg::message_window(record);
     timeline_section(&mut html, record, (from, to));
+    shards_section(&mut html, record, (from, to));
     messages_section(&mut html, record, (from, to), chosen.len());
     history_section(&mut html, record);
     servers_section(&mut html, record);
@@ -119,6 +120,35 @@ fn timeline_section(html: &mut String, record: &RunRecord, window: (u64, u64)) {
         In a lane: red strip on top = the server is cut off by a partition, blue hatching = paused, purple strip = clock rate changed. \
         Bottom: messages sent per column, the dropped part in red. Red line: the violation; dashed box: the window of the message diagram; green dashed line: every fault healed.</p>\n<div class=\"scroll\">");
     html.push_str(&svg::overview(record, window));
+    html.push_str("</div>\n");
+}
+
+/// The sharded service: each replica group's servers, and the shards it served over time.
+fn shards_section(html: &mut String, record: &RunRecord, window: (u64, u64)) {
+    let (Some(shards), Some(drawing)) = (&record.shards, svg::shards(record, window)) else {
+        return;
+    };
+    let names = |nodes: &[crate::NodeId]| {
+        nodes
+            .iter()
+            .map(|&node| record.node_name(node))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let groups: Vec<String> = shards
+        .groups
+        .iter()
+        .map(|group| format!("{} on {}", group.name, names(&group.servers)))
+        .collect();
+    let _ = writeln!(
+        html,
+        "<h2>Shards served by each group</h2>\n<p class=\"legend\">{} shards; {}; the controller's replicas on {}. \
+         A lane per replica group: the shards it served (owned and installed) from one change to the next.</p>\n<div class=\"scroll\">",
+        shards.shard_count,
+        escape(&groups.join("; ")),
+        escape(&names(&shards.controller))
+    );
+    html.push_str(&drawing);
     html.push_str("</div>\n");
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - `record`: the data types of a recorded run (serde) and of an index row.
 //! - `html`: [`render_html`] (one run) and [`render_index`] (a campaign).
-//! - `svg`: the drawings: the whole-run overview, the message diagram, the history bars.
+//! - `svg`: the drawings: the whole-run overview, the shards each group served (the sharded
+//!   service), the message diagram, the history bars.
 //! - `timeline`: [`render_timeline`], the terminal text.
 //! - `roles`: role changes as intervals per server; `format`: escaping and time formatting.
 //!
@@ -22,7 +23,8 @@ mod timeline;
 pub use format::{escape, ms};
 pub use html::{render_html, render_index};
 pub use record::{
-    CheckRecord, FaultBand, FaultKind, IndexRow, Message, MessageFate, NodeId, Operation,
-    PartitionSummary, Role, RoleChange, RunRecord, ScheduledFault, ServerState, ViolationRecord,
+    CheckRecord, FaultBand, FaultKind, GroupRecord, IndexRow, Message, MessageFate, NodeId,
+    Operation, PartitionSummary, Role, RoleChange, RunRecord, ScheduledFault, ServerState,
+    ShardRecord, ShardServing, ViolationRecord,
 };
 pub use timeline::render_timeline;

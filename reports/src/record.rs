@@ -180,6 +180,43 @@ pub struct ServerState {
     pub log_tail: Vec<(u64, u64)>,
 }
 
+/// The sharded service's groups, and which shards each served over time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    pub shard_count: usize,
+    /// The replica groups, in order (`g1` first).
+    pub groups: Vec<GroupRecord>,
+    /// The servers hosting the controller's replicas.
+    pub controller: Vec<NodeId>,
+    /// In time order; every group serves no shard at time 0.
+    pub serving: Vec<ShardServing>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// E.g. `g1`.
+    pub name: String,
+    pub servers: Vec<NodeId>,
+}
+
+/// From `time_ns` on, group `group` (an index into `ShardRecord::groups`) serves `shards`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardServing {
+    pub time_ns: u64,
+    pub group: usize,
+    pub shards: Vec<usize>,
+}
+
+impl ShardRecord {
+    /// The name of the group `node` belongs to.
+    pub fn group_of(&self, node: NodeId) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|group| group.servers.contains(&node))
+            .map(|group| group.name.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViolationRecord {
     /// E.g. `state-machine-safety`.
@@ -226,6 +263,9 @@ pub struct RunRecord {
     /// Counters as (name, value).
     pub stats: Vec<(String, u64)>,
     pub trace_hash: String,
+    /// The sharded service's groups and shards (`None` for the KV service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<ShardRecord>,
 }
 
 impl RunRecord {
@@ -234,6 +274,18 @@ impl RunRecord {
             "FAIL"
         } else {
             "PASS"
+        }
+    }
+
+    /// A server's lane label: its name, and its group for the sharded service (`n4 g2`).
+    pub fn lane_name(&self, node: NodeId) -> String {
+        let group = self
+            .shards
+            .as_ref()
+            .and_then(|shards| shards.group_of(node));
+        match group {
+            Some(group) => format!("{} {group}", self.node_name(node)),
+            None => self.node_name(node),
         }
     }
 

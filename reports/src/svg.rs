@@ -4,6 +4,7 @@
 //! - `overview`: the whole run, one lane per server (role colour, term), fault bands, message
 //!   volume per column, the violation and the zoomed window marked. Aggregated per pixel, so its
 //!   size does not grow with the number of events.
+//! - `shards`: the sharded service's groups, one lane each, with the shards it served over time.
 //! - `messages`: the window around the violation, every message an arrow between lanes.
 //! - `history`: the failing partition's operations near the failing one, as bars.
 
@@ -227,13 +228,7 @@ fn band_rect(svg: &mut String, scale: Scale, band: &crate::record::FaultBand, y:
     let fits = ((width - 6.0) / 6.5).max(0.0) as usize;
     let label: String = band.label.chars().take(fits).collect();
     if !label.is_empty() {
-        let _ = write!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"band\">{}</text>",
-            x0 + 3.0,
-            y + h / 2.0 + 4.0,
-            escape(&label)
-        );
+        span_label(svg, (x0 + 3.0, y), h, "band", &label);
     }
     svg.push_str("</g>\n");
 }
@@ -297,7 +292,7 @@ pub fn overview(record: &RunRecord, window: (u64, u64)) -> String {
     }
     for node in 0..record.servers {
         let y = lanes_top + node as f64 * LANE;
-        lane_label(&mut svg, y, &record.node_name(node), LANE - 6.0);
+        lane_label(&mut svg, y, &record.lane_name(node), LANE - 6.0);
         role_lane(&mut svg, &role_segments(record, node), scale, y, LANE - 6.0);
         node_overlays(&mut svg, record, node, scale, y);
     }
@@ -306,6 +301,106 @@ pub fn overview(record: &RunRecord, window: (u64, u64)) -> String {
     markers(&mut svg, record, scale, top, height - 20.0, Some(window));
     svg.push_str("</svg>\n");
     svg
+}
+
+/// One lane per replica group of the sharded service: which shards it served, from one change
+/// to the next. Spans narrower than `SEGMENT_PX_MIN` are merged into hatched "busy" spans, so the
+/// drawing stays bounded whatever the number of changes.
+pub fn shards(record: &RunRecord, window: (u64, u64)) -> Option<String> {
+    let shards = record.shards.as_ref()?;
+    let scale = Scale {
+        from: 0,
+        to: record.end_ns.max(1),
+    };
+    let top = 24.0;
+    let height = top + shards.groups.len() as f64 * LANE + 24.0;
+    let mut svg = String::new();
+    svg_open(&mut svg, height, "shards");
+    svg.push_str(DEFS);
+    axis(&mut svg, scale, top, height - 20.0);
+    for (index, group) in shards.groups.iter().enumerate() {
+        let y = top + index as f64 * LANE;
+        lane_label(&mut svg, y, &group.name, LANE - 6.0);
+        let mut changes = shards
+            .serving
+            .iter()
+            .filter(|s| s.group == index)
+            .peekable();
+        let mut current: (u64, &[usize]) = (0, &[]);
+        let mut busy: Option<(u64, u64)> = None;
+        loop {
+            let next = changes.peek().map(|s| s.time_ns);
+            let end = next.unwrap_or(scale.to);
+            let (start, served) = current;
+            if scale.x(end) - scale.x(start) < SEGMENT_PX_MIN && next.is_some() {
+                busy = Some((busy.map_or(start, |(from, _)| from), end));
+            } else {
+                if let Some((from, to)) = busy.take() {
+                    shard_span(&mut svg, scale, (from, to), None, y);
+                }
+                shard_span(&mut svg, scale, (start, end), Some(served), y);
+            }
+            let Some(change) = changes.next() else { break };
+            current = (change.time_ns, &change.shards);
+        }
+    }
+    markers(&mut svg, record, scale, top, height - 20.0, Some(window));
+    svg.push_str("</svg>\n");
+    Some(svg)
+}
+
+/// One span of a group's lane: the shards it served then (`None`: several changes, merged).
+fn shard_span(
+    svg: &mut String,
+    scale: Scale,
+    (from, to): (u64, u64),
+    served: Option<&[usize]>,
+    y: f64,
+) {
+    let (x0, x1) = (scale.x(from), scale.x(to));
+    let width = (x1 - x0).max(SEGMENT_PX_MIN);
+    let height = LANE - 6.0;
+    let Some(served) = served else {
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{height:.1}\" fill=\"url(#busy)\"><title>several changes from {} to {}</title></rect>",
+            ms(from),
+            ms(to)
+        );
+        return;
+    };
+    let list: Vec<String> = served.iter().map(usize::to_string).collect();
+    let text = if list.is_empty() {
+        "none".to_string()
+    } else {
+        list.join(",")
+    };
+    let fill = if served.is_empty() {
+        "#f4f4f4"
+    } else {
+        "#cfe8d5"
+    };
+    let _ = writeln!(
+        svg,
+        "<rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{height:.1}\" fill=\"{fill}\" stroke=\"#fff\"><title>shards {} from {} to {}</title></rect>",
+        escape(&text),
+        ms(from),
+        ms(to)
+    );
+    // About 6 px per character.
+    if width > 6.0 * text.len() as f64 + 8.0 {
+        span_label(svg, (x0 + 4.0, y), height, "term", &text);
+    }
+}
+
+/// `text` from `x`, centred in the lane of `height` at `y`.
+fn span_label(svg: &mut String, (x, y): (f64, f64), height: f64, class: &str, text: &str) {
+    let _ = write!(
+        svg,
+        "<text x=\"{x:.1}\" y=\"{:.1}\" class=\"{class}\">{}</text>",
+        y + height / 2.0 + 4.0,
+        escape(text)
+    );
 }
 
 /// Messages sent per column, dropped ones in red on top.

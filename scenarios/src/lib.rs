@@ -1,10 +1,13 @@
-//! Wiring a Raft + KV cluster into the simulator (BRIEF §8, §10), in layers. A module uses
-//! only the modules above it in this list; nothing imports downwards:
+//! Wiring a Raft + KV cluster, or the sharded KV on multi-raft (BRIEF §14), into the simulator
+//! (BRIEF §8, §10), in layers. A module uses only the modules above it in this list; nothing
+//! imports downwards:
 //!
-//! 1. `config`: what a run is (`RunConfig`, `FaultMix`), the fault kinds' table, the swarm
-//!    draw, what a failure violated (`Property`, `Violation`), the bounds of every setting.
+//! 1. `config`: what a run is (`RunConfig`, `FaultMix`, the `Service` it tests), the planted
+//!    bugs, the fault kinds' table, the swarm draw, what a failure violated (`Property`,
+//!    `Violation`), the bounds of every setting.
 //! 2. `harness`: the cluster in the simulator: nodes, `SimEnv`, admin commands, one factory
-//!    (`Cluster::new`) and one observe step running every oracle, the history's verdict.
+//!    (`Cluster::new`) and one observe step running every oracle on every Raft group, the
+//!    sharded service's groups and shards, the history's verdict.
 //! 3. `run`: one seeded run: phases, the nemesis, recording for reports, the replay command.
 //! 4. `campaign`: many seeds on threads, result files, summaries, JUnit, shards and merging.
 //! 5. `shrink`: delta-debugging a failing run down to a seeded-run script.

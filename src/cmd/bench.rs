@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use scenarios::config::ServiceKind;
 use sim::echo::{EchoConfig, run_echo};
 
 #[derive(Debug, Subcommand)]
@@ -13,7 +14,8 @@ pub enum BenchCommand {
     /// 20,000 sequential exchanges round-robin with its peers, latency uniform 1-10 ms.
     Echo(EchoArgs),
     /// The standard full run: 5 servers, 5 clients, 10 simulated seconds, default
-    /// faults, oracles and the linearizability check, over consecutive seeds on one core.
+    /// faults, oracles and the linearizability check, over consecutive seeds on one core
+    /// (`--service sharded`: the sharded service's standard run, three groups of three).
     Run(RunBenchArgs),
     /// The checker's scaling: generated KV histories of each size at each client count, each
     /// checked in its own process (so peak memory is the row's own) with default options; or
@@ -55,6 +57,9 @@ pub struct RunBenchArgs {
     seeds: u64,
     #[arg(long, default_value_t = 0)]
     first_seed: u64,
+    /// The service under test: `kv` or `sharded`.
+    #[arg(long, default_value = "kv", value_name = "S")]
+    service: ServiceKind,
 }
 
 #[derive(Debug, Args)]
@@ -308,7 +313,7 @@ fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
     let mut events = 0;
     let mut failures = 0;
     for seed in args.first_seed..args.first_seed + args.seeds {
-        let config = scenarios::RunConfig::standard(seed);
+        let config = scenarios::RunConfig::standard_of(args.service, seed);
         #[allow(clippy::disallowed_methods)] // benchmark timing, not a simulated path
         let started = Instant::now();
         let outcome = scenarios::run(&config)?;
@@ -321,8 +326,9 @@ fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
     walls.sort_by(f64::total_cmp);
     let median = walls[walls.len() / 2];
     println!(
-        "bench run seeds={} failures={failures} median_wall_ms={:.1} total_wall_s={total_wall:.3} \
+        "bench run service={} seeds={} failures={failures} median_wall_ms={:.1} total_wall_s={total_wall:.3} \
          simulated_s={simulated_s:.1} events={events} sim_speedup={:.0}x runs_per_wall_s={:.1}",
+        args.service,
         args.seeds,
         median * 1e3,
         simulated_s / total_wall,

@@ -12,11 +12,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use raft::Mutant;
 use scenarios::campaign::output::{CampaignRequest, ResultsFile, Summary, write_reports};
 use scenarios::campaign::{
     CampaignConfig, SeedPlan, SeedRange, SeedResult, Shard, Verdict, run_campaign,
 };
+use scenarios::config::Mutant;
+use scenarios::config::ServiceKind;
 use scenarios::config::swarm::Shape;
 use scenarios::run::SeedShape;
 use sim::NANOS_PER_MILLI;
@@ -34,10 +35,13 @@ pub struct CampaignArgs {
     /// Planted bug to switch on in every seed (see `raftsim mutants`); repeatable.
     #[arg(long = "mutant", value_name = "M")]
     pub mutants: Vec<Mutant>,
-    /// Run the standard run (5 servers, 5 clients, 10 s, default faults) for every seed instead
-    /// of drawing a configuration per seed.
+    /// Run the standard run (5 servers, 5 clients, 10 s, default faults; for the sharded
+    /// service three groups of three) for every seed instead of drawing a configuration per seed.
     #[arg(long)]
     pub standard: bool,
+    /// The service under test: `kv` (one Raft group) or `sharded` (sharded KV on multi-raft).
+    #[arg(long, default_value = "kv", value_name = "S")]
+    pub service: ServiceKind,
     /// Override the safety phase's length in simulated milliseconds (quick smoke campaigns).
     #[arg(long, value_name = "MS")]
     pub duration_ms: Option<u64>,
@@ -80,7 +84,12 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
         config.plan.range,
         args.shard.map_or(String::new(), |s| format!(" shard {s}")),
         total,
-        if args.standard { "standard" } else { "swarm" },
+        match (args.standard, args.service) {
+            (true, ServiceKind::Kv) => "standard".to_string(),
+            (false, ServiceKind::Kv) => "swarm".to_string(),
+            (true, service) => format!("standard {service}"),
+            (false, service) => format!("swarm {service}"),
+        },
         mutants_suffix(&config.shape.mutants),
         config.jobs,
         out.display()
@@ -162,6 +171,7 @@ fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
         } else {
             Shape::Swarm
         },
+        service: args.service,
         mutants: args.mutants.clone(),
         duration_ns,
     };

@@ -1,6 +1,7 @@
-//! `raftsim mutants`: lists the planted bugs of BRIEF §9, one per line: name, then description.
-//! With `--score`, runs every mutant (and the correct code, as a control) over a range of campaign
-//! seeds and prints the detection table: seeds run, failing seeds, first failing seed, kinds.
+//! `raftsim mutants`: lists the planted bugs of BRIEF §9 and of the sharded KV (issue 20), one
+//! per line: name, service, description. With `--score`, runs every mutant (and the correct code
+//! of each service, as a control) over a range of campaign seeds of its service and prints the
+//! detection table: seeds run, failing seeds, first failing seed, kinds.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -8,8 +9,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Args;
-use raft::Mutant;
 use scenarios::campaign::{CampaignConfig, SeedPlan, SeedRange, Shard, run_campaign};
+use scenarios::config::Mutant;
+use scenarios::config::ServiceKind;
 use scenarios::config::swarm::Shape;
 use scenarios::run::SeedShape;
 
@@ -24,6 +26,9 @@ pub struct MutantsArgs {
     /// Score only these mutants (repeatable); all of them by default.
     #[arg(long = "mutant", value_name = "M")]
     pub mutants: Vec<Mutant>,
+    /// Score only this service's mutants and control [default: both services].
+    #[arg(long, value_name = "S")]
+    pub service: Option<ServiceKind>,
     /// Stop a mutant at its first failing seed (first detection only, much faster).
     #[arg(long)]
     pub first_only: bool,
@@ -38,23 +43,33 @@ pub fn run(args: MutantsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let jobs = super::campaign::worker_count(args.jobs)?;
-    let mutants: Vec<Option<Mutant>> = if args.mutants.is_empty() {
-        std::iter::once(None)
-            .chain(Mutant::ALL.iter().copied().map(Some))
+    // Each service's control row (the correct code), then its mutants.
+    let rows: Vec<(ServiceKind, Option<Mutant>)> = if args.mutants.is_empty() {
+        [ServiceKind::Kv, ServiceKind::Sharded]
+            .into_iter()
+            .filter(|service| args.service.is_none_or(|s| s == *service))
+            .flat_map(|service| {
+                let mutants = Mutant::all().filter(move |m| m.service() == service);
+                std::iter::once((service, None)).chain(mutants.map(move |m| (service, Some(m))))
+            })
             .collect()
     } else {
-        args.mutants.iter().copied().map(Some).collect()
+        let service = |m: &Mutant| args.service.unwrap_or(m.service());
+        args.mutants
+            .iter()
+            .map(|m| (service(m), Some(*m)))
+            .collect()
     };
     println!(
         "| mutant | seeds run | failing seeds | first failing seed | violation kinds |\n|---|---|---|---|---|"
     );
     let mut firsts = Vec::new();
-    for mutant in mutants {
-        let row = score(mutant, args.seeds, jobs, args.first_only)?;
+    for (service, mutant) in rows {
+        let row = score(service, mutant, args.seeds, jobs, args.first_only)?;
         if mutant.is_some() {
             firsts.push(row.first);
         }
-        println!("{}", row.markdown(mutant));
+        println!("{}", row.markdown(service, mutant));
     }
     if !firsts.is_empty() {
         let detected = firsts.iter().flatten().count();
@@ -73,13 +88,17 @@ pub fn run(args: MutantsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list() {
-    let width = Mutant::ALL
-        .iter()
+    let width = Mutant::all()
         .map(|mutant| mutant.name().len())
         .max()
         .unwrap_or(0);
-    for mutant in Mutant::ALL {
-        println!("{:width$}  {}", mutant.name(), mutant.description());
+    for mutant in Mutant::all() {
+        println!(
+            "{:width$}  {:7}  {}",
+            mutant.name(),
+            mutant.service().name(),
+            mutant.description()
+        );
     }
 }
 
@@ -91,8 +110,12 @@ struct Row {
 }
 
 impl Row {
-    fn markdown(&self, mutant: Option<Mutant>) -> String {
-        let name = mutant.map_or("(none: correct code)", Mutant::name);
+    fn markdown(&self, service: ServiceKind, mutant: Option<Mutant>) -> String {
+        let name = match (mutant, service) {
+            (Some(mutant), _) => mutant.name().to_string(),
+            (None, ServiceKind::Kv) => "(none: correct code)".to_string(),
+            (None, service) => format!("(none: correct code, {service})"),
+        };
         let first = self
             .first
             .map_or_else(|| "—".to_string(), |seed| seed.to_string());
@@ -113,9 +136,11 @@ impl Row {
     }
 }
 
-/// Runs `mutant` over the seeds as a swarm campaign; `first_only` stops at the first failure.
-/// Results come in seed order, so the first failing seed is the smallest whatever the threads.
+/// Runs `mutant` over the seeds as a swarm campaign of `service`; `first_only` stops at the
+/// first failure. Results come in seed order, so the first failing seed is the smallest
+/// whatever the threads.
 fn score(
+    service: ServiceKind,
     mutant: Option<Mutant>,
     seeds: SeedRange,
     jobs: usize,
@@ -128,6 +153,7 @@ fn score(
         },
         shape: SeedShape {
             shape: Shape::Swarm,
+            service,
             mutants: mutant.into_iter().collect(),
             duration_ns: None,
         },

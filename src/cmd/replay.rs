@@ -8,9 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use raft::Mutant;
 use scenarios::Repro;
 use scenarios::campaign::output::read_results;
+use scenarios::config::Mutant;
+use scenarios::config::ServiceKind;
 use scenarios::config::swarm::Shape;
 use scenarios::run::{Origin, SeedShape};
 use sim::NANOS_PER_MILLI;
@@ -25,6 +26,14 @@ pub struct ReplayArgs {
     /// The seed was run with `campaign --standard`.
     #[arg(long, conflicts_with = "results")]
     pub standard: bool,
+    /// The campaign's `--service`.
+    #[arg(
+        long,
+        default_value = "kv",
+        value_name = "S",
+        conflicts_with = "results"
+    )]
+    pub service: ServiceKind,
     /// Planted bug the campaign switched on; repeatable.
     #[arg(long = "mutant", value_name = "M", conflicts_with = "results")]
     pub mutants: Vec<Mutant>,
@@ -111,6 +120,7 @@ fn seed_shape(args: &ReplayArgs) -> anyhow::Result<SeedShape> {
         } else {
             Shape::Swarm
         },
+        service: args.service,
         mutants: args.mutants.clone(),
         duration_ns,
     })

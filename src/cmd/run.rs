@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use kv::ReadMode;
-use raft::Mutant;
+use scenarios::config::Mutant;
+use scenarios::config::ServiceKind;
 use scenarios::harness::FaultSchedule;
 use scenarios::run::{Origin, RunFlags, catch_panic};
 use scenarios::{Repro, RunConfig, RunOptions, run_with};
@@ -71,9 +72,21 @@ impl ReportArgs {
 /// The run's shape; defaults are BRIEF §12's standard run.
 #[derive(Debug, Args)]
 pub struct ShapeArgs {
-    /// Raft servers.
-    #[arg(long, default_value_t = 5)]
-    pub nodes: usize,
+    /// The service under test: `kv` (one Raft group) or `sharded` (sharded KV on multi-raft).
+    #[arg(long, default_value = "kv", value_name = "S")]
+    pub service: ServiceKind,
+    /// Raft servers (the KV service) [default: 5].
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// Replica groups (the sharded service) [default: 3].
+    #[arg(long)]
+    pub groups: Option<usize>,
+    /// Servers per replica group (the sharded service) [default: 3].
+    #[arg(long)]
+    pub group_size: Option<usize>,
+    /// Shards the keys are split into (the sharded service) [default: 10].
+    #[arg(long)]
+    pub shards: Option<usize>,
     /// KV clients.
     #[arg(long, default_value_t = 5)]
     pub clients: usize,
@@ -102,7 +115,11 @@ impl Default for ShapeArgs {
     /// The same defaults as the flags: BRIEF §12's standard run.
     fn default() -> Self {
         Self {
-            nodes: 5,
+            service: ServiceKind::Kv,
+            nodes: None,
+            groups: None,
+            group_size: None,
+            shards: None,
             clients: 5,
             duration_ms: 10_000,
             mutants: Vec::new(),
@@ -115,10 +132,34 @@ impl Default for ShapeArgs {
 }
 
 impl ShapeArgs {
-    /// The flags as the replay command builder knows them.
-    pub fn flags(&self, faults: Option<&std::path::Path>) -> RunFlags {
-        RunFlags {
-            nodes: self.nodes,
+    /// The flags as the replay command builder knows them; flags of the other service are bad
+    /// input.
+    pub fn flags(&self, faults: Option<&std::path::Path>) -> anyhow::Result<RunFlags> {
+        let standard = RunFlags::default();
+        let sharded_flags = [
+            ("--groups", self.groups),
+            ("--group-size", self.group_size),
+            ("--shards", self.shards),
+        ];
+        match self.service {
+            ServiceKind::Kv => {
+                if let Some((flag, _)) = sharded_flags.iter().find(|(_, value)| value.is_some()) {
+                    anyhow::bail!("{flag} needs --service sharded");
+                }
+            }
+            ServiceKind::Sharded => {
+                anyhow::ensure!(
+                    self.nodes.is_none(),
+                    "--nodes is for the KV service; the sharded one has --groups and --group-size"
+                );
+            }
+        }
+        Ok(RunFlags {
+            service: self.service,
+            nodes: self.nodes.unwrap_or(standard.nodes),
+            groups: self.groups.unwrap_or(standard.groups),
+            group_size: self.group_size.unwrap_or(standard.group_size),
+            shards: self.shards.unwrap_or(standard.shards),
             clients: self.clients,
             duration_ms: self.duration_ms,
             mutants: self.mutants.clone(),
@@ -127,14 +168,14 @@ impl ShapeArgs {
             initial_voters: self.initial_voters,
             conf_change_on_append: self.conf_change_on_append,
             faults: faults.map(std::path::Path::to_path_buf),
-        }
+        })
     }
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let repro = Repro {
         seed: args.seed,
-        origin: Origin::Run(args.shape.flags(args.faults.as_deref())),
+        origin: Origin::Run(args.shape.flags(args.faults.as_deref())?),
     };
     let config = repro
         .config()
@@ -157,8 +198,7 @@ pub fn run_and_report(
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let schedule =
                 FaultSchedule::from_json(&text).with_context(|| format!("{}", path.display()))?;
-            schedule
-                .validate(config.servers)
+            scenarios::run::check_schedule(&config, &schedule)
                 .with_context(|| format!("{}", path.display()))?;
             Some(schedule)
         }

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use raft::Mutant;
+use scenarios::config::Mutant;
 use scenarios::script::{self, LIBRARY, ScriptOptions};
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use raft::Mutant;
+use scenarios::config::Mutant;
+use scenarios::config::ServiceKind;
 use scenarios::config::swarm::{self, Shape};
 use scenarios::shrink::{ShrinkError, shrink};
 
@@ -22,6 +23,9 @@ pub struct ShrinkArgs {
     /// The seed was run with `campaign --standard`.
     #[arg(long)]
     pub standard: bool,
+    /// The campaign's `--service`.
+    #[arg(long, default_value = "kv", value_name = "S")]
+    pub service: ServiceKind,
     /// Where to write the scenario script (default: shrunk-seed-S.scn).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -36,7 +40,8 @@ pub fn run(args: ShrinkArgs) -> anyhow::Result<ExitCode> {
     } else {
         Shape::Swarm
     };
-    let config = swarm::config_for(args.seed, shape, &args.mutants);
+    let config = swarm::config_for(args.seed, shape, args.service, &args.mutants);
+    config.validate()?;
     let shrunk = match shrink(&config, args.runs_max) {
         Ok(shrunk) => shrunk,
         Err(ShrinkError::Passes) => {

@@ -79,6 +79,53 @@ fn flags_out_of_range_are_refused() {
 }
 
 #[test]
+fn sharded_service_flags_that_cannot_run_are_refused() {
+    let cases = [
+        "run --seed 1 --service sharding",
+        "run --seed 1 --groups 2",
+        "run --seed 1 --service sharded --nodes 3",
+        "run --seed 1 --service sharded --groups 0",
+        "run --seed 1 --service sharded --groups 9",
+        "run --seed 1 --service sharded --group-size 10",
+        "run --seed 1 --service sharded --shards 0",
+        "run --seed 1 --service sharded --shards 65",
+        "run --seed 1 --mutant serve-before-install",
+        "run --seed 1 --service sharded --initial-voters 2",
+        "campaign --mutant write-after-handoff",
+        "campaign --service kvs",
+        "replay --seed 1 --mutant delete-before-confirm",
+        "shrink --seed 1 --mutant migrate-without-dedup",
+        "bench run --service shard",
+        "mutants --score --service x",
+    ];
+    for case in cases {
+        assert_bad_input(&case.split_whitespace().collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn controller_changes_that_cannot_run_are_refused() {
+    let dir = scratch("shardctl");
+    let change = |command: &str| {
+        format!(r#"[{{"at_ns": 5, "action": "admin", "node": "n1", "command": "{command}"}}]"#)
+    };
+    let cases = [
+        (change("shardctl move 3 g2 seq=1"), "kv"),
+        (change("shardctl join g4 seq=1"), "sharded"),
+        (change("shardctl move 10 g2 seq=1"), "sharded"),
+        (change("shardctl leave g1"), "sharded"),
+        (change("conf-change remove n2"), "sharded"),
+    ];
+    for (index, (text, service)) in cases.iter().enumerate() {
+        let path = dir.join(format!("f{index}.json"));
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap();
+        assert_bad_input(&["run", "--seed", "1", "--service", service, "--faults", path]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn fault_schedules_that_cannot_run_are_refused() {
     let dir = scratch("faults");
     let cases = [
@@ -154,6 +201,23 @@ fn scripts_that_cannot_run_are_refused() {
             "run-config seed=1\nat 1ms admin n1 conf-change add n99\nexpect pass\n",
         ),
         ("long-key", long_key.as_str()),
+        (
+            "shardctl-kv",
+            "run-config seed=1\nat 1ms admin n1 shardctl move 1 g2 seq=1\nexpect pass\n",
+        ),
+        (
+            "shardctl-group",
+            "run-config seed=1 service=sharded\nat 1ms admin n1 shardctl join g7 seq=1\n\
+             expect pass\n",
+        ),
+        (
+            "service-unknown",
+            "run-config seed=1 service=shard\nexpect pass\n",
+        ),
+        (
+            "shard-mutant-cluster",
+            "cluster servers=3 mutants=serve-before-install\nrun 1ms\n",
+        ),
         ("control", "cluster servers=3\ncrash n1\u{7}\n"),
     ];
     for (name, text) in cases {

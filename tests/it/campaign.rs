@@ -217,3 +217,56 @@ fn fault_count_zero_means_no_fault_at_all() {
         "no reactive faults, no membership changes"
     );
 }
+
+#[test]
+fn a_failing_sharded_seed_replays_and_reports_its_groups() {
+    let out = scratch("sharded");
+    let output = raftsim(&[
+        "campaign",
+        "--service",
+        "sharded",
+        "--seeds",
+        "0..10",
+        "--mutant",
+        "serve-before-install",
+        "--duration-ms",
+        "3000",
+        "--fail-fast",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let replay = stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("replay: "))
+        .expect("a replay line")
+        .to_string();
+    assert!(replay.contains(" --service sharded"), "{replay}");
+    assert!(replay.contains("--mutant serve-before-install"), "{replay}");
+    let seed = replay.split_whitespace().nth(3).unwrap().to_string();
+    let html = std::fs::read_to_string(out.join(format!("reports/seed-{seed}.html"))).unwrap();
+    assert!(
+        html.contains("Shards served by each group"),
+        "no shard section"
+    );
+    let results = out.join("results.jsonl");
+    let output = raftsim(&[
+        "replay",
+        "--seed",
+        &seed,
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("trace hash matches"), "{stdout}");
+    let mutants = text(&raftsim(&["mutants"]).stdout);
+    let listed = mutants
+        .lines()
+        .find(|line| line.starts_with("serve-before-install "))
+        .map(|line| line.split_whitespace().nth(1));
+    assert_eq!(listed, Some(Some("sharded")), "{mutants}");
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -87,7 +87,7 @@ impl Cluster {
                     tick_ns: 1_000_000,
                     read_mode: ReadMode::ReadIndex,
                     snapshot_threshold_entries,
-                    no_dedup: false,
+                    state_machine: kv::StateMachineConfig::default(),
                 };
                 let mut env = TestEnv::default();
                 let server = Server::on_start(config, Box::new(|| 0), &mut env).expect("starts");

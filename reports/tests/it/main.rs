@@ -3,9 +3,9 @@
 
 use expect_test::expect;
 use reports::{
-    CheckRecord, FaultBand, FaultKind, IndexRow, Message, MessageFate, Operation, PartitionSummary,
-    Role, RoleChange, RunRecord, ScheduledFault, ServerState, ViolationRecord, render_html,
-    render_index, render_timeline,
+    CheckRecord, FaultBand, FaultKind, GroupRecord, IndexRow, Message, MessageFate, Operation,
+    PartitionSummary, Role, RoleChange, RunRecord, ScheduledFault, ServerState, ShardRecord,
+    ShardServing, ViolationRecord, render_html, render_index, render_timeline,
 };
 
 const MS: u64 = 1_000_000;
@@ -205,7 +205,67 @@ fn small_record() -> RunRecord {
         }],
         stats: vec![("events".into(), 42)],
         trace_hash: "00000000deadbeef".into(),
+        shards: None,
     }
+}
+
+/// The small run as if of the sharded service: n1, n2 in g1, n3 in g2, shards moving.
+fn sharded_record(changes: usize) -> RunRecord {
+    let mut record = small_record();
+    let serving = (0..changes)
+        .map(|i| ShardServing {
+            time_ns: 100 * MS + i as u64 * 2 * MS,
+            group: i % 2,
+            shards: if i % 4 < 2 { vec![0, 1] } else { vec![2] },
+        })
+        .collect();
+    record.shards = Some(ShardRecord {
+        shard_count: 3,
+        groups: vec![
+            GroupRecord {
+                name: "g1".into(),
+                servers: vec![0, 1],
+            },
+            GroupRecord {
+                name: "g<2>".into(),
+                servers: vec![2],
+            },
+        ],
+        controller: vec![0, 2],
+        serving,
+    });
+    record
+}
+
+#[test]
+fn a_sharded_run_shows_each_group_and_the_shards_it_served() {
+    let html = render_html(&sharded_record(4));
+    assert!(
+        html.contains("<h2>Shards served by each group</h2>"),
+        "no shard section"
+    );
+    assert!(
+        html.contains("g1 on n1, n2; g&lt;2&gt; on n3"),
+        "groups not named"
+    );
+    assert!(html.contains("the controller's replicas on n1, n3"));
+    assert!(
+        html.contains("<title>shards 0,1 from 100.000ms to "),
+        "no span of shards 0 and 1"
+    );
+    assert!(
+        html.contains(">n3 g&lt;2&gt;</text>"),
+        "lanes name the server's group"
+    );
+    // The KV service's report has no such section.
+    assert!(!render_html(&small_record()).contains("Shards served"));
+}
+
+#[test]
+fn many_shard_changes_render_to_a_bounded_size() {
+    let small = render_html(&sharded_record(4)).len();
+    let large = render_html(&sharded_record(100_000)).len();
+    assert!(large < small + 200_000, "{small} -> {large} bytes");
 }
 
 #[test]

@@ -27,6 +27,9 @@ pub struct CampaignRequest {
     /// `I/N`.
     pub shard: String,
     pub standard: bool,
+    /// `sharded` for the sharded service; absent for the KV service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     pub mutants: Vec<String>,
     pub duration_ms: Option<u64>,
     pub check_determinism: bool,
@@ -40,6 +43,8 @@ impl CampaignRequest {
             seeds: plan.range.to_string(),
             shard: plan.shard.to_string(),
             standard: shape.shape == crate::config::swarm::Shape::Standard,
+            service: (shape.service != crate::config::ServiceKind::Kv)
+                .then(|| shape.service.to_string()),
             mutants: shape.mutants.iter().map(|m| m.name().to_string()).collect(),
             duration_ms: shape.duration_ns.map(|ns| ns / sim::NANOS_PER_MILLI),
             check_determinism,
@@ -120,7 +125,11 @@ impl Summary {
             *failures_by_kind.entry(kind).or_insert(0) += 1;
         }
         let simulated_ns = results.iter().map(|r| r.simulated_ns).sum();
-        let mut marks: BTreeMap<String, usize> = crate::harness::marks::all_names()
+        let service = request
+            .as_ref()
+            .and_then(|r| r.service.as_deref()?.parse().ok())
+            .unwrap_or_default();
+        let mut marks: BTreeMap<String, usize> = crate::harness::marks::all_names(service)
             .into_iter()
             .map(|name| (name.to_string(), 0))
             .collect();

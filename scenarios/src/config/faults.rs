@@ -31,6 +31,9 @@ pub enum FaultKind {
     SplitVote,
     SingleChange,
     MultiChange,
+    /// A change of the sharded service's configuration at the controller's leader: a group
+    /// joins or leaves, or a shard moves; sometimes the group losing shards is cut off at once.
+    ControllerChange,
 }
 
 /// When a swarm seed draws a kind's switch (the order of draws is part of every seed).
@@ -40,7 +43,8 @@ pub enum SwarmDraw {
     Main(f64),
     /// After the fault count: a variant of a main kind.
     Variant(f64),
-    /// Drawn from its own stream (`swarm-membership`, `swarm-motifs`), see `swarm`.
+    /// Drawn from its own stream (`swarm-membership`, `swarm-motifs`, `swarm-sharded`), see
+    /// `swarm`.
     Own,
     /// Never drawn on its own: rides on another kind.
     Rides,
@@ -69,7 +73,7 @@ impl FaultKindSpec {
 }
 
 /// Every kind, in the order the nemesis lists and the swarm draws them.
-pub const FAULT_KINDS: [FaultKindSpec; 17] = [
+pub const FAULT_KINDS: [FaultKindSpec; 18] = [
     FaultKindSpec {
         kind: FaultKind::Partition,
         name: Some("partition"),
@@ -206,6 +210,14 @@ pub const FAULT_KINDS: [FaultKindSpec; 17] = [
         swarm: SwarmDraw::Own,
         actions: &["admin", "partition", "heal"],
     },
+    FaultKindSpec {
+        kind: FaultKind::ControllerChange,
+        name: Some("controller"),
+        switch: |mix| &mut mix.controller,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["admin", "partition", "heal"],
+    },
 ];
 
 /// The table entry of `kind`.
@@ -216,7 +228,8 @@ pub fn spec(kind: FaultKind) -> &'static FaultKindSpec {
         .expect("every kind is in the table")
 }
 
-/// The kinds the nemesis plans from the `faults` stream (membership comes from its own).
+/// The kinds the nemesis plans from the `faults` stream (membership and controller changes
+/// come from their own).
 pub fn planned_kinds(mix: &FaultMix) -> Vec<FaultKind> {
     FAULT_KINDS
         .iter()

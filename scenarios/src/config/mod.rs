@@ -1,20 +1,25 @@
-//! Configuration, the bottom layer: what one run is (`RunConfig`, `FaultMix`), the kinds of
-//! fault (`faults`), the configuration each campaign seed draws (`swarm`), what a failing run
+//! Configuration, the bottom layer: what one run is (`RunConfig`, `FaultMix`), which service it
+//! tests (`service`), the planted bugs it may switch on (`mutant`), the kinds of fault
+//! (`faults`), the configuration each campaign seed draws (`swarm`), what a failing run
 //! violated (`property`), and the bounds every number from a user is checked against.
 
 pub mod faults;
+pub mod mutant;
 pub mod property;
+pub mod service;
 pub mod swarm;
 
 use std::fmt;
 
 use kv::{ClerkConfig, ReadMode, ServerConfig, WorkloadConfig};
-use raft::{Mutant, MutantSet};
+use raft::MutantSet;
 use serde::{Deserialize, Serialize};
 use sim::{DiskConfig, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId};
 
 pub use faults::{FAULT_KINDS, FaultKind, FaultKindSpec};
+pub use mutant::{Mutant, UnknownMutant};
 pub use property::{Property, Violation};
+pub use service::{Service, ServiceKind, ShardedConfig, UnknownService};
 
 /// A configuration that cannot run: names the setting and its bounds.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +37,8 @@ pub enum ConfigError {
     Sim(#[from] sim::SimError),
     #[error("raft configuration: {0}")]
     Raft(#[from] raft::ConfigError),
+    #[error("{0}")]
+    Service(String),
 }
 
 /// The bounds of every setting a user can give, checked in [`RunConfig::validate`]. They keep
@@ -41,6 +48,9 @@ pub mod bounds {
     use sim::{NANOS_PER_MILLI, NANOS_PER_SEC};
 
     pub const SERVERS_MAX: u64 = 9;
+    /// Servers of the sharded service: every group at its largest.
+    pub const SHARDED_SERVERS_MAX: u64 =
+        shardkv::GROUPS_MAX as u64 * super::service::bounds::GROUP_SIZE_MAX;
     pub const CLIENTS_MAX: u64 = 64;
     /// A safety phase of at most a simulated day.
     pub const DURATION_NS_MAX: u64 = 86_400 * NANOS_PER_SEC;
@@ -135,6 +145,10 @@ pub struct FaultMix {
     /// The Figure 10 motif: a leader adds several spares at once and is cut off with them.
     #[serde(default)]
     pub multi_change: bool,
+    /// Controller changes (the sharded service): groups joining and leaving, shards moved,
+    /// some with the group losing a shard cut off right after.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub controller: bool,
 }
 
 impl fmt::Display for FaultMix {
@@ -179,6 +193,7 @@ impl FaultMix {
             split_vote: true,
             single_change: true,
             multi_change: true,
+            controller: false,
         }
     }
 
@@ -245,6 +260,9 @@ pub struct RunConfig {
     /// instead of when it is applied (etcd's).
     #[serde(default)]
     pub conf_change_on_append: bool,
+    /// The service under test: the KV service (the default) or the sharded KV.
+    #[serde(default, skip_serializing_if = "Service::is_kv")]
+    pub service: Service,
     /// Linearizability-check budget in search steps; over it the verdict is unknown (a failure).
     pub checker_steps_max: u64,
     /// The first this many clients only read.
@@ -280,8 +298,30 @@ impl RunConfig {
             ops_per_client: None,
             initial_voters: None,
             conf_change_on_append: false,
+            service: Service::Kv,
             checker_steps_max: 20_000_000,
             readers: 0,
+        }
+    }
+
+    /// The standard run of the sharded service: three groups of three servers, ten shards,
+    /// ten keys, the standard faults with controller changes instead of membership changes.
+    pub fn standard_sharded(seed: u64) -> Self {
+        let sharded = ShardedConfig::standard();
+        let mut config = Self::standard(seed);
+        config.servers = sharded.server_count();
+        config.keys = 10;
+        config.faults.membership = false;
+        config.faults.controller = true;
+        config.service = Service::Sharded(sharded);
+        config
+    }
+
+    /// The standard run of `service`.
+    pub fn standard_of(service: ServiceKind, seed: u64) -> Self {
+        match service {
+            ServiceKind::Kv => Self::standard(seed),
+            ServiceKind::Sharded => Self::standard_sharded(seed),
         }
     }
 
@@ -289,7 +329,12 @@ impl RunConfig {
     /// workload accept.
     pub fn validate(&self) -> Result<(), ConfigError> {
         use bounds::*;
-        check_range("servers", self.servers as u64, 1, SERVERS_MAX)?;
+        self.validate_service()?;
+        let servers_max = match self.service {
+            Service::Kv => SERVERS_MAX,
+            Service::Sharded(_) => SHARDED_SERVERS_MAX,
+        };
+        check_range("servers", self.servers as u64, 1, servers_max)?;
         check_range("clients", self.clients as u64, 1, CLIENTS_MAX)?;
         if let Some(voters) = self.initial_voters {
             check_range("initial voters", voters as u64, 1, self.servers as u64)?;
@@ -369,12 +414,49 @@ impl RunConfig {
         Ok(())
     }
 
+    /// What only one service allows: the sharded service's shape, its mutants, no membership
+    /// changes inside its groups.
+    fn validate_service(&self) -> Result<(), ConfigError> {
+        let refuse = |message: String| Err(ConfigError::Service(message));
+        let Service::Sharded(sharded) = &self.service else {
+            if let Some(mutant) = self.shard_mutants().next() {
+                return refuse(format!("mutant {mutant} needs the sharded service"));
+            }
+            if self.faults.controller {
+                return refuse("controller changes need the sharded service".into());
+            }
+            return Ok(());
+        };
+        sharded.validate()?;
+        if self.servers != sharded.server_count() {
+            return refuse(format!(
+                "servers {} differs from the {} servers of the groups",
+                self.servers,
+                sharded.server_count()
+            ));
+        }
+        if self.faults.membership || self.initial_voters.is_some() {
+            return refuse("the sharded service's groups keep their members".into());
+        }
+        Ok(())
+    }
+
     fn mutant_set(&self) -> MutantSet {
         let mut set = MutantSet::default();
         for &mutant in &self.mutants {
-            set.insert(mutant);
+            if let Mutant::Raft(mutant) = mutant {
+                set.insert(mutant);
+            }
         }
         set
+    }
+
+    /// The sharded KV's mutants switched on.
+    pub fn shard_mutants(&self) -> impl Iterator<Item = shardkv::Mutant> + '_ {
+        self.mutants.iter().filter_map(|mutant| match mutant {
+            Mutant::Shard(mutant) => Some(*mutant),
+            Mutant::Raft(_) => None,
+        })
     }
 
     pub fn raft_config(&self, id: u64) -> raft::Config {
@@ -406,7 +488,53 @@ impl RunConfig {
             tick_ns: self.tick_ns,
             read_mode: self.read_mode,
             snapshot_threshold_entries: self.snapshot_threshold_entries,
-            no_dedup: self.mutants.contains(&Mutant::NoDedup),
+            state_machine: kv::StateMachineConfig {
+                no_dedup: self.mutants.contains(&Mutant::Raft(raft::Mutant::NoDedup)),
+            },
+        }
+    }
+
+    /// The multi-raft server at `address` of the sharded service: its replica group's replica
+    /// and, on the servers the layout gives it, a controller replica.
+    pub fn host_config(&self, address: NodeId) -> shardkv::HostConfig {
+        let sharded = self
+            .service
+            .sharded()
+            .expect("hosts belong to the sharded service");
+        let layout = sharded.layout();
+        let replica = self.server_config(address);
+        let address = u64::from(address);
+        let group = layout.group_of(address);
+        let options = shardkv::GroupOptions {
+            group,
+            shard_count: sharded.shards,
+            mutants: shardkv::MutantSet::of(self.shard_mutants()),
+        };
+        let replica_config = ServerConfig {
+            address,
+            voters: layout.servers_of(group).to_vec(),
+            raft: replica.raft.clone(),
+            tick_ns: replica.tick_ns,
+            read_mode: replica.read_mode,
+            snapshot_threshold_entries: replica.snapshot_threshold_entries,
+            state_machine: options,
+        };
+        let controller = layout.hosts_controller(address).then(|| ServerConfig {
+            address,
+            voters: layout.controller.clone(),
+            raft: replica.raft.clone(),
+            tick_ns: replica.tick_ns,
+            read_mode: replica.read_mode,
+            snapshot_threshold_entries: replica.snapshot_threshold_entries,
+            state_machine: layout.first_config(sharded.initial_groups),
+        });
+        shardkv::HostConfig {
+            address,
+            replica: replica_config,
+            controller,
+            tick_ns: self.tick_ns,
+            poll_ticks: sharded.poll_ticks,
+            layout,
         }
     }
 
@@ -449,7 +577,7 @@ impl fmt::Display for RunConfig {
             f,
             "servers={} clients={} duration={}ms read_mode={} snapshot_threshold={} keys={} mix={} \
              election={}x{}ms heartbeat={}x{}ms latency={}-{}ms sync<={}ms entries/msg={} \
-             voters={}{} faults={} mutants=[{}]",
+             voters={}{}{} faults={} mutants=[{}]",
             self.servers,
             self.clients,
             self.duration_ns / NANOS_PER_MILLI,
@@ -470,6 +598,10 @@ impl fmt::Display for RunConfig {
                 " conf-on-append"
             } else {
                 ""
+            },
+            match &self.service {
+                Service::Kv => String::new(),
+                Service::Sharded(sharded) => format!(" sharded {sharded}"),
             },
             self.faults,
             mutants.join(",")

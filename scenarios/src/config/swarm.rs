@@ -3,13 +3,15 @@
 //!
 //! The draw uses its own stream (`swarm`), so the configuration of a seed never depends on what
 //! the run later draws, and `replay --seed S` rebuilds exactly the configuration the campaign used.
+//! A sharded seed draws the KV seed's configuration first, then its groups and shards from
+//! `swarm-sharded`, so the KV draws stay what they were.
 
+use crate::config::Mutant;
 use kv::{OpMix, ReadMode};
-use raft::Mutant;
 use sim::{NANOS_PER_MILLI, NANOS_PER_SEC, RngStream, SeedRng};
 
 use super::faults::{FAULT_KINDS, SwarmDraw};
-use super::{FaultMix, RunConfig};
+use super::{FaultMix, RunConfig, Service, ServiceKind, ShardedConfig};
 
 /// Which configurations a campaign draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,13 +23,41 @@ pub enum Shape {
     Standard,
 }
 
-/// The configuration of campaign seed `seed` with `mutants` switched on.
-pub fn config_for(seed: u64, shape: Shape, mutants: &[Mutant]) -> RunConfig {
-    let mut config = match shape {
-        Shape::Standard => RunConfig::standard(seed),
-        Shape::Swarm => draw(seed),
+/// The configuration of campaign seed `seed` of `service` with `mutants` switched on.
+pub fn config_for(seed: u64, shape: Shape, service: ServiceKind, mutants: &[Mutant]) -> RunConfig {
+    let mut config = match (shape, service) {
+        (Shape::Standard, service) => RunConfig::standard_of(service, seed),
+        (Shape::Swarm, ServiceKind::Kv) => draw(seed),
+        (Shape::Swarm, ServiceKind::Sharded) => draw_sharded(seed),
     };
     config.mutants = mutants.to_vec();
+    config
+}
+
+/// Draws one swarm configuration of the sharded service from `seed`: the KV seed's timing,
+/// faults, read mode and workload, then two to four groups of three or five servers, the
+/// shards, which groups start joined (all, or all but one that may join later), and more keys,
+/// so every shard sees traffic. Membership changes give way to controller changes.
+pub fn draw_sharded(seed: u64) -> RunConfig {
+    let mut config = draw(seed);
+    let mut rng = SeedRng::new(seed).stream("swarm-sharded");
+    let groups = rng.range_inclusive(2, 4) as usize;
+    let group_sizes: Vec<usize> = (0..groups).map(|_| *rng.pick(&[3, 3, 5])).collect();
+    let sharded = ShardedConfig {
+        shards: *rng.pick(&[4, 10, 10, 16]),
+        initial_groups: if rng.chance(0.5) { groups } else { groups - 1 },
+        poll_ticks: *rng.pick(&[5, 10, 10, 20]),
+        group_sizes,
+    };
+    config.keys = rng.range_inclusive(6, 20) as usize;
+    // Lost replies and lost pulls are what migration must survive: more seeds lose messages.
+    config.faults.link_loss |= rng.chance(0.5);
+    config.servers = sharded.server_count();
+    config.service = Service::Sharded(sharded);
+    config.faults.membership = false;
+    config.faults.controller = true;
+    config.conf_change_on_append = false;
+    config.initial_voters = None;
     config
 }
 
@@ -209,8 +239,26 @@ mod tests {
 
     #[test]
     fn standard_shape_is_the_standard_run_with_the_mutants() {
-        let config = config_for(7, Shape::Standard, &[Mutant::NoDedup]);
+        let no_dedup = Mutant::Raft(raft::Mutant::NoDedup);
+        let config = config_for(7, Shape::Standard, ServiceKind::Kv, &[no_dedup]);
         assert_eq!(config.servers, 5);
-        assert_eq!(config.mutants, vec![Mutant::NoDedup]);
+        assert_eq!(config.mutants, vec![no_dedup]);
+    }
+
+    #[test]
+    fn sharded_seeds_draw_valid_shapes_and_leave_the_kv_draw_alone() {
+        let configs: Vec<RunConfig> = (0..200).map(draw_sharded).collect();
+        for (seed, config) in configs.iter().enumerate() {
+            config.validate().expect("drawn configurations are valid");
+            let sharded = config.service.sharded().expect("sharded");
+            assert!((2..=4).contains(&sharded.group_sizes.len()), "seed {seed}");
+            assert_eq!(config.read_mode, draw(seed as u64).read_mode, "seed {seed}");
+        }
+        let partly_joined = |c: &&RunConfig| {
+            let sharded = c.service.sharded().expect("sharded");
+            sharded.initial_groups < sharded.group_sizes.len()
+        };
+        assert!(configs.iter().any(|c| partly_joined(&c)));
+        assert!(configs.iter().any(|c| !partly_joined(&c)));
     }
 }

@@ -1,37 +1,62 @@
 //! Operator commands to servers, carried through the simulator as typed
-//! [`sim::FaultAction::Admin`] data: so far, membership changes. Their text form names servers
-//! as everywhere else (`n1`, `n2`, ... which are also their Raft ids):
-//! `conf-change add n4 remove n1`.
+//! [`sim::FaultAction::Admin`] data: membership changes of the KV service's Raft group, and
+//! controller changes of the sharded service. Their text form names servers as everywhere else
+//! (`n1`, `n2`, ... which are also their Raft ids) and groups as `g1`, `g2`, ...:
+//! `conf-change add n4 remove n1`, `shardctl move 3 g2 seq=4`.
 //!
-//! The words of a change: `add NODES`, `remove NODES`, `add-learner NODES`, repeated, then
-//! optionally `joint` or `joint-explicit`; or `leave-joint`. `NODES` is a comma list.
+//! The words of a membership change: `add NODES`, `remove NODES`, `add-learner NODES`,
+//! repeated, then optionally `joint` or `joint-explicit`; or `leave-joint`. `NODES` is a comma
+//! list. The words of a controller change: `shardkv::parse_change_words`'s.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use raft::{ConfChange, ConfChangeKind, ConfChangeSingle, ConfChangeTransition};
 use sim::NodeId;
 
 const CONF_CHANGE: &str = "conf-change";
+const SHARDCTL: &str = "shardctl";
 
 /// A fault action of this harness: an admin command is typed.
 pub type Fault = sim::FaultAction<AdminCommand>;
 pub type FaultSchedule = sim::FaultSchedule<AdminCommand>;
 
 /// What an admin command asks a server to do.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AdminCommand {
     /// Propose this membership change (Raft ids), as the leader would for an operator.
     ConfChange(ConfChange),
+    /// Propose this change at the sharded service's controller (its leader takes it).
+    Controller(shardkv::OperatorChange),
 }
+
+/// A membership change hashes as the bare `ConfChange` (as when it was the only command), so
+/// the trace hashes of KV runs stay what they were before controller changes existed.
+impl Hash for AdminCommand {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            AdminCommand::ConfChange(change) => change.hash(state),
+            AdminCommand::Controller(change) => {
+                state.write_u64(CONTROLLER_COMMAND_TAG);
+                change.hash(state);
+            }
+        }
+    }
+}
+
+/// Mixed into the digest of every controller change.
+const CONTROLLER_COMMAND_TAG: u64 = 0x5348_4152_4443_544c;
 
 /// An admin command that does not parse or names a server the cluster lacks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AdminError {
-    #[error("unknown admin command `{0}` (known: {CONF_CHANGE})")]
+    #[error("unknown admin command `{0}` (known: {CONF_CHANGE}, {SHARDCTL})")]
     Unknown(String),
     #[error("{CONF_CHANGE}: {0}")]
     Malformed(String),
+    #[error("{SHARDCTL}: {0}")]
+    MalformedController(String),
 }
 
 impl AdminCommand {
@@ -73,6 +98,8 @@ impl sim::AdminCommand for AdminCommand {
                 )),
                 None => Ok(()),
             },
+            // Groups and shards are checked against the run's service (`run::check_schedule`).
+            AdminCommand::Controller(_) => Ok(()),
         }
     }
 }
@@ -83,6 +110,7 @@ impl fmt::Display for AdminCommand {
             AdminCommand::ConfChange(change) => {
                 write!(f, "{CONF_CHANGE} {}", conf_change_words(change))
             }
+            AdminCommand::Controller(change) => write!(f, "{SHARDCTL} {change}"),
         }
     }
 }
@@ -96,6 +124,9 @@ impl FromStr for AdminCommand {
             Some((&CONF_CHANGE, rest)) => parse_conf_change_words(rest)
                 .map(AdminCommand::ConfChange)
                 .map_err(AdminError::Malformed),
+            Some((&SHARDCTL, rest)) => shardkv::parse_change_words(rest)
+                .map(AdminCommand::Controller)
+                .map_err(AdminError::MalformedController),
             _ => Err(AdminError::Unknown(sim::shorten(text))),
         }
     }
@@ -217,6 +248,16 @@ mod tests {
             assert_eq!(command.to_string().parse(), Ok(command.clone()));
         }
         // Addresses 0 and 4 are servers n1 and n5.
+        let moved = "shardctl move 3 g2 seq=4".parse::<AdminCommand>();
+        assert_eq!(
+            moved.map(|c| c.to_string()).ok().as_deref(),
+            Some("shardctl move 3 g2 seq=4")
+        );
+        let leave = "shardctl leave g1,g3 seq=1".parse::<AdminCommand>();
+        assert_eq!(
+            leave.map(|c| c.to(0).to_string()).ok().as_deref(),
+            Some("admin n1 shardctl leave g1,g3 seq=1")
+        );
         let swap = AdminCommand::change_voters(&[4], &[0]);
         assert_eq!(swap.to_string(), "conf-change add n5 remove n1");
         assert_eq!(
@@ -237,6 +278,10 @@ mod tests {
             "conf-change add n0",
             "conf-change grow n1",
             "reboot n1",
+            "shardctl join g2",
+            "shardctl join g0 seq=1",
+            "shardctl move x g2 seq=1",
+            "shardctl split 3 seq=1",
         ] {
             assert!(text.parse::<AdminCommand>().is_err(), "{text} parsed");
         }

@@ -3,40 +3,68 @@
 //! step runs every oracle after every event ([`Cluster::observe`]), so a script is judged
 //! exactly as a campaign run is.
 //!
-//! - `admin`: operator commands (membership changes) as typed fault data.
-//! - `nodes`: servers and clients as simulator nodes; `SimEnv` adapts `kv::Env`.
-//! - `oracle`: the online safety oracles, including the look-ahead completeness check.
+//! - `admin`: operator commands (membership and controller changes) as typed fault data.
+//! - `nodes`: servers, multi-raft hosts and clients as simulator nodes; `SimEnv` adapts
+//!   `kv::Env`.
+//! - `oracle`: the online safety oracles of one Raft group, including the look-ahead
+//!   completeness check.
+//! - `sharded`: the sharded service's view of the cluster: its Raft groups, who serves which
+//!   shard, convergence.
 //! - `history`: the clients' history in the checker's terms and its verdict.
 //! - `marks`: coverage marks, the rare and dangerous states a run reached.
 //!
-//! Servers are addresses `0..servers`, Raft ids `address + 1` (`kv::server::raft_id`), and
-//! named `n1..` by `sim::names`, which makes a server's name its Raft id.
+//! Servers are addresses `0..servers`, Raft ids `address + 1` (`kv::server::raft_id`) in every
+//! Raft group they are in, and named `n1..` by `sim::names`, which makes a server's name its
+//! Raft id. The KV service is one Raft group; the sharded service has one per replica group
+//! and one for the controller, each judged by its own `Oracles`.
 
 pub mod admin;
 pub mod history;
 pub mod marks;
 pub mod nodes;
 pub mod oracle;
+pub mod sharded;
 
 use std::collections::BTreeSet;
 
 use kv::{ClerkConfig, HistoryRecord, ServerConfig, WorkloadConfig};
 use raft::{MemStorage, RawNode, Role};
+use shardkv::HostConfig;
 use sim::{EventKind, Names, NodeId, SeedRng, SimConfig, Simulation, Step};
 
-use crate::config::{ConfigError, RunConfig, Violation};
+use crate::config::{ConfigError, RunConfig, Service, Violation};
 pub use admin::{AdminCommand, Fault, FaultSchedule};
 use marks::{HarnessMark, Marks};
-use nodes::{ClientNode, ClusterNode, ServerNode, SimEnv};
+use nodes::{ClientNode, ClusterNode, HostNode, ServerNode, SimEnv};
 use oracle::{Oracles, ServerView};
+pub use sharded::{ShardChange, Slot};
+
+/// The servers of a cluster, by address: KV servers, or the sharded service's hosts.
+#[derive(Clone, Debug)]
+pub enum ServerSpecs {
+    Kv(Vec<ServerConfig>),
+    Sharded(Vec<HostConfig>),
+}
+
+impl ServerSpecs {
+    pub fn len(&self) -> usize {
+        match self {
+            ServerSpecs::Kv(servers) => servers.len(),
+            ServerSpecs::Sharded(hosts) => hosts.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Everything the cluster factory needs.
 #[derive(Clone, Debug)]
 pub struct ClusterSpec {
     pub seed: u64,
     pub sim: SimConfig,
-    /// One per server, by address.
-    pub servers: Vec<ServerConfig>,
+    pub servers: ServerSpecs,
     pub clients: usize,
     pub clerk: ClerkConfig,
     pub workload: WorkloadConfig,
@@ -47,12 +75,17 @@ pub struct ClusterSpec {
 impl ClusterSpec {
     /// The cluster of a seeded run.
     pub fn of_run(config: &RunConfig) -> ClusterSpec {
+        let addresses = 0..config.servers as NodeId;
+        let servers = match &config.service {
+            Service::Kv => ServerSpecs::Kv(addresses.map(|a| config.server_config(a)).collect()),
+            Service::Sharded(_) => {
+                ServerSpecs::Sharded(addresses.map(|a| config.host_config(a)).collect())
+            }
+        };
         ClusterSpec {
             seed: config.seed,
             sim: config.sim_config(),
-            servers: (0..config.servers as NodeId)
-                .map(|address| config.server_config(address))
-                .collect(),
+            servers,
             clients: config.clients,
             clerk: config.clerk_config(),
             workload: config.workload_config(),
@@ -69,6 +102,34 @@ pub struct RoleChange {
     /// `None`: the server went down.
     pub role: Option<Role>,
     pub term: u64,
+}
+
+/// A KV clerk for the KV service's clients, a sharded one for the sharded service's.
+fn client_clerk(spec: &ClusterSpec, address: u64) -> nodes::ClientClerk {
+    match &spec.servers {
+        ServerSpecs::Kv(servers) => {
+            let addresses = (0..servers.len() as u64).collect();
+            ClientNode::kv_clerk(address, addresses, spec.clerk)
+        }
+        ServerSpecs::Sharded(hosts) => {
+            let layout = &hosts[0].layout;
+            let clerk = shardkv::Clerk::new(
+                address,
+                layout.controller.clone(),
+                layout.shard_count,
+                spec.clerk,
+            );
+            nodes::ClientClerk::Sharded(clerk)
+        }
+    }
+}
+
+/// A server's Raft replica (its replica group's, on a multi-raft server) after an event.
+struct Seen {
+    role: Role,
+    /// (term, vote).
+    vote: (u64, Option<u64>),
+    commit: u64,
 }
 
 /// What one observed event showed of a running server, for the nemesis.
@@ -89,18 +150,26 @@ pub struct ClusterView<'a> {
     pub servers: NodeId,
     /// The network as it is, for reachability questions (`sim::Network`'s petgraph view).
     pub network: &'a sim::Network,
-    /// The leader of the highest term among running servers, if any.
+    /// The KV service's leader of the highest term among running servers, if any.
     pub leader: Option<NodeId>,
     /// The voters of that leader's configuration (addresses; the incoming half when joint).
     pub voters: Vec<NodeId>,
     /// Whether that configuration is joint.
     pub joint: bool,
+    /// The sharded service: the leader of each replica group that has one.
+    pub group_leaders: Vec<NodeId>,
+    /// The sharded service: the controller's leader and its latest configuration.
+    pub controller: Option<(NodeId, shardkv::Config)>,
 }
 
 /// The cluster in the simulator, with its oracles.
 pub struct Cluster {
     pub sim: Simulation<ClusterNode>,
-    pub oracles: Oracles,
+    /// One per Raft group, by [`Slot`]: the KV service's one group, or the sharded service's
+    /// controller and replica groups.
+    pub oracles: Vec<Oracles>,
+    /// The sharded service's groups on servers (`None`: the KV service).
+    layout: Option<shardkv::Layout>,
     servers: NodeId,
     /// Servers seen crashed, so a restart can be told from other faults.
     crashed: Vec<bool>,
@@ -115,52 +184,84 @@ pub struct Cluster {
     pub marks: Marks,
     /// Unsynced writes lost to crashes so far (the simulator's count).
     writes_lost: u64,
+    /// The sharded service: the shards each replica group serves, as last noted, and the
+    /// changes, kept when asked for (reports).
+    served: Vec<Vec<usize>>,
+    shard_changes: Option<Vec<ShardChange>>,
+    /// The sharded service: the controller log's length when the wait for convergence began
+    /// (see `sharded_converged`).
+    controller_floor: Option<u64>,
 }
 
 impl Cluster {
     /// Builds the cluster: servers at addresses `0..`, then clients. A server's election jitter
-    /// comes from stream `jitter-n{address}-start{k}` for its k-th start, a client's workload
-    /// from `workload-client-{index}`.
+    /// comes from stream `jitter-n{address}-start{k}` for its k-th start (its controller
+    /// replica's, on a multi-raft server, from `jitter-n{address}-start{k}-controller`), a
+    /// client's workload from `workload-client-{index}`.
     pub fn new(spec: ClusterSpec) -> Result<Cluster, ConfigError> {
-        for server in &spec.servers {
-            server.raft.validate()?;
-        }
+        let layout = match &spec.servers {
+            ServerSpecs::Kv(servers) => {
+                for server in servers {
+                    server.raft.validate()?;
+                }
+                None
+            }
+            ServerSpecs::Sharded(hosts) => {
+                for host in hosts {
+                    host.replica.raft.validate()?;
+                }
+                hosts.first().map(|host| host.layout.clone())
+            }
+        };
         let servers = spec.servers.len() as NodeId;
-        let root = SeedRng::new(spec.seed);
+        let seed = spec.seed;
+        let root = SeedRng::new(seed);
         let mut starts = vec![0u32; spec.servers.len()];
-        let server_addresses: Vec<u64> = (0..u64::from(servers)).collect();
         let sim_config = SimConfig {
             node_count: spec.servers.len() + spec.clients,
             names: Names::new(servers),
             ..spec.sim
         };
         let factory = move |id: NodeId| {
-            if id < servers {
-                let start = &mut starts[id as usize];
-                let jitter = root.stream(&format!("jitter-n{id}-start{start}"));
-                *start += 1;
-                ClusterNode::Server(Box::new(ServerNode::new(
-                    spec.servers[id as usize].clone(),
-                    jitter,
-                )))
-            } else {
+            if id >= servers {
                 let index = (id - servers) as usize;
-                ClusterNode::Client(Box::new(ClientNode::new(
+                return ClusterNode::Client(Box::new(ClientNode::new(
                     index,
-                    u64::from(id),
-                    server_addresses.clone(),
-                    spec.clerk,
+                    client_clerk(&spec, u64::from(id)),
                     spec.workload.clone(),
                     spec.workload_end_ns,
                     root,
-                )))
+                )));
+            }
+            let start = &mut starts[id as usize];
+            let stream = format!("jitter-n{id}-start{start}");
+            *start += 1;
+            let jitter = root.stream(&stream);
+            match &spec.servers {
+                ServerSpecs::Kv(configs) => ClusterNode::Server(Box::new(ServerNode::new(
+                    configs[id as usize].clone(),
+                    jitter,
+                ))),
+                ServerSpecs::Sharded(hosts) => {
+                    let host = hosts[id as usize].clone();
+                    let controller = host
+                        .controller
+                        .as_ref()
+                        .map(|_| root.stream(&format!("{stream}-controller")));
+                    ClusterNode::Host(Box::new(HostNode::new(host, jitter, controller)))
+                }
             }
         };
-        let sim = Simulation::new(sim_config, spec.seed, factory)?;
+        let sim = Simulation::new(sim_config, seed, factory)?;
         let count = servers as usize;
+        let slots = layout.as_ref().map_or(1, |layout| layout.group_count() + 1);
         Ok(Cluster {
             sim,
-            oracles: Oracles::new(Names::new(servers)),
+            oracles: (0..slots)
+                .map(|_| Oracles::new(Names::new(servers)))
+                .collect(),
+            served: vec![Vec::new(); slots],
+            layout,
             servers,
             crashed: vec![false; count],
             roles: vec![Role::Follower; count],
@@ -170,7 +271,14 @@ impl Cluster {
             last_role: vec![None; count],
             marks: Marks::default(),
             writes_lost: 0,
+            shard_changes: None,
+            controller_floor: None,
         })
+    }
+
+    /// The sharded service's layout of groups on servers; `None` for the KV service.
+    pub fn layout(&self) -> Option<&shardkv::Layout> {
+        self.layout.as_ref()
     }
 
     pub fn servers(&self) -> NodeId {
@@ -181,9 +289,13 @@ impl Cluster {
         Names::new(self.servers)
     }
 
-    /// Keep every role change from now on (see [`Cluster::take_role_changes`]).
+    /// Keep every role change (and, for the sharded service, every change of the shards a
+    /// group serves) from now on (see [`Cluster::take_role_changes`]).
     pub fn keep_role_changes(&mut self) {
         self.role_changes = Some(Vec::new());
+        if self.layout.is_some() {
+            self.shard_changes = Some(Vec::new());
+        }
     }
 
     pub fn take_role_changes(&mut self) -> Vec<RoleChange> {
@@ -235,7 +347,7 @@ impl Cluster {
         Some((result, observed))
     }
 
-    /// Runs every oracle on the server the event concerned.
+    /// Runs every oracle on the server the event concerned: on each Raft group it is in.
     pub fn observe(&mut self, step: Step) -> Result<Option<Observed>, Violation> {
         let Some(node) = step.node.filter(|&node| node < self.servers) else {
             return Ok(None);
@@ -246,7 +358,9 @@ impl Cluster {
             if up == self.crashed[node as usize] {
                 // A crash, or a restart: a new incarnation with its own commit index.
                 self.crashed[node as usize] = !up;
-                self.oracles.node_restarted(node);
+                for oracles in &mut self.oracles {
+                    oracles.node_restarted(node);
+                }
                 if !up {
                     let term = self.last_role[node as usize].map_or(0, |(_, term)| term);
                     self.note_role(node, None, term, time_ns);
@@ -257,6 +371,16 @@ impl Cluster {
                 }
             }
         }
+        let seen = if self.layout.is_some() {
+            self.observe_host(node, time_ns)?
+        } else {
+            self.observe_kv_server(node, time_ns)?
+        };
+        Ok(seen.map(|seen| self.observed(node, seen)))
+    }
+
+    /// The KV service's one Raft group.
+    fn observe_kv_server(&mut self, node: NodeId, time_ns: u64) -> Result<Option<Seen>, Violation> {
         let Some(server) = self.sim.node_mut(node).and_then(ClusterNode::as_server_mut) else {
             return Ok(None);
         };
@@ -264,20 +388,27 @@ impl Cluster {
         let vote = (term, server.raft().vote());
         let commit = server.raft().commit_index();
         self.note_role(node, Some(role), term, time_ns);
-        self.oracles.check_leader(node, role, term, time_ns)?;
+        let oracles = &mut self.oracles[0];
+        oracles.check_leader(node, role, term, time_ns)?;
         let server = self
             .sim
             .node_mut(node)
             .and_then(ClusterNode::as_server_mut)
             .expect("checked running above");
-        self.oracles.check(ServerView { node, server }, time_ns)?;
-        if role == Role::Leader && self.oracles.commit_unchecked(commit) {
+        oracles.check(ServerView { node, server }, time_ns)?;
+        if role == Role::Leader && oracles.commit_unchecked(commit) {
             let running: Vec<Option<&RawNode<MemStorage>>> = (0..self.servers)
                 .map(|id| self.sim.node(id).and_then(ClusterNode::as_server))
                 .map(|server| server.map(kv::Server::raft))
                 .collect();
-            self.oracles.check_commit_is_safe(node, &running, time_ns)?;
+            oracles.check_commit_is_safe(node, &running, time_ns)?;
         }
+        Ok(Some(Seen { role, vote, commit }))
+    }
+
+    /// What the nemesis sees of a server's event: its role, and whether it voted for another.
+    fn observed(&mut self, node: NodeId, seen: Seen) -> Observed {
+        let Seen { role, vote, commit } = seen;
         let voted_for_other = vote != self.votes[node as usize]
             && vote
                 .1
@@ -288,42 +419,42 @@ impl Cluster {
         if role == Role::Leader {
             self.mark_leader_states(node, role_changed);
         }
-        Ok(Some(Observed {
+        Observed {
             node,
             role,
             role_changed,
             voted_for_other,
             leader_committed: committed && role == Role::Leader,
-        }))
+        }
     }
 
-    /// Marks the dangerous states a leader's view shows: Figure 8's (an uncommitted entry of an
-    /// earlier term while another server's log ends in a later term), a second leader, a leader
-    /// outside its configuration.
+    /// Marks the dangerous states a leader's view of its Raft group shows: Figure 8's (see
+    /// [`HarnessMark::Figure8Danger`]), a second leader, a leader outside its configuration.
     fn mark_leader_states(&mut self, leader: NodeId, elected_now: bool) {
-        let Some(raft) = self
-            .sim
-            .node(leader)
-            .and_then(ClusterNode::as_server)
-            .map(kv::Server::raft)
-        else {
+        let group = self.raft_group_of(leader);
+        let Some(&(_, raft)) = group.iter().find(|&&(node, _)| node == leader) else {
             return;
         };
         let (term, commit) = (raft.term(), raft.commit_index());
         let conf = raft.conf_state();
-        let id = kv::server::raft_id(u64::from(leader));
+        let id = raft.id();
         let outside = !conf.voters.contains(&id) && !conf.voters_outgoing.contains(&id);
-        let old_entry_term = (commit < raft.last_index())
-            .then(|| raft.term_at(commit + 1))
+        let old_entry = (commit < raft.last_index())
+            .then(|| Some((commit + 1, raft.term_at(commit + 1)?)))
             .flatten()
-            .filter(|&entry_term| entry_term < term);
+            .filter(|&(_, entry_term)| entry_term < term);
         let mut danger = false;
         let mut two_leaders = false;
-        if old_entry_term.is_some() || elected_now {
-            for (_, server) in self.running().filter(|&(other, _)| other != leader) {
-                let other_raft = server.raft();
+        if old_entry.is_some() || elected_now {
+            for &(_, other_raft) in group.iter().filter(|&&(other, _)| other != leader) {
                 let last_term = other_raft.term_at(other_raft.last_index()).unwrap_or(0);
-                danger |= old_entry_term.is_some_and(|entry_term| last_term > entry_term);
+                // Figure 8 (c): another server lacks the entry and its log ends in a term
+                // between the entry's and the leader's, so it could still win and overwrite it.
+                danger |= old_entry.is_some_and(|(index, entry_term)| {
+                    other_raft.term_at(index) != Some(entry_term)
+                        && entry_term < last_term
+                        && last_term < term
+                });
                 two_leaders |= elected_now && other_raft.role() == Role::Leader;
             }
         }
@@ -336,6 +467,22 @@ impl Cluster {
                 self.marks.hit(mark);
             }
         }
+    }
+
+    /// The running replicas of the Raft group `node`'s replica is in, by server: every KV
+    /// server, or the hosts of the same replica group (the sharded service).
+    fn raft_group_of(&self, node: NodeId) -> Vec<(NodeId, &RawNode<MemStorage>)> {
+        if self.layout.is_none() {
+            return self.running().map(|(id, s)| (id, s.raft())).collect();
+        }
+        let group = |id: NodeId| Some(self.sim.node(id)?.as_host()?.group());
+        let Some(own) = group(node) else {
+            return Vec::new();
+        };
+        (0..self.servers)
+            .filter(|&id| group(id) == Some(own))
+            .filter_map(|id| Some((id, self.sim.node(id)?.as_host()?.replica().raft())))
+            .collect()
     }
 
     /// Keeps a role change (or the server going down, `role` `None`) when asked to.
@@ -354,6 +501,18 @@ impl Cluster {
         }
     }
 
+    /// (time, term, server) of every election observed, in order of time (every Raft group's,
+    /// for the sharded service).
+    pub fn leaders(&self) -> Vec<(u64, u64, NodeId)> {
+        let mut leaders: Vec<(u64, u64, NodeId)> = self
+            .oracles
+            .iter()
+            .flat_map(|oracles| oracles.leaders.iter().copied())
+            .collect();
+        leaders.sort_by_key(|&(time_ns, _, _)| time_ns);
+        leaders
+    }
+
     /// The running servers, by address.
     pub fn running(&self) -> impl Iterator<Item = (NodeId, &kv::Server)> {
         (0..self.servers).filter_map(|id| self.sim.node(id)?.as_server().map(|s| (id, s)))
@@ -365,8 +524,12 @@ impl Cluster {
             .filter_map(|id| self.sim.node(id).and_then(ClusterNode::as_client))
     }
 
-    /// The leader of the highest term among running servers, and its configuration.
+    /// The leader of the highest term among running servers, and its configuration (the
+    /// sharded service: each replica group's leader, and the controller's).
     pub fn view(&self) -> ClusterView<'_> {
+        if self.layout.is_some() {
+            return self.sharded_view();
+        }
         let leader = self
             .running()
             .filter(|(_, s)| s.raft().role() == Role::Leader)
@@ -383,14 +546,21 @@ impl Cluster {
                     .collect()
             }),
             joint: conf.is_some_and(|conf| !conf.voters_outgoing.is_empty()),
+            group_leaders: Vec::new(),
+            controller: None,
         }
     }
 
     /// Every client idle, a leader of the highest term whose configuration holds every server,
-    /// and every server holding and having applied exactly the leader's log.
-    pub fn converged(&self) -> bool {
+    /// and every server holding and having applied exactly the leader's log (the sharded
+    /// service: so for every Raft group, and every shard served where the latest configuration
+    /// says).
+    pub fn converged(&mut self) -> bool {
         if !self.clients().all(ClientNode::is_idle) {
             return false;
+        }
+        if self.layout.is_some() {
+            return self.sharded_converged();
         }
         let max_term = self
             .running()
@@ -447,8 +617,12 @@ impl Cluster {
         Ok(())
     }
 
-    /// Every running server's role, term, indices and voters, and the busy clients, in words.
+    /// Every running server's role, term, indices and voters (a leader's view of each
+    /// follower too), and the busy clients, in words.
     pub fn describe_state(&self) -> String {
+        if self.layout.is_some() {
+            return self.describe_sharded_state();
+        }
         let servers: Vec<String> = self
             .running()
             .map(|(id, s)| {
@@ -466,14 +640,15 @@ impl Cluster {
                     format!("&{{{}}}", names(&conf.voters_outgoing))
                 };
                 format!(
-                    "{} {:?} term={} commit={} last={} applied={} voters={{{}}}{outgoing}",
+                    "{} {:?} term={} commit={} last={} applied={} voters={{{}}}{outgoing}{}",
                     sim::names::server(id),
                     raft.role(),
                     raft.term(),
                     raft.commit_index(),
                     raft.last_index(),
                     s.state_machine().applied_index(),
-                    names(&conf.voters)
+                    names(&conf.voters),
+                    describe_progress(raft)
                 )
             })
             .collect();
@@ -499,4 +674,19 @@ impl Cluster {
         history.sort_by_key(|record| (record.call_ns, record.client_id));
         history
     }
+}
+
+/// A leader's flow-control view of its followers, ` (n2: replicate match=5 next=6, ...)`, where
+/// a stuck replication shows; nothing for other roles.
+pub(crate) fn describe_progress(raft: &RawNode<MemStorage>) -> String {
+    if raft.role() != Role::Leader {
+        return String::new();
+    }
+    let own = raft.id();
+    let followers: Vec<String> = raft
+        .progresses()
+        .filter(|&(id, _)| id != own)
+        .map(|(id, progress)| format!("n{id}: {progress}"))
+        .collect();
+    format!(" ({})", followers.join(", "))
 }

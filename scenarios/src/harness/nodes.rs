@@ -1,5 +1,9 @@
-//! The cluster as simulator nodes: KV servers and clients, each a [`sim::Node`]. Servers reach
-//! the simulator through [`SimEnv`], an adapter from `kv::Env` to `sim::Context`.
+//! The cluster as simulator nodes: KV servers, the sharded service's multi-raft servers
+//! (`shardkv::Host`), and clients of either, each a [`sim::Node`]. Servers reach the simulator
+//! through [`SimEnv`], an adapter from `kv::Env` to `sim::Context`.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use kv::{
     Clerk, ClerkAction, ClerkConfig, HistoryRecord, Server, ServerConfig, TimerToken, Wire,
@@ -7,9 +11,72 @@ use kv::{
 };
 use std::collections::BTreeMap;
 
+use shardkv::{Host, HostConfig, Jitters};
 use sim::{Context, NodeId, RngStream, SeedRng, TimerId};
 
 use super::admin::AdminCommand;
+
+/// What travels on the simulated network: the KV service's messages, or the sharded
+/// service's. One service per run, so a run's messages are all of one kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetMessage {
+    Kv(Wire),
+    Sharded(shardkv::Wire),
+}
+
+/// A KV message hashes as the bare `kv::Wire` it wraps: the trace hashes of KV runs stay what
+/// they were before the sharded service shared the network type.
+impl Hash for NetMessage {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            NetMessage::Kv(wire) => wire.hash(state),
+            NetMessage::Sharded(wire) => {
+                state.write_u64(SHARDED_MESSAGE_TAG);
+                wire.hash(state);
+            }
+        }
+    }
+}
+
+/// Mixed into the digest of every sharded-service message.
+const SHARDED_MESSAGE_TAG: u64 = 0x5348_4152_4445_4421;
+
+impl NetMessage {
+    /// The KV message, for cluster scripts (which run the KV service).
+    pub fn kv(&self) -> &Wire {
+        match self {
+            NetMessage::Kv(wire) => wire,
+            NetMessage::Sharded(wire) => panic!("a KV cluster carried a sharded message: {wire}"),
+        }
+    }
+}
+
+/// The message's one text (`kv::Wire`'s or `shardkv::Wire`'s).
+impl fmt::Display for NetMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetMessage::Kv(wire) => write!(f, "{wire}"),
+            NetMessage::Sharded(wire) => write!(f, "{wire}"),
+        }
+    }
+}
+
+/// A service's message, put on the network.
+pub trait IntoNet {
+    fn into_net(self) -> NetMessage;
+}
+
+impl IntoNet for Wire {
+    fn into_net(self) -> NetMessage {
+        NetMessage::Kv(self)
+    }
+}
+
+impl IntoNet for shardkv::Wire {
+    fn into_net(self) -> NetMessage {
+        NetMessage::Sharded(self)
+    }
+}
 
 /// Timers of cluster nodes.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -22,16 +89,16 @@ pub enum NodeTimer {
     Think,
 }
 
-type Ctx<'a, 'b> = &'a mut Context<'b, Wire, NodeTimer>;
+type Ctx<'a, 'b> = &'a mut Context<'b, NetMessage, NodeTimer>;
 
-/// `kv::Env` over a simulator context.
+/// `kv::Env` over a simulator context, for KV servers and multi-raft hosts alike.
 pub struct SimEnv<'a, 'b> {
     pub ctx: Ctx<'a, 'b>,
 }
 
-impl kv::Env for SimEnv<'_, '_> {
-    fn send(&mut self, to: u64, wire: Wire) {
-        self.ctx.send(to as NodeId, wire);
+impl<W: IntoNet> kv::Env<W> for SimEnv<'_, '_> {
+    fn send(&mut self, to: u64, wire: W) {
+        self.ctx.send(to as NodeId, wire.into_net());
     }
 
     fn append(&mut self, file: &'static str, bytes: Vec<u8>) {
@@ -91,10 +158,49 @@ impl ServerNode {
     }
 }
 
+/// A multi-raft server process of the sharded service. Its configuration survives crashes; the
+/// `Host` is rebuilt from disk on every start.
+pub struct HostNode {
+    pub config: HostConfig,
+    /// Election jitter of its replica and, when it hosts one, its controller replica.
+    jitters: Option<(RngStream, Option<RngStream>)>,
+    pub host: Option<Host>,
+}
+
+impl HostNode {
+    pub fn new(config: HostConfig, replica: RngStream, controller: Option<RngStream>) -> Self {
+        Self {
+            config,
+            jitters: Some((replica, controller)),
+            host: None,
+        }
+    }
+
+    fn start(&mut self, ctx: Ctx<'_, '_>) {
+        let (mut replica, controller) = self.jitters.take().expect("a server process starts once");
+        let election_tick = self.config.replica.raft.election_tick;
+        let jitters = Jitters {
+            replica: Box::new(move || replica.below(election_tick)),
+            controller: controller.map(|mut stream| -> raft::JitterSource {
+                Box::new(move || stream.below(election_tick))
+            }),
+        };
+        let host = Host::on_start(self.config.clone(), jitters, &mut SimEnv { ctx })
+            .expect("the harness validated the Raft configurations");
+        self.host = Some(host);
+    }
+}
+
+/// A client's clerk: the KV service's, or the sharded service's.
+pub enum ClientClerk {
+    Kv(Clerk),
+    Sharded(shardkv::Clerk),
+}
+
 /// A client process: a clerk driven by the workload, recording its history.
 pub struct ClientNode {
     pub index: usize,
-    clerk: Clerk,
+    clerk: ClientClerk,
     workload: Workload,
     rng: RngStream,
     /// No operation starts at or after this virtual time.
@@ -107,16 +213,14 @@ pub struct ClientNode {
 impl ClientNode {
     pub fn new(
         index: usize,
-        address: u64,
-        servers: Vec<u64>,
-        clerk_config: ClerkConfig,
+        clerk: ClientClerk,
         workload: WorkloadConfig,
         workload_end_ns: u64,
         root: SeedRng,
     ) -> Self {
         Self {
             index,
-            clerk: Clerk::new(address, servers, clerk_config),
+            clerk,
             workload: Workload::new(workload).expect("the harness validated the workload"),
             rng: root.stream(&format!("workload-client-{index}")),
             workload_end_ns,
@@ -125,29 +229,49 @@ impl ClientNode {
         }
     }
 
+    /// A KV clerk for the client at `address`.
+    pub fn kv_clerk(address: u64, servers: Vec<u64>, config: ClerkConfig) -> ClientClerk {
+        ClientClerk::Kv(Clerk::new(address, servers, config))
+    }
+
     pub fn is_idle(&self) -> bool {
-        self.clerk.is_idle()
+        match &self.clerk {
+            ClientClerk::Kv(clerk) => clerk.is_idle(),
+            ClientClerk::Sharded(clerk) => clerk.is_idle(),
+        }
     }
 
     /// Starts a scripted operation now, sent first to `server` when given (a script names where
-    /// a client sends). Returns false, doing nothing, while an operation is outstanding.
+    /// a client sends; KV clients only). Returns false, doing nothing, while an operation is
+    /// outstanding.
     pub fn invoke(&mut self, ctx: Ctx<'_, '_>, op: kv::Op, server: Option<u64>) -> bool {
-        if !self.clerk.is_idle() {
+        if !self.is_idle() {
             return false;
         }
-        if let Some(server) = server {
-            self.clerk.set_leader_guess(server);
+        let now = ctx.global_time_ns();
+        match &mut self.clerk {
+            ClientClerk::Kv(clerk) => {
+                if let Some(server) = server {
+                    clerk.set_leader_guess(server);
+                }
+                let actions = clerk.invoke(op, now);
+                self.perform(ctx, actions);
+            }
+            ClientClerk::Sharded(clerk) => {
+                let actions = clerk.invoke(op, now);
+                self.perform_sharded(ctx, actions);
+            }
         }
-        let actions = self.clerk.invoke(op, ctx.global_time_ns());
-        self.perform(ctx, actions);
         true
     }
 
     /// Ends the run: an operation still outstanding is recorded as indefinite.
     pub fn finish(&mut self) {
-        if let Some(record) = self.clerk.abandon() {
-            self.history.push(record);
-        }
+        let abandoned = match &mut self.clerk {
+            ClientClerk::Kv(clerk) => clerk.abandon(),
+            ClientClerk::Sharded(clerk) => clerk.abandon(),
+        };
+        self.history.extend(abandoned);
     }
 
     fn think(&mut self, ctx: Ctx<'_, '_>) {
@@ -163,14 +287,54 @@ impl ClientNode {
         let Some(op) = self.workload.next_op(self.index, self.rng.generator()) else {
             return;
         };
-        let actions = self.clerk.invoke(op, now);
-        self.perform(ctx, actions);
+        match &mut self.clerk {
+            ClientClerk::Kv(clerk) => {
+                let actions = clerk.invoke(op, now);
+                self.perform(ctx, actions);
+            }
+            ClientClerk::Sharded(clerk) => {
+                let actions = clerk.invoke(op, now);
+                self.perform_sharded(ctx, actions);
+            }
+        }
+    }
+
+    fn on_message(&mut self, ctx: Ctx<'_, '_>, from: NodeId, message: NetMessage) {
+        let now = ctx.global_time_ns();
+        match (&mut self.clerk, message) {
+            (ClientClerk::Kv(clerk), NetMessage::Kv(Wire::Reply(reply))) => {
+                let actions = clerk.on_reply(u64::from(from), reply, now);
+                self.perform(ctx, actions);
+            }
+            (ClientClerk::Sharded(clerk), NetMessage::Sharded(wire)) => {
+                let actions = clerk.on_message(u64::from(from), wire, now);
+                self.perform_sharded(ctx, actions);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: Ctx<'_, '_>, token: TimerToken) {
+        self.timers.remove(&token.0);
+        let now = ctx.global_time_ns();
+        match &mut self.clerk {
+            ClientClerk::Kv(clerk) => {
+                let actions = clerk.on_timer(token, now);
+                self.perform(ctx, actions);
+            }
+            ClientClerk::Sharded(clerk) => {
+                let actions = clerk.on_timer(token, now);
+                self.perform_sharded(ctx, actions);
+            }
+        }
     }
 
     fn perform(&mut self, ctx: Ctx<'_, '_>, actions: Vec<ClerkAction>) {
         for action in actions {
             match action {
-                ClerkAction::Send { to, request } => ctx.send(to as NodeId, Wire::Request(request)),
+                ClerkAction::Send { to, request } => {
+                    ctx.send(to as NodeId, NetMessage::Kv(Wire::Request(request)));
+                }
                 ClerkAction::SetTimer { token, delay_ns } => {
                     let id = ctx.set_timer(delay_ns, NodeTimer::Clerk(token.0));
                     self.timers.insert(token.0, id);
@@ -180,20 +344,37 @@ impl ClientNode {
                         ctx.cancel_timer(id);
                     }
                 }
-                ClerkAction::Completed(record) => {
-                    if let Some(result) = &record.result {
-                        self.workload.observe(self.index, &record.op, result);
-                    }
-                    self.history.push(record);
-                    self.think(ctx);
-                }
+                ClerkAction::Completed(record) => self.completed(ctx, record),
             }
         }
+    }
+
+    fn perform_sharded(&mut self, ctx: Ctx<'_, '_>, actions: Vec<shardkv::ClerkAction>) {
+        for action in actions {
+            match action {
+                shardkv::ClerkAction::Send { to, wire } => {
+                    ctx.send(to as NodeId, NetMessage::Sharded(wire));
+                }
+                shardkv::ClerkAction::SetTimer { token, delay_ns } => {
+                    ctx.set_timer(delay_ns, NodeTimer::Clerk(token.0));
+                }
+                shardkv::ClerkAction::Completed(record) => self.completed(ctx, record),
+            }
+        }
+    }
+
+    fn completed(&mut self, ctx: Ctx<'_, '_>, record: HistoryRecord) {
+        if let Some(result) = &record.result {
+            self.workload.observe(self.index, &record.op, result);
+        }
+        self.history.push(record);
+        self.think(ctx);
     }
 }
 
 pub enum ClusterNode {
     Server(Box<ServerNode>),
+    Host(Box<HostNode>),
     Client(Box<ClientNode>),
 }
 
@@ -201,57 +382,71 @@ impl ClusterNode {
     pub fn as_server(&self) -> Option<&Server> {
         match self {
             ClusterNode::Server(node) => node.server.as_ref(),
-            ClusterNode::Client(_) => None,
+            _ => None,
         }
     }
 
     pub fn as_server_mut(&mut self) -> Option<&mut Server> {
         match self {
             ClusterNode::Server(node) => node.server.as_mut(),
-            ClusterNode::Client(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn as_host(&self) -> Option<&Host> {
+        match self {
+            ClusterNode::Host(node) => node.host.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn as_host_mut(&mut self) -> Option<&mut Host> {
+        match self {
+            ClusterNode::Host(node) => node.host.as_mut(),
+            _ => None,
         }
     }
 
     pub fn as_client(&self) -> Option<&ClientNode> {
         match self {
             ClusterNode::Client(node) => Some(node),
-            ClusterNode::Server(_) => None,
+            _ => None,
         }
     }
 
     pub fn as_client_mut(&mut self) -> Option<&mut ClientNode> {
         match self {
             ClusterNode::Client(node) => Some(node),
-            ClusterNode::Server(_) => None,
+            _ => None,
         }
     }
 }
 
 impl sim::Node for ClusterNode {
-    type Message = Wire;
+    type Message = NetMessage;
     type Timer = NodeTimer;
     type Admin = AdminCommand;
 
     fn on_start(&mut self, ctx: Ctx<'_, '_>) {
         match self {
             ClusterNode::Server(node) => node.start(ctx),
+            ClusterNode::Host(node) => node.start(ctx),
             ClusterNode::Client(client) => client.think(ctx),
         }
     }
 
-    fn on_message(&mut self, ctx: Ctx<'_, '_>, from: NodeId, message: Wire) {
-        match self {
-            ClusterNode::Server(node) => {
+    fn on_message(&mut self, ctx: Ctx<'_, '_>, from: NodeId, message: NetMessage) {
+        match (self, message) {
+            (ClusterNode::Server(node), NetMessage::Kv(wire)) => {
                 let server = node.server.as_mut().expect("a started server");
-                server.on_message(&mut SimEnv { ctx }, u64::from(from), message);
+                server.on_message(&mut SimEnv { ctx }, u64::from(from), wire);
             }
-            ClusterNode::Client(client) => {
-                if let Wire::Reply(reply) = message {
-                    let now = ctx.global_time_ns();
-                    let actions = client.clerk.on_reply(u64::from(from), reply, now);
-                    client.perform(ctx, actions);
-                }
+            (ClusterNode::Host(node), NetMessage::Sharded(wire)) => {
+                let host = node.host.as_mut().expect("a started server");
+                host.on_message(&mut SimEnv { ctx }, u64::from(from), wire);
             }
+            (ClusterNode::Client(client), message) => client.on_message(ctx, from, message),
+            (_, message) => unreachable!("{message} reached a server of the other service"),
         }
     }
 
@@ -261,41 +456,61 @@ impl sim::Node for ClusterNode {
                 let server = node.server.as_mut().expect("a started server");
                 server.on_tick(&mut SimEnv { ctx });
             }
+            (ClusterNode::Host(node), NodeTimer::Tick) => {
+                let host = node.host.as_mut().expect("a started server");
+                host.on_tick(&mut SimEnv { ctx });
+            }
             (ClusterNode::Client(client), NodeTimer::Think) => client.start_next(ctx),
             (ClusterNode::Client(client), NodeTimer::Clerk(token)) => {
-                client.timers.remove(&token);
-                let now = ctx.global_time_ns();
-                let actions = client.clerk.on_timer(TimerToken(token), now);
-                client.perform(ctx, actions);
+                client.on_timer(ctx, TimerToken(token));
             }
-            (_, timer) => unreachable!("timer {timer:?} set by the other kind of node"),
+            (_, timer) => unreachable!("timer {timer:?} set by another kind of node"),
         }
     }
 
     fn on_sync(&mut self, ctx: Ctx<'_, '_>, token: u64) {
-        if let ClusterNode::Server(node) = self {
-            let server = node.server.as_mut().expect("a started server");
-            server.on_sync(&mut SimEnv { ctx }, token);
+        match self {
+            ClusterNode::Server(node) => {
+                let server = node.server.as_mut().expect("a started server");
+                server.on_sync(&mut SimEnv { ctx }, token);
+            }
+            ClusterNode::Host(node) => {
+                let host = node.host.as_mut().expect("a started server");
+                host.on_sync(&mut SimEnv { ctx }, token);
+            }
+            ClusterNode::Client(_) => {}
         }
     }
 
-    /// A membership change reaches a server as an operator would send it: proposed if this
-    /// server is a leader that accepts it, refused otherwise (the outcome goes to the log).
+    /// An operator's command reaches a server as an operator would send it: a membership change
+    /// proposed if this KV server is a leader that accepts it, a controller change if this
+    /// multi-raft server's controller replica leads; refused otherwise (the outcome goes to the
+    /// log).
     fn on_admin(&mut self, ctx: Ctx<'_, '_>, command: &AdminCommand) {
-        let ClusterNode::Server(node) = self else {
-            return;
+        let outcome = match (self, command) {
+            (ClusterNode::Server(node), AdminCommand::ConfChange(change)) => {
+                // A command due at time zero can come before the process has started.
+                let Some(server) = node.server.as_mut() else {
+                    ctx.log("admin", || format!("{command}: refused: not started yet"));
+                    return;
+                };
+                server
+                    .with_raft(&mut SimEnv { ctx: &mut *ctx }, |raft| {
+                        raft.propose_conf_change(change.clone())
+                    })
+                    .map(|proposal| proposal.to_string())
+                    .map_err(|error| error.to_string())
+            }
+            (ClusterNode::Host(node), AdminCommand::Controller(change)) => match &mut node.host {
+                Some(host) => host
+                    .on_operator_change(&mut SimEnv { ctx: &mut *ctx }, change)
+                    .map(|index| format!("appended at index {index}")),
+                None => Err("not started yet".to_string()),
+            },
+            _ => Err("not a command of this server's service".to_string()),
         };
-        // A command due at time zero can come before the process has started.
-        let Some(server) = node.server.as_mut() else {
-            ctx.log("admin", || format!("{command}: refused: not started yet"));
-            return;
-        };
-        let AdminCommand::ConfChange(change) = command;
-        let outcome = server.with_raft(&mut SimEnv { ctx: &mut *ctx }, |raft| {
-            raft.propose_conf_change(change.clone())
-        });
         ctx.log("admin", || match outcome {
-            Ok(proposal) => format!("{command}: {proposal}"),
+            Ok(done) => format!("{command}: {done}"),
             Err(error) => format!("{command}: refused: {error}"),
         });
     }

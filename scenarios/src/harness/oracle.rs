@@ -2,7 +2,8 @@
 //! term, log matching, leader completeness (when a leader is elected, and ahead of time when a
 //! leader commits), state-machine safety, commit index never going back within a node's
 //! incarnation, and durability of acknowledged writes. A violation names the property, nodes,
-//! term and index; servers are named as everywhere (`sim::names`).
+//! term and index; servers are named as everywhere (`sim::names`). One `Oracles` judges one
+//! Raft group: the KV service's, or each of the sharded service's groups and its controller.
 
 use std::collections::BTreeMap;
 
@@ -13,10 +14,11 @@ use sim::{Names, NodeId};
 
 use crate::config::{Property, Violation};
 
-/// What the oracles need to see of one server after an event.
-pub struct ServerView<'a> {
+/// What the oracles need to see of one server (one replica of the group the oracles judge)
+/// after an event.
+pub struct ServerView<'a, S: kv::StateMachine> {
     pub node: NodeId,
-    pub server: &'a mut kv::Server,
+    pub server: &'a mut kv::Server<S>,
 }
 
 #[derive(Default)]
@@ -57,7 +59,11 @@ impl Oracles {
         self.role.remove(u64::from(node));
     }
 
-    pub fn check(&mut self, view: ServerView<'_>, time_ns: u64) -> Result<(), Violation> {
+    pub fn check<S: kv::StateMachine>(
+        &mut self,
+        view: ServerView<'_, S>,
+        time_ns: u64,
+    ) -> Result<(), Violation> {
         let ServerView { node, server } = view;
         let violation = |property, term, index, message: String| Violation {
             property,

@@ -49,7 +49,8 @@ pub struct RunOutcome {
     pub log: Vec<sim::LogRecord>,
     /// Where the liveness phase ended, in words.
     pub final_state: String,
-    /// (time, term, server) of every election observed.
+    /// (time, term, server) of every election observed (every Raft group's, in time order, for
+    /// the sharded service).
     pub leaders: Vec<(u64, u64, NodeId)>,
     /// Every processed event, when `RunOptions::record_trace` was set (else empty).
     pub trace: Vec<sim::TraceEntry>,
@@ -107,9 +108,7 @@ pub fn run_with(
     let root = SeedRng::new(config.seed);
     let source = match &faults {
         Some(schedule) => {
-            schedule
-                .validate(config.servers)
-                .map_err(RunError::Faults)?;
+            check_schedule(config, schedule)?;
             FaultSource::fixed(schedule)
         }
         None => FaultSource::nemesis(config, &root),
@@ -121,6 +120,37 @@ pub fn run_with(
         None => run.liveness_phase().err(),
     };
     Ok(run.finish(violation, options))
+}
+
+/// Checks that every action of `schedule` can apply to `config`'s cluster: servers that exist,
+/// and operator commands of its service naming groups and shards it has.
+pub fn check_schedule(config: &RunConfig, schedule: &FaultSchedule) -> Result<(), RunError> {
+    schedule
+        .validate(config.servers)
+        .map_err(RunError::Faults)?;
+    for fault in schedule.faults() {
+        check_action(config, &fault.action).map_err(RunError::Faults)?;
+    }
+    Ok(())
+}
+
+/// An admin command of the other service, or naming a group or shard the cluster lacks, is
+/// bad input.
+pub fn check_action(config: &RunConfig, action: &Fault) -> Result<(), sim::SimError> {
+    let Fault::Admin { command, .. } = action else {
+        return Ok(());
+    };
+    let refuse = |message: String| Err(sim::SimError::Fault(format!("{action}: {message}")));
+    match (command, config.service.sharded()) {
+        (AdminCommand::ConfChange(_), None) => Ok(()),
+        (AdminCommand::ConfChange(_), Some(_)) => {
+            refuse("the sharded service's groups keep their members".into())
+        }
+        (AdminCommand::Controller(_), None) => refuse("needs the sharded service".into()),
+        (AdminCommand::Controller(change), Some(sharded)) => change
+            .validate(sharded.group_sizes.len(), sharded.shards)
+            .or_else(refuse),
+    }
 }
 
 /// Runs `run`, turning a panic into its message: code under test that panics (a Raft
@@ -368,6 +398,7 @@ impl<'a> Run<'a> {
         let final_state = self.cluster.describe_state();
         let history = self.cluster.history(true);
         let operations_indefinite = history.iter().filter(|r| r.is_indefinite()).count();
+        let leaders = self.cluster.leaders();
         let sim = &mut self.cluster.sim;
         let mut outcome = RunOutcome {
             config: self.config.clone(),
@@ -382,7 +413,7 @@ impl<'a> Run<'a> {
             history,
             log: sim.log_mut().take(),
             final_state,
-            leaders: std::mem::take(&mut self.cluster.oracles.leaders),
+            leaders,
             trace: sim.trace_entries().to_vec(),
             record: None,
             marks: self.cluster.marks.reached(),
@@ -401,12 +432,22 @@ impl<'a> Run<'a> {
         }
         if options.record {
             let (messages, messages_not_kept) = self.cluster.sim.take_message_events();
-            let servers_at_end = self
+            let mut servers_at_end: Vec<reports::ServerState> = self
                 .cluster
                 .running()
                 .map(|(id, server)| record::server_state(id, server))
                 .collect();
+            servers_at_end.extend(
+                self.cluster
+                    .hosts()
+                    .map(|(id, host)| record::server_state(id, host.replica())),
+            );
             let roles: Vec<RoleChange> = self.cluster.take_role_changes();
+            let shard_changes = self.cluster.take_shard_changes();
+            let shards = self
+                .cluster
+                .layout()
+                .map(|layout| record::shard_record(layout, shard_changes));
             let finished = record::Finished {
                 roles,
                 messages,
@@ -414,6 +455,7 @@ impl<'a> Run<'a> {
                 servers_at_end,
                 check,
                 command: options.repro.as_ref().map(Repro::command),
+                shards,
             };
             outcome.record = Some(record::build(&outcome, finished));
         }

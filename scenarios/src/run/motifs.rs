@@ -667,6 +667,8 @@ mod tests {
             leader: Some(2),
             voters: vec![0, 1, 3, 4, 5],
             joint: false,
+            group_leaders: Vec::new(),
+            controller: None,
         };
         for seed in 0..20 {
             let mut motif = MultiChange::new(clock(), SeedRng::new(seed).stream("test"));

@@ -1,6 +1,8 @@
 //! Where a run's faults come from: a fixed schedule (replay, shrinking, scripts), or the nemesis,
 //! which draws its faults as the run goes and aims them at the cluster's state: at the current
-//! leader, at elections in progress, at a leader just elected.
+//! leader (a replica group's, for the sharded service), at elections in progress, at a leader
+//! just elected; and for the sharded service, controller changes that move shards between
+//! groups, sometimes cutting off the group that loses them.
 //!
 //! Both sources hand the harness actions with their times, and the harness applies them the same
 //! way (before any event due at that time), so the schedule a nemesis run actually executed
@@ -10,6 +12,8 @@ use std::collections::BTreeMap;
 
 use raft::Role;
 use sim::{NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
+
+use shardkv::{Change, GroupId, OperatorChange};
 
 use crate::config::RunConfig;
 use crate::config::faults::{FaultKind as Kind, planned_kinds};
@@ -99,6 +103,11 @@ pub struct Nemesis {
     membership_reactions_left: u32,
     /// The motifs the mix switches on.
     motifs: super::motifs::Motifs,
+    /// The sharded service's replica groups and shards (0 for the KV service).
+    groups: usize,
+    shards: usize,
+    /// The operator's sequence number of the last controller change.
+    controller_seq: u64,
 }
 
 impl Nemesis {
@@ -121,6 +130,9 @@ impl Nemesis {
                 0
             },
             motifs: super::motifs::Motifs::new(config, root),
+            groups: config.service.sharded().map_or(0, |s| s.group_sizes.len()),
+            shards: config.service.sharded().map_or(0, |s| s.shards),
+            controller_seq: 0,
         };
         let kinds = planned_kinds(&config.faults);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
@@ -154,6 +166,19 @@ impl Nemesis {
                 let length_ns =
                     membership_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
                 let kind = Kind::Membership;
+                nemesis.push(at, Pending::Start { kind, length_ns });
+            }
+        }
+        // Controller changes too, from their own stream.
+        if mix.controller {
+            let mut controller_rng = root.stream("faults-controller");
+            let count =
+                controller_rng.range_inclusive(CONTROLLER_CHANGES_MIN, CONTROLLER_CHANGES_MAX);
+            for _ in 0..count {
+                let at = controller_rng.range_inclusive(earliest, latest);
+                let length_ns =
+                    controller_rng.range_inclusive(200 * NANOS_PER_MILLI, 2_000 * NANOS_PER_MILLI);
+                let kind = Kind::ControllerChange;
                 nemesis.push(at, Pending::Start { kind, length_ns });
             }
         }
@@ -205,8 +230,15 @@ impl Nemesis {
         }
     }
 
-    /// The node a fault lands on: the leader, as often as the mix asks, else any server.
+    /// The node a fault lands on: the leader (one of the replica groups' leaders, for the
+    /// sharded service), as often as the mix asks, else any server.
     fn target(&mut self, view: &ClusterView) -> NodeId {
+        if !view.group_leaders.is_empty() {
+            if self.rng.below(100) < u64::from(self.aim_percent) {
+                return *self.rng.pick(&view.group_leaders);
+            }
+            return self.rng.below(u64::from(view.servers)) as NodeId;
+        }
         match view.leader {
             Some(leader) if self.rng.below(100) < u64::from(self.aim_percent) => leader,
             _ => self.rng.below(u64::from(view.servers)) as NodeId,
@@ -339,6 +371,118 @@ impl Nemesis {
             | Kind::MultiChange => {
                 unreachable!("motifs are run off the cluster's state, never planned")
             }
+            Kind::ControllerChange => self.controller_change(length_ns, view),
+        }
+    }
+
+    /// A controller change at the controller's leader, against its latest configuration: a
+    /// group that is out joins, a group leaves (never the last one), or a shard moves to
+    /// another group (twice as likely: the most common operation). Soon after, while shards
+    /// should be migrating, 40% of the time the group that loses shards is cut off from every
+    /// other server (the new owner must wait, and must not serve what it has not installed),
+    /// 30% of the time messages are lost for a while (replies to writes the old owner applied,
+    /// pulls and their replies).
+    #[allow(clippy::type_complexity)]
+    fn controller_change(
+        &mut self,
+        length_ns: u64,
+        view: &ClusterView,
+    ) -> (Vec<FaultAction>, Vec<(u64, FaultAction)>) {
+        let Some((leader, config)) = &view.controller else {
+            return (Vec::new(), Vec::new());
+        };
+        let Some((change, losing)) = self.pick_change(config) else {
+            return (Vec::new(), Vec::new());
+        };
+        self.controller_seq += 1;
+        let operator = OperatorChange {
+            seq: self.controller_seq,
+            change,
+        };
+        let begin = vec![AdminCommand::Controller(operator).to(*leader)];
+        let losing_servers: Vec<NodeId> = config
+            .groups
+            .get(&losing)
+            .into_iter()
+            .flatten()
+            .map(|&address| address as NodeId)
+            .collect();
+        (
+            begin,
+            self.after_change(losing_servers, view.servers, length_ns),
+        )
+    }
+
+    /// A change valid against `config`, and the group that loses shards by it.
+    fn pick_change(&mut self, config: &shardkv::Config) -> Option<(Change, GroupId)> {
+        let joined: Vec<GroupId> = config.groups.keys().copied().collect();
+        let out: Vec<GroupId> = (1..=self.groups as GroupId)
+            .filter(|group| !joined.contains(group))
+            .collect();
+        let mut options = Vec::new();
+        if !out.is_empty() {
+            options.push(Change::Join(vec![*self.rng.pick(&out)]));
+        }
+        if joined.len() >= 2 {
+            options.push(Change::Leave(vec![*self.rng.pick(&joined)]));
+            let shard = self.rng.below(self.shards as u64) as usize;
+            let others: Vec<GroupId> = joined
+                .iter()
+                .copied()
+                .filter(|&group| group != config.owner(shard))
+                .collect();
+            let group = *self.rng.pick(&others);
+            options.push(Change::Move { shard, group });
+            options.push(Change::Move { shard, group });
+        }
+        if options.is_empty() {
+            return None;
+        }
+        let change = options.swap_remove(self.rng.below(options.len() as u64) as usize);
+        let losing = match &change {
+            Change::Join(_) => *self.rng.pick(&joined),
+            Change::Leave(groups) => groups[0],
+            Change::Move { shard, .. } => config.owner(*shard),
+        };
+        Some((change, losing))
+    }
+
+    /// What follows a controller change while shards migrate: the servers of the group losing
+    /// shards cut off from the others, message loss, or nothing.
+    fn after_change(
+        &mut self,
+        losing_servers: Vec<NodeId>,
+        servers: NodeId,
+        length_ns: u64,
+    ) -> Vec<(u64, FaultAction)> {
+        let delay = self.rng.below(3 * self.latency_max_ns);
+        match self.rng.below(10) {
+            0..4 if !losing_servers.is_empty() => {
+                let rest: Vec<NodeId> = (0..servers)
+                    .filter(|n| !losing_servers.contains(n))
+                    .collect();
+                let groups = vec![losing_servers, rest];
+                vec![
+                    (delay, FaultAction::Partition { groups }),
+                    (delay + length_ns, FaultAction::Heal),
+                ]
+            }
+            // Replies and pulls lost around the change: retries cross to the new owner, pulls
+            // are asked again.
+            4..7 => {
+                let drop_probability = (100 + self.rng.below(201)) as f64 / 1000.0;
+                let loss = |drop_probability| FaultAction::LinkLoss {
+                    from: None,
+                    to: None,
+                    drop_probability,
+                    duplicate_probability: 0.0,
+                };
+                vec![
+                    (delay, loss(drop_probability)),
+                    (delay + length_ns, loss(0.0)),
+                ]
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -573,6 +717,10 @@ fn reaction_time(now_ns: u64, delay_ns: u64) -> u64 {
 /// Planned membership changes per run, at most (at least one when switched on).
 const MEMBERSHIP_CHANGES_MAX: u64 = 3;
 
+/// Controller changes per run (the sharded service).
+const CONTROLLER_CHANGES_MIN: u64 = 2;
+const CONTROLLER_CHANGES_MAX: u64 = 8;
+
 /// New leaders handed a membership change at once, at most, per run.
 const MEMBERSHIP_REACTIONS_MAX: u32 = 4;
 
@@ -595,6 +743,8 @@ mod tests {
                 leader: Some(2),
                 voters: vec![0, 1, 2, 3, 4],
                 joint: false,
+                group_leaders: Vec::new(),
+                controller: None,
             };
             let (begin, undos) = nemesis.cut_leader_off(2, NANOS_PER_MILLI, &view);
             let mut after = network.clone();

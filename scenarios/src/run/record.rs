@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use checker::{CheckResult, Model};
-use kv::Wire;
-use raft::{Mutant, Role};
+use raft::Role;
 use reports::{
     CheckRecord, FaultBand, FaultKind, MessageFate, Operation, PartitionSummary, RunRecord,
     ScheduledFault, ServerState, ViolationRecord,
@@ -15,8 +14,9 @@ use reports::{
 use sim::NodeId;
 
 use super::RunOutcome;
-use crate::config::{Property, RunConfig, Violation};
-use crate::harness::{Fault, FaultSchedule, RoleChange};
+use crate::config::{Mutant, Property, RunConfig, Violation};
+use crate::harness::nodes::NetMessage;
+use crate::harness::{Fault, FaultSchedule, RoleChange, ShardChange};
 
 /// Log entries listed per server in the final-state table.
 const LOG_TAIL_ENTRIES: u64 = 8;
@@ -31,13 +31,14 @@ fn report_role(role: Option<Role>) -> reports::Role {
     }
 }
 
-/// The simulator's label of a message: its text (`Wire`'s one `Display`).
-pub fn describe_wire(wire: &Wire) -> String {
-    wire.to_string()
+/// The simulator's label of a message: its text (`kv::Wire`'s or `shardkv::Wire`'s one
+/// `Display`).
+pub fn describe_wire(message: &NetMessage) -> String {
+    message.to_string()
 }
 
-/// The server's state for the final table.
-pub fn server_state(node: NodeId, server: &kv::Server) -> ServerState {
+/// The server's state (its replica group's, on a multi-raft server) for the final table.
+pub fn server_state<S: kv::StateMachine>(node: NodeId, server: &kv::Server<S>) -> ServerState {
     let raft = server.raft();
     let last_index = raft.last_index();
     let first = last_index.saturating_sub(LOG_TAIL_ENTRIES - 1).max(1);
@@ -65,6 +66,34 @@ pub struct Finished {
     pub check: Option<CheckResult>,
     /// The command that reproduces the run, when the caller knows it.
     pub command: Option<String>,
+    /// The sharded service's groups and the shards they served over time.
+    pub shards: Option<reports::ShardRecord>,
+}
+
+/// The sharded service's groups on servers, and `changes` of the shards they served.
+pub fn shard_record(layout: &shardkv::Layout, changes: Vec<ShardChange>) -> reports::ShardRecord {
+    let nodes = |addresses: &[u64]| addresses.iter().map(|&a| a as NodeId).collect();
+    reports::ShardRecord {
+        shard_count: layout.shard_count,
+        groups: layout
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(index, servers)| reports::GroupRecord {
+                name: format!("g{}", index + 1),
+                servers: nodes(servers),
+            })
+            .collect(),
+        controller: nodes(&layout.controller),
+        serving: changes
+            .into_iter()
+            .map(|change| reports::ShardServing {
+                time_ns: change.time_ns,
+                group: change.group as usize - 1,
+                shards: change.served,
+            })
+            .collect(),
+    }
 }
 
 pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
@@ -126,6 +155,7 @@ pub fn build(outcome: &RunOutcome, finished: Finished) -> RunRecord {
         servers_at_end: finished.servers_at_end,
         stats: stats(outcome),
         trace_hash: format!("{:016x}", outcome.trace_hash),
+        shards: finished.shards,
     };
     record.violation = outcome
         .violation

@@ -5,17 +5,18 @@
 
 use std::path::PathBuf;
 
+use crate::config::Mutant;
 use kv::ReadMode;
-use raft::Mutant;
 use sim::NANOS_PER_MILLI;
 
 use crate::config::swarm::{Shape, config_for};
-use crate::config::{FaultMix, RunConfig};
+use crate::config::{FaultMix, RunConfig, Service, ServiceKind, ShardedConfig};
 
 /// How each campaign seed's configuration is made; enough to rebuild it from the seed alone.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SeedShape {
     pub shape: Shape,
+    pub service: ServiceKind,
     pub mutants: Vec<Mutant>,
     /// Overrides the safety phase's length (short smoke campaigns and tests).
     pub duration_ns: Option<u64>,
@@ -23,7 +24,7 @@ pub struct SeedShape {
 
 impl SeedShape {
     pub fn config(&self, seed: u64) -> RunConfig {
-        let mut config = config_for(seed, self.shape, &self.mutants);
+        let mut config = config_for(seed, self.shape, self.service, &self.mutants);
         if let Some(duration_ns) = self.duration_ns {
             config.duration_ns = duration_ns;
         }
@@ -44,11 +45,17 @@ pub struct RunFlags {
     pub conf_change_on_append: bool,
     /// A fault schedule file replayed instead of the drawn faults.
     pub faults: Option<PathBuf>,
+    pub service: ServiceKind,
+    /// The sharded service: replica groups, servers per group, shards.
+    pub groups: usize,
+    pub group_size: usize,
+    pub shards: usize,
 }
 
 impl Default for RunFlags {
     fn default() -> Self {
         let standard = RunConfig::standard(0);
+        let sharded = ShardedConfig::standard();
         Self {
             nodes: standard.servers,
             clients: standard.clients,
@@ -59,13 +66,17 @@ impl Default for RunFlags {
             initial_voters: None,
             conf_change_on_append: false,
             faults: None,
+            service: ServiceKind::Kv,
+            groups: sharded.group_sizes.len(),
+            group_size: sharded.group_sizes[0],
+            shards: sharded.shards,
         }
     }
 }
 
 impl RunFlags {
     pub fn config(&self, seed: u64) -> RunConfig {
-        let mut config = RunConfig::standard(seed);
+        let mut config = RunConfig::standard_of(self.service, seed);
         config.servers = self.nodes;
         config.clients = self.clients;
         config.duration_ns = self.duration_ms.saturating_mul(NANOS_PER_MILLI);
@@ -78,6 +89,18 @@ impl RunFlags {
         };
         config.initial_voters = self.initial_voters;
         config.conf_change_on_append = self.conf_change_on_append;
+        if self.service == ServiceKind::Sharded {
+            let sharded = ShardedConfig {
+                group_sizes: vec![self.group_size; self.groups],
+                shards: self.shards,
+                initial_groups: self.groups,
+                ..ShardedConfig::standard()
+            };
+            config.servers = sharded.server_count();
+            config.service = Service::Sharded(sharded);
+            config.faults.membership = false;
+            config.faults.controller = self.fault_count > 0;
+        }
         config
     }
 }
@@ -125,6 +148,9 @@ impl Repro {
         match &self.origin {
             Origin::Campaign(shape) => {
                 let mut command = format!("raftsim replay --seed {seed}");
+                if shape.service != ServiceKind::Kv {
+                    command += &format!(" --service {}", shape.service);
+                }
                 if shape.shape == Shape::Standard {
                     command += " --standard";
                 }
@@ -158,7 +184,18 @@ fn mutant_flags(mutants: &[Mutant]) -> String {
 fn run_command(seed: u64, flags: &RunFlags) -> String {
     let standard = RunFlags::default();
     let mut command = format!("raftsim run --seed {seed}");
-    if flags.nodes != standard.nodes {
+    if flags.service == ServiceKind::Sharded {
+        command += &format!(" --service {}", flags.service);
+        for (flag, value, default) in [
+            ("groups", flags.groups, standard.groups),
+            ("group-size", flags.group_size, standard.group_size),
+            ("shards", flags.shards, standard.shards),
+        ] {
+            if value != default {
+                command += &format!(" --{flag} {value}");
+            }
+        }
+    } else if flags.nodes != standard.nodes {
         command += &format!(" --nodes {}", flags.nodes);
     }
     if flags.clients != standard.clients {
@@ -194,7 +231,8 @@ mod tests {
     fn commands_name_every_setting_that_differs() {
         let shape = SeedShape {
             shape: Shape::Standard,
-            mutants: vec![Mutant::NoDedup],
+            service: ServiceKind::Kv,
+            mutants: vec![Mutant::Raft(raft::Mutant::NoDedup)],
             duration_ns: Some(2_000 * NANOS_PER_MILLI),
         };
         assert_eq!(
@@ -228,6 +266,30 @@ mod tests {
             }
             .config(),
             Some(RunConfig::standard(3))
+        );
+        let sharded = RunFlags {
+            service: ServiceKind::Sharded,
+            groups: 2,
+            ..RunFlags::default()
+        };
+        let repro = Repro {
+            seed: 5,
+            origin: Origin::Run(sharded),
+        };
+        assert_eq!(
+            repro.command(),
+            "raftsim run --seed 5 --service sharded --groups 2"
+        );
+        let config = repro.config().expect("flags make a configuration");
+        assert_eq!(config.servers, 6);
+        config.validate().expect("valid");
+        let shape = SeedShape {
+            service: ServiceKind::Sharded,
+            ..SeedShape::default()
+        };
+        assert_eq!(
+            Repro::campaign(8, &shape).command(),
+            "raftsim replay --seed 8 --service sharded"
         );
     }
 }

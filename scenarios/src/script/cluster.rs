@@ -17,10 +17,10 @@ use sim::{NodeId, SimConfig};
 use super::parse::{ClusterSettings, Command, Expectation, Line, ReplyExpect};
 use super::syntax::{Filter, NodeList, describe_message};
 use super::{Script, ScriptError, ScriptOptions, ScriptOutcome};
-use crate::config::{Property, Violation};
+use crate::config::{Mutant, Property, Violation};
 use crate::harness::history;
 use crate::harness::nodes::ClusterNode;
-use crate::harness::{Cluster, ClusterSpec, Observed};
+use crate::harness::{Cluster, ClusterSpec, Observed, ServerSpecs};
 
 /// Bound on events one `run` may process: a script that livelocks fails instead of hanging.
 const EVENTS_PER_ADVANCE_MAX: u64 = 5_000_000;
@@ -50,6 +50,17 @@ pub fn run(script: &Script, options: &ScriptOptions) -> Result<ScriptOutcome, Sc
         if !settings.mutants.contains(&mutant) {
             settings.mutants.push(mutant);
         }
+    }
+    if let Some(mutant) = settings
+        .mutants
+        .iter()
+        .find(|m| matches!(m, Mutant::Shard(_)))
+    {
+        let message = format!(
+            "mutant {mutant} needs the sharded service; cluster scripts run the KV service \
+             (a seeded-run script with `run-config service=sharded` runs the sharded one)"
+        );
+        return Err(ScriptError::new(first.number, message));
     }
     let mut preloads = vec![Preload::default(); settings.servers as usize];
     let mut runner: Option<Runner> = None;
@@ -206,14 +217,15 @@ impl Runner {
         let mut next_due: Option<u64> = None;
         for held in self.cluster.sim.held_messages() {
             if held.id >= self.next_unseen_id {
-                self.seen.push((held.from, held.to, held.message.clone()));
+                self.seen
+                    .push((held.from, held.to, held.message.kv().clone()));
                 self.sent_ns.insert(held.id, now);
                 self.next_unseen_id = held.id + 1;
             }
             let blocked = self
                 .blocks
                 .iter()
-                .any(|f| f.matches(held.from, held.to, &held.message, servers));
+                .any(|f| f.matches(held.from, held.to, held.message.kv(), servers));
             if blocked {
                 continue;
             }
@@ -387,7 +399,7 @@ impl Runner {
                     .sim
                     .with_node(address, |node, ctx| match node {
                         ClusterNode::Client(client) => client.invoke(ctx, op.clone(), server),
-                        ClusterNode::Server(_) => false,
+                        ClusterNode::Server(_) | ClusterNode::Host(_) => false,
                     })
                     .unwrap_or(false);
                 if !started {
@@ -449,9 +461,9 @@ impl Runner {
             .sim
             .held_messages()
             .iter()
-            .filter(|held| filter.matches(held.from, held.to, &held.message, servers))
+            .filter(|held| filter.matches(held.from, held.to, held.message.kv(), servers))
             .map(|held| {
-                let text = describe_message(held.from, held.to, &held.message, names);
+                let text = describe_message(held.from, held.to, held.message.kv(), names);
                 (held.id, text)
             })
             .collect();
@@ -565,9 +577,7 @@ impl Runner {
                 }
             }
             Expectation::LeaderOfTerm { term, node } => {
-                let leaders: Vec<NodeId> = self
-                    .cluster
-                    .oracles
+                let leaders: Vec<NodeId> = self.cluster.oracles[0]
                     .leaders
                     .iter()
                     .filter(|(_, t, _)| t == term)
@@ -792,9 +802,11 @@ fn cluster_spec(settings: &ClusterSettings) -> ClusterSpec {
     ClusterSpec {
         seed: settings.seed,
         sim: SimConfig::new(1),
-        servers: (0..settings.servers)
-            .map(|address| server_config(settings, address))
-            .collect(),
+        servers: ServerSpecs::Kv(
+            (0..settings.servers)
+                .map(|address| server_config(settings, address))
+                .collect(),
+        ),
         clients: settings.clients as usize,
         clerk: ClerkConfig {
             request_timeout_ns: election_ns,
@@ -825,7 +837,9 @@ fn server_config(settings: &ClusterSettings, address: NodeId) -> ServerConfig {
         raft.read_only = raft::ReadOnlyOption::LeaseBased;
     }
     for &mutant in &settings.mutants {
-        raft.mutants.insert(mutant);
+        if let Mutant::Raft(mutant) = mutant {
+            raft.mutants.insert(mutant);
+        }
     }
     let voters = settings
         .voters
@@ -838,7 +852,11 @@ fn server_config(settings: &ClusterSettings, address: NodeId) -> ServerConfig {
         tick_ns: settings.tick_ns,
         read_mode: settings.read_mode,
         snapshot_threshold_entries: settings.snapshot_threshold_entries,
-        no_dedup: settings.mutants.contains(&raft::Mutant::NoDedup),
+        state_machine: kv::StateMachineConfig {
+            no_dedup: settings
+                .mutants
+                .contains(&Mutant::Raft(raft::Mutant::NoDedup)),
+        },
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use raft::Mutant;
+use crate::config::Mutant;
 
 use super::parse::{Block, Line};
 use super::{Script, ScriptError, ScriptOptions, ScriptOutcome, parse, run_script};

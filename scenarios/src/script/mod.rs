@@ -37,7 +37,7 @@ mod syntax;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use raft::Mutant;
+use crate::config::Mutant;
 
 pub use expected::{Form, check_file, run_forms};
 pub use library::{LIBRARY, LibraryScript, find as find_in_library};

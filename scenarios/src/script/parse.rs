@@ -3,7 +3,9 @@
 use std::str::FromStr;
 
 use kv::{Op, ReadMode};
-use raft::{ConfChange, Mutant, Role};
+use raft::{ConfChange, Role};
+
+use crate::config::Mutant;
 use sim::text::parse_duration;
 use sim::{FaultParseError, NodeId, shorten};
 
@@ -940,6 +942,6 @@ mod tests {
         let condition = script.lines[1].condition.unwrap();
         assert!(condition.negated);
         assert!(condition.holds(&[]));
-        assert!(!condition.holds(&[Mutant::CommitPreviousTerm]));
+        assert!(!condition.holds(&[Mutant::Raft(raft::Mutant::CommitPreviousTerm)]));
     }
 }

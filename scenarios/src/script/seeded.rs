@@ -14,16 +14,16 @@
 //! (`sim::FaultAction`'s), at exact virtual times. The run's verdict and trace hash are the
 //! `expect` line's output, so a regression script pins the exact run it replays.
 
-use raft::Mutant;
+use crate::config::Mutant;
 use serde_json::Value;
 use sim::shorten;
 use sim::text::{format_duration, format_time};
 
 use super::parse::{Command, Expectation, parse_mutants};
 use super::{Script, ScriptError, ScriptOptions, ScriptOutcome};
-use crate::config::{Property, RunConfig};
+use crate::config::{Property, RunConfig, ServiceKind};
 use crate::harness::FaultSchedule;
-use crate::run::{RunOptions, catch_panic, run_with};
+use crate::run::{RunOptions, catch_panic, check_action, run_with};
 
 /// The outcome a seeded-run script expects.
 pub type Expected = Option<Property>;
@@ -54,15 +54,20 @@ pub fn render_seeded_run(
     out
 }
 
-/// `seed=S` then every field that differs from the standard run of that seed.
+/// `seed=S` (and `service=sharded`) then every field that differs from the standard run of
+/// that seed and service.
 fn render_config(config: &RunConfig) -> Vec<String> {
+    let service = config.service.kind();
     let actual = to_value(config);
-    let standard = to_value(&RunConfig::standard(config.seed));
+    let standard = to_value(&RunConfig::standard_of(service, config.seed));
     let mut actual_fields = Vec::new();
     flatten("", &actual, &mut actual_fields);
     let mut standard_fields = Vec::new();
     flatten("", &standard, &mut standard_fields);
     let mut out = vec![format!("seed={}", config.seed)];
+    if service != ServiceKind::Kv {
+        out.push(format!("service={service}"));
+    }
     for (key, value) in actual_fields {
         let same = standard_fields
             .iter()
@@ -124,9 +129,13 @@ pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
             .map_err(|_| format!("seed: `{}` is not a number", shorten(v)))?,
         None => return Err("run-config needs seed=S".into()),
     };
-    let mut value = to_value(&RunConfig::standard(seed));
+    let service = match fields.iter().find(|(k, _)| *k == "service") {
+        Some((_, name)) => name.parse::<ServiceKind>().map_err(|e| e.to_string())?,
+        None => ServiceKind::Kv,
+    };
+    let mut value = to_value(&RunConfig::standard_of(service, seed));
     for (key, text) in fields {
-        if key == "seed" {
+        if key == "seed" || key == "service" {
             continue;
         }
         let slot = field_mut(&mut value, key)
@@ -202,9 +211,15 @@ pub fn seeded_parts(
                 config = Some(run_config);
             }
             Command::At { at_ns, action } => {
-                let servers = config.as_ref().map_or(0, |c: &RunConfig| c.servers);
+                let Some(config) = config.as_ref() else {
+                    return Err(ScriptError::new(
+                        line.number,
+                        "an `at` line before run-config",
+                    ));
+                };
                 action
-                    .validate(servers)
+                    .validate(config.servers)
+                    .and_then(|()| check_action(config, action))
                     .map_err(|e| ScriptError::new(line.number, e.to_string()))?;
                 schedule.push(*at_ns, action.clone());
             }
@@ -282,7 +297,10 @@ mod tests {
         config.servers = 3;
         config.clients = 2;
         config.duration_ns = 3 * NANOS_PER_SEC;
-        config.mutants = vec![Mutant::CommitPreviousTerm, Mutant::NoDedup];
+        config.mutants = vec![
+            Mutant::Raft(raft::Mutant::CommitPreviousTerm),
+            Mutant::Raft(raft::Mutant::NoDedup),
+        ];
         config.faults.count = 6;
         config.link.duplicate_probability = 0.05;
         // The faults the nemesis applied in this configuration's run.
@@ -329,6 +347,30 @@ mod tests {
     fn the_standard_run_renders_as_its_seed() {
         let text = render_seeded_run(&RunConfig::standard(9), &FaultSchedule::default(), None, "");
         assert_eq!(text, "run-config seed=9\nexpect pass\n");
+    }
+
+    #[test]
+    fn sharded_runs_render_their_service_and_round_trip() {
+        let mut config = crate::config::swarm::draw_sharded(11);
+        config.mutants = vec![Mutant::Shard(shardkv::Mutant::WriteAfterHandoff)];
+        let mut schedule = FaultSchedule::default();
+        let change = "admin n2 shardctl move 3 g2 seq=1"
+            .parse()
+            .expect("an action");
+        schedule.push(1_000_000_000, change);
+        let text = render_seeded_run(&config, &schedule, None, "Sharded.");
+        assert!(
+            text.contains("run-config seed=11 service=sharded "),
+            "{text}"
+        );
+        let script = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let (parsed, parsed_schedule, _) =
+            seeded_parts(&script, &ScriptOptions::default()).expect("valid");
+        assert_eq!(parsed, config, "{text}");
+        assert_eq!(parsed_schedule, schedule);
+        let standard = RunConfig::standard_sharded(4);
+        let text = render_seeded_run(&standard, &FaultSchedule::default(), None, "");
+        assert_eq!(text, "run-config seed=4 service=sharded\nexpect pass\n");
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use raft::Mutant;
 use scenarios::campaign::merge::{ShardOutput, merge};
 use scenarios::campaign::output::{
     CampaignRequest, Summary, junit_xml, read_results, write_output_dir,
@@ -13,6 +12,7 @@ use scenarios::campaign::output::{
 use scenarios::campaign::{
     CampaignConfig, SeedPlan, SeedRange, SeedResult, Shard, Verdict, run_campaign,
 };
+use scenarios::config::Mutant;
 use scenarios::config::swarm::Shape;
 use scenarios::run::SeedShape;
 use sim::NANOS_PER_SEC;
@@ -28,6 +28,7 @@ fn short_swarm(range: &str, shard: Shard, jobs: usize) -> CampaignConfig {
             shape: Shape::Swarm,
             mutants: Vec::new(),
             duration_ns: Some(NANOS_PER_SEC),
+            ..SeedShape::default()
         },
         jobs,
         check_determinism: false,
@@ -204,7 +205,7 @@ fn a_conflicting_duplicate_seed_is_refused() {
 #[test]
 fn fail_fast_stops_after_the_first_failure_with_a_prefix_of_the_seeds() {
     let mut config = short_swarm("0..40", Shard::WHOLE, 2);
-    config.shape.mutants = vec![Mutant::NoDedup];
+    config.shape.mutants = vec![Mutant::Raft(raft::Mutant::NoDedup)];
     config.shape.shape = Shape::Standard;
     config.shape.duration_ns = Some(2 * NANOS_PER_SEC);
     config.fail_fast = true;

@@ -1,7 +1,7 @@
 //! Recording a run for a report: the record changes nothing about the run, and it holds what
 //! the report draws (roles, fault bands, messages with fates, the checker's verdict).
 
-use raft::Mutant;
+use scenarios::config::Mutant;
 use scenarios::{RunConfig, RunOptions, run_with};
 
 fn record_of(config: &RunConfig) -> (u64, reports::RunRecord) {
@@ -35,7 +35,7 @@ fn recording_does_not_change_the_run() {
 #[test]
 fn seed_2_no_dedup_record_names_the_failing_operation() {
     let config = RunConfig {
-        mutants: vec![Mutant::NoDedup],
+        mutants: vec![Mutant::Raft(raft::Mutant::NoDedup)],
         ..RunConfig::standard(2)
     };
     let (_, record) = record_of(&config);

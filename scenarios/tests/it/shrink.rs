@@ -1,13 +1,13 @@
 //! Shrinking failing campaign seeds of several mutants: the shrunk scenario still fails the same
 //! way, is a small fraction of the original, and shrinking is deterministic and a fixpoint.
 
-use raft::Mutant;
 use scenarios::config::swarm::{self, Shape};
+use scenarios::config::{Mutant, ServiceKind};
 use scenarios::script::{ScriptOptions, run_text};
 use scenarios::shrink::{ShrinkError, shrink, shrink_with};
 
 fn check(seed: u64, mutant: Mutant) {
-    let config = swarm::config_for(seed, Shape::Swarm, &[mutant]);
+    let config = swarm::config_for(seed, Shape::Swarm, ServiceKind::Kv, &[mutant]);
     let shrunk = shrink(&config, 400).expect("the seed fails");
     assert!(
         shrunk.after.weight() * 4 <= shrunk.before.weight(),
@@ -30,22 +30,22 @@ fn check(seed: u64, mutant: Mutant) {
 
 #[test]
 fn vote_without_log_check_seed_4_shrinks() {
-    check(4, Mutant::VoteWithoutLogCheck);
+    check(4, Mutant::Raft(raft::Mutant::VoteWithoutLogCheck));
 }
 
 #[test]
 fn no_dedup_seed_1_shrinks() {
-    check(1, Mutant::NoDedup);
+    check(1, Mutant::Raft(raft::Mutant::NoDedup));
 }
 
 #[test]
 fn no_truncate_on_conflict_seed_0_shrinks() {
-    check(0, Mutant::NoTruncateOnConflict);
+    check(0, Mutant::Raft(raft::Mutant::NoTruncateOnConflict));
 }
 
 #[test]
 fn leader_local_read_seed_23_shrinks() {
-    check(23, Mutant::LeaderLocalRead);
+    check(23, Mutant::Raft(raft::Mutant::LeaderLocalRead));
 }
 
 /// Membership failures hang on who leads when each change is proposed (a change sent to a
@@ -54,7 +54,7 @@ fn leader_local_read_seed_23_shrinks() {
 /// to 2). What must hold is that their scripts (with `conf-change` lines) replay the failure and
 /// that shrinking is deterministic.
 fn check_replays(seed: u64, mutant: Mutant) {
-    let config = swarm::config_for(seed, Shape::Swarm, &[mutant]);
+    let config = swarm::config_for(seed, Shape::Swarm, ServiceKind::Kv, &[mutant]);
     let shrunk = shrink(&config, 200).expect("the seed fails");
     assert!(shrunk.after.weight() <= shrunk.before.weight());
     let script = shrunk.script("test");
@@ -68,16 +68,16 @@ fn check_replays(seed: u64, mutant: Mutant) {
 
 #[test]
 fn direct_multi_change_seed_67_replays_shrunk() {
-    check_replays(67, Mutant::DirectMultiChange);
+    check_replays(67, Mutant::Raft(raft::Mutant::DirectMultiChange));
 }
 
 #[test]
 fn conf_change_before_noop_seed_382_replays_shrunk() {
-    check_replays(382, Mutant::ConfChangeBeforeNoop);
+    check_replays(382, Mutant::Raft(raft::Mutant::ConfChangeBeforeNoop));
 }
 
 #[test]
 fn a_passing_seed_has_nothing_to_shrink() {
-    let config = swarm::config_for(0, Shape::Swarm, &[]);
+    let config = swarm::config_for(0, Shape::Swarm, ServiceKind::Kv, &[]);
     assert_eq!(shrink(&config, 10).err(), Some(ShrinkError::Passes));
 }

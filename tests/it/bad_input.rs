@@ -2,24 +2,14 @@
 //! stderr and exit code 2, never a panic (101), an abort or a hang. Files a user writes or edits
 //! (fault schedules, scripts) are covered as well as flags.
 
+use crate::common::{self, raftsim};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 /// The longest error line raftsim prints.
 const ERROR_LINE_CHARS_MAX: usize = 240;
 
-fn raftsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_raftsim"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("raftsim-bad-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
+    common::scratch("bad", name)
 }
 
 fn assert_bad_input(args: &[&str]) {

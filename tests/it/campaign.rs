@@ -2,16 +2,11 @@
 //! do not depend on `--jobs` or sharding (apart from `wall_*`), failures carry a replay command
 //! that reproduces the recorded hash, and bad input is one line with exit code 2.
 
+use crate::common::raftsim;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn raftsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_raftsim"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
+/// A folder path for one test, not yet created (some tests need it missing).
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("raftsim-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,21 +3,12 @@
 //! of a partial or interrupted campaign fails; a reused output folder holds only the new
 //! campaign's outputs.
 
+use crate::common::{self, raftsim};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn raftsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_raftsim"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("raftsim-gate-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
+    common::scratch("gate", name)
 }
 
 fn short_campaign(out: &Path, seeds: &str, shard: Option<&str>) -> Output {

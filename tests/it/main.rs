@@ -2,5 +2,6 @@
 
 mod bad_input;
 mod campaign;
+mod common;
 mod gate;
 mod repro;

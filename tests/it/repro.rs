@@ -2,21 +2,12 @@
 //! shape, runs the command it printed, and compares trace hashes; reports and timelines name the
 //! same command.
 
+use crate::common::{self, raftsim};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn raftsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_raftsim"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::process::Output;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("raftsim-repro-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
+    common::scratch("repro", name)
 }
 
 /// The value after `prefix` on the first stdout line that starts with it.

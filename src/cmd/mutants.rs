@@ -35,6 +35,10 @@ pub struct MutantsArgs {
     /// Worker threads; all cores by default.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Fail (exit 1) when a mutant escapes every seed or the correct code fails one: the
+    /// detection table kept honest by CI.
+    #[arg(long)]
+    pub gate: bool,
 }
 
 pub fn run(args: MutantsArgs) -> anyhow::Result<ExitCode> {
@@ -64,10 +68,22 @@ pub fn run(args: MutantsArgs) -> anyhow::Result<ExitCode> {
         "| mutant | seeds run | failing seeds | first failing seed | violation kinds |\n|---|---|---|---|---|"
     );
     let mut firsts = Vec::new();
+    // What fails the gate: a mutant no seed caught, a seed the correct code failed.
+    let mut gate_failures = Vec::new();
     for (service, mutant) in rows {
         let row = score(service, mutant, args.seeds, jobs, args.first_only)?;
-        if mutant.is_some() {
-            firsts.push(row.first);
+        match mutant {
+            Some(mutant) => {
+                firsts.push(row.first);
+                if row.first.is_none() {
+                    gate_failures.push(format!("mutant {mutant} escaped seeds {}", args.seeds));
+                }
+            }
+            None if row.failing > 0 => gate_failures.push(format!(
+                "the correct {service} service failed {} seed(s) of {}",
+                row.failing, args.seeds
+            )),
+            None => {}
         }
         println!("{}", row.markdown(service, mutant));
     }
@@ -83,6 +99,12 @@ pub fn run(args: MutantsArgs) -> anyhow::Result<ExitCode> {
         if missed > 0 {
             println!("{missed} mutant(s) not detected in seeds {}", args.seeds);
         }
+    }
+    if args.gate && !gate_failures.is_empty() {
+        for failure in &gate_failures {
+            eprintln!("gate: {failure}");
+        }
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -173,3 +173,28 @@ fn sigterm_stops_a_campaign_with_its_summary_and_exit_130() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_mutant_gate_fails_when_a_planted_bug_escapes_and_passes_when_it_is_caught() {
+    // direct-multi-change needs membership seeds: seed 0 alone never shows it.
+    let escaped = raftsim(&[
+        "mutants",
+        "--score",
+        "--seeds",
+        "0",
+        "--mutant",
+        "direct-multi-change",
+        "--gate",
+    ]);
+    assert_eq!(escaped.status.code(), Some(1), "{}", stdout(&escaped));
+    let stderr = String::from_utf8_lossy(&escaped.stderr);
+    assert!(
+        stderr.contains("gate: mutant direct-multi-change escaped seeds 0..1"),
+        "{stderr}"
+    );
+    // no-dedup is caught on swarm seed 1.
+    let caught = raftsim(&[
+        "mutants", "--score", "--seeds", "0..2", "--mutant", "no-dedup", "--gate",
+    ]);
+    assert!(caught.status.success(), "{}", stdout(&caught));
+}

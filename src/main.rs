@@ -38,6 +38,9 @@ enum Command {
     Merge(cmd::merge::MergeArgs),
     /// Shrinks a failing seed to a small scenario script that fails the same way.
     Shrink(cmd::shrink::ShrinkArgs),
+    /// Coverage-guided exploration: swarm seeds and runs derived from those that reached rare
+    /// marks; stops at the first failure with its replay command.
+    Explore(cmd::explore::ExploreArgs),
     /// Scripted scenarios (Raft paper figures, real bugs): `list`, or
     /// `run NAME|FILE [--mutant M]`.
     #[command(subcommand)]
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Merge(args) => cmd::merge::run(args),
         Command::Shrink(args) => cmd::shrink::run(args),
+        Command::Explore(args) => cmd::explore::run(args),
         Command::Scenario(command) => cmd::scenario::run(command),
     };
     match result {

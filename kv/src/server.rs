@@ -156,6 +156,8 @@ pub struct ServerConfig<O = StateMachineConfig> {
     pub address: u64,
     /// Addresses of the initial voters.
     pub voters: Vec<u64>,
+    /// Addresses of the initial learners.
+    pub learners: Vec<u64>,
     /// Raft settings; `id` is overwritten with this server's Raft id.
     pub raft: raft::Config,
     pub tick_ns: u64,
@@ -251,8 +253,9 @@ impl<S: StateMachine> Server<S> {
         if scan.valid_len < log_bytes.len() as u64 {
             env.truncate(LOG_FILE, scan.valid_len);
         }
-        let voters = ConfState::with_voters(config.voters.iter().map(|&a| raft_id(a)));
-        let mut storage = MemStorage::new_with_conf_state(voters);
+        let mut conf_state = ConfState::with_voters(config.voters.iter().map(|&a| raft_id(a)));
+        conf_state.learners = config.learners.iter().map(|&a| raft_id(a)).collect();
+        let mut storage = MemStorage::new_with_conf_state(conf_state);
         let mut state_machine = S::create(config.state_machine.clone());
         let mut snapshot_index = 0;
         if let Some(snapshot) = snapshot {
@@ -314,6 +317,11 @@ impl<S: StateMachine> Server<S> {
 
     pub fn state_machine(&self) -> &S {
         &self.state_machine
+    }
+
+    /// The Raft node's coverage marks hit since the last call.
+    pub fn take_marks(&mut self) -> raft::MarkCounts {
+        self.node.take_marks()
     }
 
     /// Entries applied since the last call.

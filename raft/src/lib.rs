@@ -23,6 +23,7 @@
 mod config;
 mod error;
 mod log;
+mod mark;
 mod membership;
 mod mutant;
 mod node;
@@ -39,6 +40,7 @@ mod types;
 
 pub use config::{Config, ReadOnlyOption};
 pub use error::{ConfigError, Error, StorageError};
+pub use mark::{Mark, MarkCounts};
 pub use mutant::{Mutant, MutantSet, UnknownMutant};
 pub use node::{JitterSource, RawNode};
 pub use quorum::{JointConfig, VoteResult};

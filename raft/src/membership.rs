@@ -22,10 +22,13 @@ impl<S: Storage> RawNode<S> {
     /// change pending at a time, none before its term's first commit, only valid changes); a
     /// follower forwards it to its leader, which drops it if refused.
     pub fn propose_conf_change(&mut self, change: ConfChange) -> Result<Proposal, Error> {
-        if self.role == Role::Leader
-            && let Some(refusal) = self.conf_change_refusal(&change)
-        {
-            return Err(refusal);
+        if self.role == Role::Leader {
+            if let Some(refusal) = self.conf_change_refusal(&change) {
+                return Err(refusal);
+            }
+            if self.leader_ticks < self.config.election_tick {
+                self.mark(crate::Mark::ConfChangeNewLeader);
+            }
         }
         self.propose_entries(vec![Entry {
             kind: EntryKind::ConfChange,
@@ -149,6 +152,14 @@ impl<S: Storage> RawNode<S> {
     /// Runs `configuration` from now on. New members are probed at the last index (etcd: an
     /// append of the last entry finds out at once whether they hold the log).
     fn switch_to_configuration(&mut self, configuration: Configuration) {
+        let old = &self.tracker.config;
+        if old
+            .learners
+            .iter()
+            .any(|&id| configuration.voters.contains(id) && !old.voters.contains(id))
+        {
+            self.mark(crate::Mark::LearnerPromoted);
+        }
         let next_index = self.log.last_index().max(1);
         let limits = self.config.inflight_limits();
         self.tracker.set_config(configuration, next_index, limits);

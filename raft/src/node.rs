@@ -72,6 +72,14 @@ pub struct RawNode<S: Storage> {
     pub(crate) heartbeat_elapsed: u64,
     pub(crate) randomized_election_timeout: u64,
     jitter: JitterSource,
+    /// The term this node restarted in (`None` for a node that started empty).
+    pub(crate) restart_term: Option<u64>,
+    /// Ticks since this node became leader.
+    pub(crate) leader_ticks: u64,
+    /// The first read confirmation round of this leader's term.
+    pub(crate) first_read_round: u64,
+    /// Coverage marks hit since they were last taken.
+    pub(crate) marks: crate::MarkCounts,
     /// The Ready cycle: what was last handed out.
     pub(crate) ready_state: crate::ready::ReadyState,
 }
@@ -111,6 +119,10 @@ impl<S: Storage> RawNode<S> {
             heartbeat_elapsed: 0,
             randomized_election_timeout: config.election_tick,
             jitter,
+            restart_term: (hard_state.term > 0).then_some(hard_state.term),
+            leader_ticks: 0,
+            first_read_round: 0,
+            marks: crate::MarkCounts::default(),
             ready_state: crate::ready::ReadyState::new(hard_state),
             config,
         };
@@ -278,6 +290,15 @@ impl<S: Storage> RawNode<S> {
         self.uncommitted_size
     }
 
+    /// The coverage marks hit since the last call (see [`crate::Mark`]), now reset.
+    pub fn take_marks(&mut self) -> crate::MarkCounts {
+        std::mem::take(&mut self.marks)
+    }
+
+    pub(crate) fn mark(&mut self, mark: crate::Mark) {
+        self.marks.hit(mark);
+    }
+
     pub fn storage(&self) -> &S {
         &self.log.storage
     }
@@ -423,6 +444,9 @@ impl<S: Storage> RawNode<S> {
 
     fn handle_vote_request(&mut self, message: &Message) {
         let pre_vote = message.kind == MessageKind::PreVote;
+        if !pre_vote && self.restart_term == Some(message.term) && message.term == self.term {
+            self.mark(crate::Mark::VoteAfterRestart);
+        }
         let can_vote = self.vote == Some(message.from)
             || (self.vote.is_none() && self.leader.is_none())
             || (pre_vote && message.term > self.term);
@@ -543,6 +567,7 @@ impl<S: Storage> RawNode<S> {
         }
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
+        self.leader_ticks += 1;
         if self.election_elapsed >= self.config.election_tick {
             self.election_elapsed = 0;
             if self.config.check_quorum && !self.quorum_recently_active() {
@@ -692,6 +717,8 @@ impl<S: Storage> RawNode<S> {
         self.reset(self.term);
         self.role = Role::Leader;
         self.leader = Some(self.id);
+        self.leader_ticks = 0;
+        self.first_read_round = self.read_round + 1;
         // Entries of earlier terms may hold conf changes this leader has not applied yet.
         self.pending_conf_index = if self.config.mutants.contains(Mutant::ConfChangeBeforeNoop) {
             0

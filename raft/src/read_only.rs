@@ -51,6 +51,13 @@ impl ReadOnly {
         *acked = (*acked).max(round + 1);
     }
 
+    /// Whether an acknowledgement of `round` by `from` comes after one of a later round.
+    pub fn is_out_of_order(&self, from: NodeId, round: u64) -> bool {
+        self.acked_round
+            .get(&from)
+            .is_some_and(|&acked| round + 1 < acked)
+    }
+
     /// Removes and returns the requests now confirmed by a quorum of `voters`. The leader
     /// `self_id` counts as acknowledging every round.
     pub fn take_confirmed(&mut self, voters: &JointConfig, self_id: NodeId) -> Vec<ReadRequest> {

@@ -84,6 +84,9 @@ impl<S: Storage> RawNode<S> {
     }
 
     pub(crate) fn receive_read_ack(&mut self, from: NodeId, round: u64) {
+        if self.read_only.is_out_of_order(from, round) {
+            self.mark(crate::Mark::StaleReadAck);
+        }
         if self.read_only.pending_count() == 0
             && !self.config.mutants.contains(Mutant::ReadContextReuse)
         {
@@ -98,6 +101,9 @@ impl<S: Storage> RawNode<S> {
             .read_only
             .take_confirmed(&self.tracker.config.voters, self.id);
         for request in confirmed {
+            if request.round == self.first_read_round {
+                self.mark(crate::Mark::ReadIndexFirstRound);
+            }
             self.respond_read(request.from, request.context, request.index);
         }
     }

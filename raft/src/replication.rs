@@ -245,6 +245,9 @@ impl<S: Storage> RawNode<S> {
                     message.from,
                     self.log.committed
                 );
+                if conflict <= last_index {
+                    self.mark(crate::Mark::TruncateConflict);
+                }
                 let offset = (conflict - message.index - 1) as usize;
                 let removes_conf_change = self.truncation_removes_conf_change(conflict);
                 self.log.append(&entries[offset..]);
@@ -309,6 +312,9 @@ impl<S: Storage> RawNode<S> {
             // Our log already has the entry: just learn that it is committed.
             self.log.commit_to(index);
             return false;
+        }
+        if self.log.last_index() > index {
+            self.mark(crate::Mark::SnapshotOverLongerLog);
         }
         let configuration = Configuration::from_conf_state(&snapshot.metadata.conf_state);
         self.log.restore(snapshot);

@@ -15,6 +15,7 @@
 
 pub mod campaign;
 pub mod config;
+pub mod explore;
 pub mod harness;
 pub mod run;
 pub mod script;

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod campaign;
 pub mod check;
+pub mod explore;
 pub mod merge;
 pub mod mutants;
 pub mod replay;

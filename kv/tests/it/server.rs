@@ -83,6 +83,7 @@ impl Cluster {
                 let config = ServerConfig {
                     address,
                     voters: (0..size).collect(),
+                    learners: Vec::new(),
                     raft,
                     tick_ns: 1_000_000,
                     read_mode: ReadMode::ReadIndex,

@@ -67,6 +67,7 @@ pub mod bounds {
     pub const LATENCY_NS_MAX: u64 = 10 * NANOS_PER_SEC;
     pub const SYNC_LATENCY_NS_MAX: u64 = NANOS_PER_SEC;
     pub const MIN_DURATION_NS: u64 = NANOS_PER_MILLI;
+    pub const INFLIGHT_MSGS_MAX: u64 = 1 << 20;
 }
 
 /// Checks `value` against `min..=max`.
@@ -268,6 +269,103 @@ pub struct RunConfig {
     /// The first this many clients only read.
     #[serde(default)]
     pub readers: usize,
+    /// The servers after the initial voters, this many of them, start as learners.
+    #[serde(default)]
+    pub initial_learners: usize,
+    /// etcd-raft's knobs the swarm varies.
+    #[serde(default)]
+    pub raft: RaftKnobs,
+}
+
+/// The settings of etcd-raft's `Config` that change how Raft batches, paces and routes its
+/// work (see `raft::Config` for each); the defaults are those of the standard run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RaftKnobs {
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub max_size_per_msg: u64,
+    pub max_inflight_msgs: usize,
+    pub max_inflight_bytes: u64,
+    pub max_committed_size_per_ready: u64,
+    pub max_uncommitted_entries_size: u64,
+    pub disable_proposal_forwarding: bool,
+}
+
+impl Default for RaftKnobs {
+    fn default() -> Self {
+        let defaults = raft::Config::new(1);
+        RaftKnobs {
+            pre_vote: true,
+            check_quorum: true,
+            max_size_per_msg: defaults.max_size_per_msg,
+            max_inflight_msgs: defaults.max_inflight_msgs,
+            max_inflight_bytes: defaults.max_inflight_bytes,
+            max_committed_size_per_ready: defaults.max_committed_size_per_ready,
+            max_uncommitted_entries_size: defaults.max_uncommitted_entries_size,
+            disable_proposal_forwarding: defaults.disable_proposal_forwarding,
+        }
+    }
+}
+
+impl RaftKnobs {
+    /// The knobs that differ from the defaults, as `name=value` words (empty when none do).
+    fn changed(&self) -> Vec<String> {
+        let defaults = RaftKnobs::default();
+        let bytes = |value: u64| {
+            if value == u64::MAX {
+                "inf".to_string()
+            } else {
+                value.to_string()
+            }
+        };
+        let mut words = Vec::new();
+        for (name, value, default) in [
+            ("pre-vote", self.pre_vote, defaults.pre_vote),
+            ("check-quorum", self.check_quorum, defaults.check_quorum),
+            (
+                "no-forwarding",
+                self.disable_proposal_forwarding,
+                defaults.disable_proposal_forwarding,
+            ),
+        ] {
+            if value != default {
+                words.push(format!("{name}={value}"));
+            }
+        }
+        for (name, value, default) in [
+            (
+                "max-size-per-msg",
+                self.max_size_per_msg,
+                defaults.max_size_per_msg,
+            ),
+            (
+                "max-inflight-msgs",
+                self.max_inflight_msgs as u64,
+                defaults.max_inflight_msgs as u64,
+            ),
+            (
+                "max-inflight-bytes",
+                self.max_inflight_bytes,
+                defaults.max_inflight_bytes,
+            ),
+            (
+                "max-committed-size-per-ready",
+                self.max_committed_size_per_ready,
+                defaults.max_committed_size_per_ready,
+            ),
+            (
+                "max-uncommitted-size",
+                self.max_uncommitted_entries_size,
+                defaults.max_uncommitted_entries_size,
+            ),
+        ] {
+            if value != default {
+                words.push(format!("{name}={}", bytes(value)));
+            }
+        }
+        words
+    }
 }
 
 fn default_max_entries_per_msg() -> usize {
@@ -301,6 +399,8 @@ impl RunConfig {
             service: Service::Kv,
             checker_steps_max: 20_000_000,
             readers: 0,
+            initial_learners: 0,
+            raft: RaftKnobs::default(),
         }
     }
 
@@ -339,6 +439,18 @@ impl RunConfig {
         if let Some(voters) = self.initial_voters {
             check_range("initial voters", voters as u64, 1, self.servers as u64)?;
         }
+        check_range(
+            "initial learners",
+            self.initial_learners as u64,
+            0,
+            (self.servers - self.voters()) as u64,
+        )?;
+        check_range(
+            "max inflight messages",
+            self.raft.max_inflight_msgs as u64,
+            1,
+            bounds::INFLIGHT_MSGS_MAX,
+        )?;
         check_range(
             "duration (ns)",
             self.duration_ns,
@@ -435,7 +547,7 @@ impl RunConfig {
                 sharded.server_count()
             ));
         }
-        if self.faults.membership || self.initial_voters.is_some() {
+        if self.faults.membership || self.initial_voters.is_some() || self.initial_learners > 0 {
             return refuse("the sharded service's groups keep their members".into());
         }
         Ok(())
@@ -463,8 +575,15 @@ impl RunConfig {
         let mut config = raft::Config::new(id);
         config.election_tick = self.election_tick;
         config.heartbeat_tick = self.heartbeat_tick;
-        config.pre_vote = true;
-        config.check_quorum = true;
+        let knobs = &self.raft;
+        config.pre_vote = knobs.pre_vote;
+        config.check_quorum = knobs.check_quorum;
+        config.max_size_per_msg = knobs.max_size_per_msg;
+        config.max_inflight_msgs = knobs.max_inflight_msgs;
+        config.max_inflight_bytes = knobs.max_inflight_bytes;
+        config.max_committed_size_per_ready = knobs.max_committed_size_per_ready;
+        config.max_uncommitted_entries_size = knobs.max_uncommitted_entries_size;
+        config.disable_proposal_forwarding = knobs.disable_proposal_forwarding;
         if self.read_mode == ReadMode::Lease {
             config.read_only = raft::ReadOnlyOption::LeaseBased;
         }
@@ -484,6 +603,8 @@ impl RunConfig {
         ServerConfig {
             address,
             voters: (0..self.voters() as u64).collect(),
+            learners: (self.voters() as u64..(self.voters() + self.initial_learners) as u64)
+                .collect(),
             raft: self.raft_config(kv::server::raft_id(address)),
             tick_ns: self.tick_ns,
             read_mode: self.read_mode,
@@ -513,6 +634,7 @@ impl RunConfig {
         let replica_config = ServerConfig {
             address,
             voters: layout.servers_of(group).to_vec(),
+            learners: Vec::new(),
             raft: replica.raft.clone(),
             tick_ns: replica.tick_ns,
             read_mode: replica.read_mode,
@@ -522,6 +644,7 @@ impl RunConfig {
         let controller = layout.hosts_controller(address).then(|| ServerConfig {
             address,
             voters: layout.controller.clone(),
+            learners: Vec::new(),
             raft: replica.raft.clone(),
             tick_ns: replica.tick_ns,
             read_mode: replica.read_mode,
@@ -577,7 +700,7 @@ impl fmt::Display for RunConfig {
             f,
             "servers={} clients={} duration={}ms read_mode={} snapshot_threshold={} keys={} mix={} \
              election={}x{}ms heartbeat={}x{}ms latency={}-{}ms sync<={}ms entries/msg={} \
-             voters={}{}{} faults={} mutants=[{}]",
+             voters={}{}{}{} faults={} mutants=[{}]",
             self.servers,
             self.clients,
             self.duration_ns / NANOS_PER_MILLI,
@@ -594,6 +717,11 @@ impl fmt::Display for RunConfig {
             self.disk.sync_latency_ns_max / NANOS_PER_MILLI,
             self.max_entries_per_msg,
             self.voters(),
+            if self.initial_learners > 0 {
+                format!(" learners={}", self.initial_learners)
+            } else {
+                String::new()
+            },
             if self.conf_change_on_append {
                 " conf-on-append"
             } else {
@@ -605,7 +733,11 @@ impl fmt::Display for RunConfig {
             },
             self.faults,
             mutants.join(",")
-        )
+        )?;
+        for knob in self.raft.changed() {
+            write!(f, " {knob}")?;
+        }
+        Ok(())
     }
 }
 

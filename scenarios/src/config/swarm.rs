@@ -58,6 +58,7 @@ pub fn draw_sharded(seed: u64) -> RunConfig {
     config.faults.controller = true;
     config.conf_change_on_append = false;
     config.initial_voters = None;
+    config.initial_learners = 0;
     config
 }
 
@@ -77,7 +78,7 @@ pub fn draw(seed: u64) -> RunConfig {
         ReadMode::ReadIndex,
         ReadMode::Follower,
     ]);
-    config.snapshot_threshold_entries = *rng.pick(&[30, 100, 200, 1_000]);
+    config.snapshot_threshold_entries = *rng.pick(&[10, 30, 100, 200, 1_000]);
     // At least two keys: one key written by every client makes histories whose check can
     // exceed the checker's budget.
     config.keys = rng.range_inclusive(2, 5) as usize;
@@ -96,7 +97,56 @@ pub fn draw(seed: u64) -> RunConfig {
     draw_membership(seed, &mut config);
     draw_motifs(seed, &mut config);
     draw_readers(seed, &mut config);
+    draw_learners(seed, &mut config);
+    draw_raft_knobs(seed, &mut config);
     config
+}
+
+/// Learners, from their own stream: a third of the membership seeds start with some (a
+/// one-voter cluster whose other servers learn, a fifth of those), which the nemesis promotes
+/// and removes; the servers left for spares stay spares.
+fn draw_learners(seed: u64, config: &mut RunConfig) {
+    let mut rng = SeedRng::new(seed).stream("swarm-learners");
+    if !config.faults.membership || !rng.chance(0.35) {
+        return;
+    }
+    if rng.chance(0.2) && config.initial_voters.is_none() {
+        config.initial_voters = Some(1);
+        config.initial_learners = config.servers - 1;
+        return;
+    }
+    let room = config.servers - config.voters();
+    if room == 0 {
+        // Every server votes: the last one or two learn instead.
+        let learners = rng.range_inclusive(1, 2) as usize;
+        config.initial_voters = Some(config.servers - learners);
+        config.initial_learners = learners;
+    } else {
+        config.initial_learners = rng.range_inclusive(1, room as u64) as usize;
+    }
+}
+
+/// etcd-raft's knobs, from their own stream: message and in-flight byte limits, the in-flight
+/// window, committed bytes per Ready, the uncommitted-bytes limit, proposal forwarding, and
+/// PreVote and CheckQuorum in every combination (both on most often).
+fn draw_raft_knobs(seed: u64, config: &mut RunConfig) {
+    const INF: u64 = u64::MAX;
+    let mut rng = SeedRng::new(seed).stream("swarm-raft");
+    let knobs = &mut config.raft;
+    (knobs.pre_vote, knobs.check_quorum) = *rng.pick(&[
+        (true, true),
+        (true, true),
+        (true, true),
+        (true, false),
+        (false, true),
+        (false, false),
+    ]);
+    knobs.max_size_per_msg = *rng.pick(&[0, 256, 4096, INF, INF]);
+    knobs.max_inflight_msgs = *rng.pick(&[1, 4, 256, 256]);
+    knobs.max_inflight_bytes = *rng.pick(&[1024, 65536, INF, INF]);
+    knobs.max_committed_size_per_ready = *rng.pick(&[0, 1024, INF, INF]);
+    knobs.max_uncommitted_entries_size = *rng.pick(&[1024, INF, INF]);
+    knobs.disable_proposal_forwarding = rng.chance(0.2);
 }
 
 /// Most seeds get a read-only client, from its own stream.

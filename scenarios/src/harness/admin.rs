@@ -75,6 +75,17 @@ impl AdminCommand {
         AdminCommand::ConfChange(ConfChange::joint(ConfChangeTransition::Auto, changes))
     }
 
+    /// Adds servers (addresses) as learners: they receive the log but do not vote.
+    pub fn add_learners(learners: &[NodeId]) -> AdminCommand {
+        let changes = learners.iter().map(|&address| {
+            (
+                ConfChangeKind::AddLearner,
+                kv::server::raft_id(u64::from(address)),
+            )
+        });
+        AdminCommand::ConfChange(ConfChange::joint(ConfChangeTransition::Auto, changes))
+    }
+
     /// The fault action that hands this command to `node`.
     pub fn to(&self, node: NodeId) -> Fault {
         Fault::Admin {

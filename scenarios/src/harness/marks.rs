@@ -89,9 +89,14 @@ impl Marks {
 /// Every mark a run of `service` can reach, by name: the sharded service changes no Raft
 /// group's membership, so the membership marks are not its.
 pub fn all_names(service: ServiceKind) -> Vec<&'static str> {
-    HarnessMark::ALL
+    let kv = service == ServiceKind::Kv;
+    let harness = HarnessMark::ALL
         .iter()
-        .filter(|mark| service == ServiceKind::Kv || !mark.needs_membership_changes())
-        .map(|mark| mark.name())
-        .collect()
+        .filter(|mark| kv || !mark.needs_membership_changes())
+        .map(|mark| mark.name());
+    let raft = raft::Mark::ALL
+        .iter()
+        .filter(|mark| kv || !mark.needs_membership_changes())
+        .map(|mark| mark.name());
+    harness.chain(raft).collect()
 }

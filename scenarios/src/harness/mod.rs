@@ -154,6 +154,8 @@ pub struct ClusterView<'a> {
     pub leader: Option<NodeId>,
     /// The voters of that leader's configuration (addresses; the incoming half when joint).
     pub voters: Vec<NodeId>,
+    /// The learners of that configuration (addresses).
+    pub learners: Vec<NodeId>,
     /// Whether that configuration is joint.
     pub joint: bool,
     /// The sharded service: the leader of each replica group that has one.
@@ -371,12 +373,33 @@ impl Cluster {
                 }
             }
         }
+        self.gather_raft_marks(node);
         let seen = if self.layout.is_some() {
             self.observe_host(node, time_ns)?
         } else {
             self.observe_kv_server(node, time_ns)?
         };
         Ok(seen.map(|seen| self.observed(node, seen)))
+    }
+
+    /// Adds the marks the Raft replicas of server `node` hit since they were last gathered.
+    fn gather_raft_marks(&mut self, node: NodeId) {
+        let Some(server) = self.sim.node_mut(node) else {
+            return;
+        };
+        let counts = match server {
+            ClusterNode::Server(_) => server.as_server_mut().map(|s| [Some(s.take_marks()), None]),
+            ClusterNode::Host(_) => server.as_host_mut().map(|host| {
+                let controller = host.controller_mut().map(kv::Server::take_marks);
+                [Some(host.replica_mut().take_marks()), controller]
+            }),
+            _ => None,
+        };
+        for replica in counts.into_iter().flatten().flatten() {
+            for (mark, count) in replica.iter() {
+                self.marks.add(mark.name(), count);
+            }
+        }
     }
 
     /// The KV service's one Raft group.
@@ -541,6 +564,12 @@ impl Cluster {
             leader: leader.map(|(id, _)| id),
             voters: conf.as_ref().map_or_else(Vec::new, |conf| {
                 conf.voters
+                    .iter()
+                    .map(|&id| kv::server::address(id) as NodeId)
+                    .collect()
+            }),
+            learners: conf.as_ref().map_or_else(Vec::new, |conf| {
+                conf.learners
                     .iter()
                     .map(|&id| kv::server::address(id) as NodeId)
                     .collect()

@@ -194,6 +194,7 @@ impl Cluster {
             network: self.sim.network(),
             leader: None,
             voters: Vec::new(),
+            learners: Vec::new(),
             joint: false,
             group_leaders,
             controller,

@@ -120,13 +120,14 @@ pub struct Availability {
 }
 
 impl Availability {
-    /// `election_ns` is the election timeout; `lossy_links` says the run's links drop messages.
-    pub fn new(election_ns: u64, lossy_links: bool) -> Self {
+    /// `election_ns` is the election timeout; `off` says there is nothing to judge (the run's
+    /// links drop messages, or PreVote or CheckQuorum is off).
+    pub fn new(election_ns: u64, off: bool) -> Self {
         Availability {
             health: Health::default(),
             settle_ns: 3 * election_ns,
             leader: None,
-            off: lossy_links,
+            off,
         }
     }
 

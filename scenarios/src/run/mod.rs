@@ -231,7 +231,10 @@ impl<'a> Run<'a> {
             events: EventBudget::of(config),
             availability: availability::Availability::new(
                 config.tick_ns * config.election_tick,
-                config.link.drop_probability > 0.0,
+                // What it judges is what PreVote and CheckQuorum promise, over links that
+                // deliver.
+                config.link.drop_probability > 0.0
+                    || !(config.raft.pre_vote && config.raft.check_quorum),
             ),
         })
     }

@@ -666,6 +666,7 @@ mod tests {
             network: &network,
             leader: Some(2),
             voters: vec![0, 1, 3, 4, 5],
+            learners: Vec::new(),
             joint: false,
             group_leaders: Vec::new(),
             controller: None,

@@ -543,6 +543,9 @@ impl Nemesis {
         let mut spares: Vec<NodeId> = (0..view.servers).filter(|n| !voters.contains(n)).collect();
         self.rng.shuffle(&mut voters);
         self.rng.shuffle(&mut spares);
+        if let Some(change) = self.learner_change(view, &spares) {
+            return (vec![change.to(leader)], Vec::new());
+        }
         // (added, removed), each option valid against the leader's configuration.
         let mut options: Vec<(Vec<NodeId>, Vec<NodeId>)> = Vec::new();
         if let Some(&spare) = spares.first() {
@@ -607,6 +610,25 @@ impl Nemesis {
             }
         }
         (begin, later)
+    }
+
+    /// Learner changes: with learners about, half the time a learner promoted to voter (most
+    /// often), removed, or a server in no role added as a learner; without, a fifth of the time
+    /// a server in no role added as a learner. `spares` are the non-voters, shuffled.
+    fn learner_change(&mut self, view: &ClusterView, spares: &[NodeId]) -> Option<AdminCommand> {
+        let learner = spares.iter().copied().find(|n| view.learners.contains(n));
+        let outsider = spares.iter().copied().find(|n| !view.learners.contains(n));
+        match (learner, outsider) {
+            (Some(learner), outsider) if self.rng.chance(0.5) => Some(match self.rng.below(4) {
+                0 => AdminCommand::change_voters(&[], &[learner]),
+                1 if outsider.is_some() => AdminCommand::add_learners(&[outsider?]),
+                _ => AdminCommand::change_voters(&[learner], &[]),
+            }),
+            (None, Some(outsider)) if self.rng.chance(0.2) => {
+                Some(AdminCommand::add_learners(&[outsider]))
+            }
+            _ => None,
+        }
     }
 
     /// Lets the motifs act on what an event showed.
@@ -742,6 +764,7 @@ mod tests {
                 network: &network,
                 leader: Some(2),
                 voters: vec![0, 1, 2, 3, 4],
+                learners: Vec::new(),
                 joint: false,
                 group_leaders: Vec::new(),
                 controller: None,

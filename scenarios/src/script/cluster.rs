@@ -848,6 +848,7 @@ fn server_config(settings: &ClusterSettings, address: NodeId) -> ServerConfig {
     ServerConfig {
         address,
         voters: voters.into_iter().map(u64::from).collect(),
+        learners: Vec::new(),
         raft,
         tick_ns: settings.tick_ns,
         read_mode: settings.read_mode,

@@ -258,3 +258,28 @@ fn the_range_parser_is_reachable_from_the_plan() {
         [1, 5, 9]
     );
 }
+
+/// Every coverage mark, the harness's and the Raft core's, is reached by some seed of a
+/// standard swarm campaign of three hundred seeds (README: the share of seeds reaching each):
+/// a campaign that stops reaching one has gone blind to that danger.
+#[test]
+fn a_swarm_campaign_of_300_seeds_reaches_every_mark() {
+    let config = CampaignConfig {
+        plan: SeedPlan {
+            range: "0..300".parse().unwrap(),
+            shard: Shard::WHOLE,
+        },
+        shape: SeedShape::default(),
+        jobs: 2,
+        check_determinism: false,
+        fail_fast: false,
+        allow_unknown: false,
+    };
+    let results = run(&config);
+    let unreached: Vec<&str> = scenarios::harness::marks::all_names(config.shape.service)
+        .into_iter()
+        .filter(|&name| !results.iter().any(|result| result.marks.contains_key(name)))
+        .collect();
+    assert!(unreached.is_empty(), "no seed reached {unreached:?}");
+    assert!(results.iter().all(|result| result.verdict == Verdict::Pass));
+}

@@ -44,13 +44,13 @@ fn no_truncate_on_conflict_seed_0_shrinks() {
 }
 
 #[test]
-fn leader_local_read_seed_23_shrinks() {
-    check(23, Mutant::Raft(raft::Mutant::LeaderLocalRead));
+fn leader_local_read_seed_8_shrinks() {
+    check(8, Mutant::Raft(raft::Mutant::LeaderLocalRead));
 }
 
 /// Membership failures hang on who leads when each change is proposed (a change sent to a
 /// server that no longer leads is refused), so removing a fault that moves leadership often
-/// loses the failure, and these may shrink little (seed 382: 10 fault actions to 6; seed 82 of earlier draws: 29
+/// loses the failure, and these may shrink little (seed 382 of earlier draws: 10 fault actions to 6; seed 82: 29
 /// to 2). What must hold is that their scripts (with `conf-change` lines) replay the failure and
 /// that shrinking is deterministic.
 fn check_replays(seed: u64, mutant: Mutant) {
@@ -72,8 +72,8 @@ fn direct_multi_change_seed_67_replays_shrunk() {
 }
 
 #[test]
-fn conf_change_before_noop_seed_382_replays_shrunk() {
-    check_replays(382, Mutant::Raft(raft::Mutant::ConfChangeBeforeNoop));
+fn conf_change_before_noop_seed_9_replays_shrunk() {
+    check_replays(9, Mutant::Raft(raft::Mutant::ConfChangeBeforeNoop));
 }
 
 #[test]

@@ -55,6 +55,7 @@ fn server<O>(state_machine: O) -> ServerConfig<O> {
     ServerConfig {
         address: 0,
         voters: vec![0],
+        learners: Vec::new(),
         raft: raft::Config::new(1),
         tick_ns: 10_000_000,
         read_mode: ReadMode::ReadIndex,

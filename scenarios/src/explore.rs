@@ -1,0 +1,314 @@
+//! The coverage-guided explorer (`raftsim explore`): swarm seeds, plus runs derived from the
+//! ones that reached rare coverage marks, their fault schedules mutated (a fault shifted,
+//! dropped, duplicated, two servers' roles swapped) or a Raft knob changed. Like a fuzzer's
+//! corpus, the runs that reached the rarest marks are the ones mutated most.
+//!
+//! Every derived run is still a configuration and a fault schedule: a replay of it is bit for
+//! bit, and a failure is written as a seeded-run script (`raftsim scenario FILE`) that replays
+//! it exactly. The explorer's own choices come from its own seeded stream, so an exploration
+//! replays too.
+
+use std::collections::BTreeMap;
+
+use sim::{FaultAction, NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
+
+use crate::campaign::SeedRange;
+use crate::config::swarm::{self, Shape};
+use crate::config::{Mutant, Property, RunConfig, ServiceKind};
+use crate::harness::FaultSchedule;
+use crate::run::{RunError, RunOptions, catch_panic, run_with};
+use crate::script::render_seeded_run;
+
+/// What to explore.
+#[derive(Clone, Debug)]
+pub struct ExploreConfig {
+    /// The fresh swarm seeds, taken in order.
+    pub seeds: SeedRange,
+    pub service: ServiceKind,
+    pub mutants: Vec<Mutant>,
+    /// Runs at most, fresh and derived together.
+    pub runs_max: u64,
+}
+
+/// One run the explorer made.
+#[derive(Clone, Debug)]
+pub struct Explored {
+    /// Runs made so far, this one included.
+    pub run: u64,
+    /// The swarm seed it descends from.
+    pub seed: u64,
+    /// How it was made: `seed` for a fresh one, else the mutation.
+    pub how: String,
+    /// Marks no earlier run reached.
+    pub new_marks: Vec<String>,
+    /// Marks reached by some run so far.
+    pub marks_reached: usize,
+    /// The failure it found: its property, message and replay script.
+    pub failure: Option<Failure>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub property: Property,
+    pub message: String,
+    /// A seeded-run script that replays the failing run exactly.
+    pub script: String,
+}
+
+/// The end of an exploration.
+#[derive(Clone, Debug)]
+pub struct Exploration {
+    pub runs: u64,
+    /// Runs that reached each mark.
+    pub marks: BTreeMap<String, u64>,
+    pub failure: Option<(u64, Failure)>,
+}
+
+/// A run kept for mutation: what it was made of and the marks it reached.
+struct Entry {
+    config: RunConfig,
+    faults: FaultSchedule,
+    marks: Vec<String>,
+}
+
+/// Explores until the first failure or `runs_max` runs; `on_run` sees every run as it ends.
+pub fn explore(
+    config: &ExploreConfig,
+    on_run: &mut dyn FnMut(&Explored),
+) -> Result<Exploration, RunError> {
+    let mut rng = SeedRng::new(config.seeds.start).stream("explore");
+    let mut corpus: Vec<Entry> = Vec::new();
+    let mut reached: BTreeMap<String, u64> = crate::harness::marks::all_names(config.service)
+        .into_iter()
+        .map(|name| (name.to_string(), 0))
+        .collect();
+    let mut next_seed = config.seeds.start;
+    let mut run = 0;
+    // Mutations the cluster cannot take are tried again, but not forever.
+    let mut attempts = 0;
+    while run < config.runs_max && attempts < config.runs_max.saturating_mul(10) {
+        attempts += 1;
+        // Half the runs are fresh seeds (all of them until a run is kept); the others mutate a
+        // kept run.
+        let fresh = corpus.is_empty() || (next_seed < config.seeds.end && rng.chance(0.5));
+        let (seed, how, run_config, faults) = if fresh {
+            if next_seed >= config.seeds.end {
+                break;
+            }
+            let seed = next_seed;
+            next_seed += 1;
+            let run_config = swarm::config_for(seed, Shape::Swarm, config.service, &config.mutants);
+            (seed, "seed".to_string(), run_config, None)
+        } else {
+            let parent = pick_parent(&corpus, &reached, &mut rng);
+            let (run_config, faults, how) = mutate(parent, &mut rng);
+            (parent.config.seed, how, run_config, Some(faults))
+        };
+        let outcome = catch_panic(|| run_with(&run_config, faults.clone(), RunOptions::default()));
+        run += 1;
+        let outcome = match outcome {
+            Ok(Ok(outcome)) => outcome,
+            // A mutation the cluster cannot take (a schedule no longer valid): not a run.
+            Ok(Err(_)) if !fresh => {
+                run -= 1;
+                continue;
+            }
+            Ok(Err(error)) => return Err(error),
+            Err(panic) => {
+                let failure = Failure {
+                    property: Property::RunError,
+                    message: panic,
+                    script: render_seeded_run(
+                        &run_config,
+                        faults.as_ref().unwrap_or(&FaultSchedule::default()),
+                        None,
+                        &format!("explore: a panic, from seed {seed} ({how})"),
+                    ),
+                };
+                return Ok(Exploration {
+                    runs: run,
+                    marks: reached,
+                    failure: Some((run, failure)),
+                });
+            }
+        };
+        let mut new_marks = Vec::new();
+        for name in outcome.marks.keys() {
+            let count = reached.entry(name.clone()).or_insert(0);
+            if *count == 0 {
+                new_marks.push(name.clone());
+            }
+            *count += 1;
+        }
+        let failure = outcome.violation.as_ref().map(|violation| Failure {
+            property: violation.property,
+            message: violation.message.clone(),
+            script: render_seeded_run(
+                &run_config,
+                &outcome.faults,
+                Some(violation.property),
+                &format!("explore: found from seed {seed} ({how})"),
+            ),
+        });
+        let marks: Vec<String> = outcome.marks.keys().cloned().collect();
+        // Keep runs that reached a mark few runs reach: below a tenth of the runs so far.
+        let rare = marks
+            .iter()
+            .any(|name| reached.get(name).is_some_and(|&count| count * 10 <= run));
+        if rare || !new_marks.is_empty() {
+            corpus.push(Entry {
+                config: run_config,
+                faults: outcome.faults,
+                marks,
+            });
+        }
+        let explored = Explored {
+            run,
+            seed,
+            how,
+            new_marks,
+            marks_reached: reached.values().filter(|&&count| count > 0).count(),
+            failure: failure.clone(),
+        };
+        on_run(&explored);
+        if let Some(failure) = failure {
+            return Ok(Exploration {
+                runs: run,
+                marks: reached,
+                failure: Some((run, failure)),
+            });
+        }
+    }
+    Ok(Exploration {
+        runs: run,
+        marks: reached,
+        failure: None,
+    })
+}
+
+/// A kept run, chosen with weight by how rare its rarest mark is.
+fn pick_parent<'a>(
+    corpus: &'a [Entry],
+    reached: &BTreeMap<String, u64>,
+    rng: &mut RngStream,
+) -> &'a Entry {
+    let weight = |entry: &Entry| {
+        let rarest = entry
+            .marks
+            .iter()
+            .filter_map(|name| reached.get(name))
+            .min()
+            .copied()
+            .unwrap_or(u64::MAX / 2)
+            .max(1);
+        (1_000_000 / rarest).max(1)
+    };
+    let total: u64 = corpus.iter().map(weight).sum();
+    let mut pick = rng.below(total);
+    for entry in corpus {
+        let w = weight(entry);
+        if pick < w {
+            return entry;
+        }
+        pick -= w;
+    }
+    corpus.last().expect("the corpus is not empty")
+}
+
+/// One mutation of a kept run: its schedule with a fault shifted, dropped or duplicated, two
+/// servers swapped in every fault, or one Raft knob drawn again. Returns the run and its name.
+fn mutate(parent: &Entry, rng: &mut RngStream) -> (RunConfig, FaultSchedule, String) {
+    let mut config = parent.config.clone();
+    let faults = parent.faults.faults();
+    let end_ns = config.duration_ns;
+    let shift = |rng: &mut RngStream, at: u64| {
+        let delta = rng.range_inclusive(1, 500) * NANOS_PER_MILLI;
+        if rng.chance(0.5) {
+            at.saturating_sub(delta)
+        } else {
+            (at + delta).min(end_ns)
+        }
+    };
+    let servers = config.servers as NodeId;
+    let choice = if faults.is_empty() { 4 } else { rng.below(5) };
+    let mut list: Vec<(u64, FaultAction<_>)> =
+        faults.iter().map(|f| (f.at_ns, f.action.clone())).collect();
+    let how = match choice {
+        0 => {
+            let i = rng.below(list.len() as u64) as usize;
+            list[i].0 = shift(rng, list[i].0);
+            format!("fault {} shifted", i + 1)
+        }
+        1 => {
+            let i = rng.below(list.len() as u64) as usize;
+            list.remove(i);
+            format!("fault {} dropped", i + 1)
+        }
+        2 => {
+            let i = rng.below(list.len() as u64) as usize;
+            let copy = (shift(rng, list[i].0), list[i].1.clone());
+            list.push(copy);
+            format!("fault {} duplicated", i + 1)
+        }
+        3 if servers >= 2 => {
+            let a = rng.below(u64::from(servers)) as NodeId;
+            let b = (a + 1 + rng.below(u64::from(servers) - 1) as NodeId) % servers;
+            for (_, action) in &mut list {
+                swap_servers(action, a, b);
+            }
+            format!(
+                "{} and {} swapped",
+                sim::names::server(a),
+                sim::names::server(b)
+            )
+        }
+        _ => {
+            let knobs = &mut config.raft;
+            match rng.below(4) {
+                0 => knobs.max_inflight_msgs = *rng.pick(&[1, 4, 256]),
+                1 => knobs.max_size_per_msg = *rng.pick(&[0, 256, 4096, u64::MAX]),
+                2 => config.max_entries_per_msg = *rng.pick(&[1, 4, 64, 1024]),
+                _ => config.snapshot_threshold_entries = *rng.pick(&[10, 30, 100, 1_000]),
+            }
+            "a knob drawn again".to_string()
+        }
+    };
+    let mut schedule = FaultSchedule::default();
+    for (at, action) in list {
+        schedule.push(at, action);
+    }
+    (config, schedule, how)
+}
+
+/// Exchanges servers `a` and `b` wherever the action names them.
+fn swap_servers<A>(action: &mut FaultAction<A>, a: NodeId, b: NodeId) {
+    let swap = |node: &mut NodeId| {
+        if *node == a {
+            *node = b;
+        } else if *node == b {
+            *node = a;
+        }
+    };
+    match action {
+        FaultAction::Partition { groups } => groups.iter_mut().flatten().for_each(swap),
+        FaultAction::CutLink { from, to }
+        | FaultAction::RestoreLink { from, to }
+        | FaultAction::HoldLink { from, to }
+        | FaultAction::ReleaseLink { from, to } => {
+            swap(from);
+            swap(to);
+        }
+        FaultAction::Crash { node }
+        | FaultAction::Restart { node }
+        | FaultAction::Pause { node }
+        | FaultAction::Resume { node }
+        | FaultAction::ClockRate { node, .. }
+        | FaultAction::ClockJump { node, .. }
+        | FaultAction::Admin { node, .. } => swap(node),
+        FaultAction::LinkLoss { from, to, .. } => {
+            from.iter_mut().for_each(swap);
+            to.iter_mut().for_each(swap);
+        }
+        FaultAction::Heal => {}
+    }
+}

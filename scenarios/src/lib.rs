@@ -12,6 +12,7 @@
 //! 4. `campaign`: many seeds on threads, result files, summaries, JUnit, shards and merging.
 //! 5. `shrink`: delta-debugging a failing run down to a seeded-run script.
 //! 6. `script`: scenario scripts, their runners and their inline expected output.
+//! 7. `explore`: coverage-guided exploration, runs derived from those that reached rare marks.
 
 pub mod campaign;
 pub mod config;

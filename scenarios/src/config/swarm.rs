@@ -78,7 +78,7 @@ pub fn draw(seed: u64) -> RunConfig {
         ReadMode::ReadIndex,
         ReadMode::Follower,
     ]);
-    config.snapshot_threshold_entries = *rng.pick(&[10, 30, 100, 200, 1_000]);
+    config.snapshot_threshold_entries = *rng.pick(&[10, 10, 30, 100, 200, 1_000]);
     // At least two keys: one key written by every client makes histories whose check can
     // exceed the checker's budget.
     config.keys = rng.range_inclusive(2, 5) as usize;

@@ -102,7 +102,7 @@ pub fn explore(
         } else {
             let parent = pick_parent(&corpus, &reached, &mut rng);
             let (run_config, faults, how) = mutate(parent, &mut rng);
-            (parent.config.seed, how, run_config, Some(faults))
+            (parent.config.seed, how, run_config, faults)
         };
         let outcome = catch_panic(|| run_with(&run_config, faults.clone(), RunOptions::default()));
         run += 1;
@@ -215,10 +215,19 @@ fn pick_parent<'a>(
     corpus.last().expect("the corpus is not empty")
 }
 
-/// One mutation of a kept run: its schedule with a fault shifted, dropped or duplicated, two
-/// servers swapped in every fault, or one Raft knob drawn again. Returns the run and its name.
-fn mutate(parent: &Entry, rng: &mut RngStream) -> (RunConfig, FaultSchedule, String) {
+/// One mutation of a kept run. Half the time it is reseeded: the same configuration (cluster,
+/// knobs, fault mix and motifs, which are what made its marks reachable) with new randomness,
+/// the nemesis planning anew. Otherwise its schedule is replayed with a fault shifted, dropped
+/// or duplicated, two servers swapped in every fault, or one knob drawn again. Returns the run
+/// (`None`: the nemesis plans its faults) and the mutation's name.
+fn mutate(parent: &Entry, rng: &mut RngStream) -> (RunConfig, Option<FaultSchedule>, String) {
     let mut config = parent.config.clone();
+    if rng.chance(0.5) {
+        // Far above any swarm range, so it names no campaign seed.
+        config.seed = (1 << 40) + rng.below(1 << 40);
+        let how = format!("reseeded as {}", config.seed);
+        return (config, None, how);
+    }
     let faults = parent.faults.faults();
     let end_ns = config.duration_ns;
     let shift = |rng: &mut RngStream, at: u64| {
@@ -277,7 +286,7 @@ fn mutate(parent: &Entry, rng: &mut RngStream) -> (RunConfig, FaultSchedule, Str
     for (at, action) in list {
         schedule.push(at, action);
     }
-    (config, schedule, how)
+    (config, Some(schedule), how)
 }
 
 /// Exchanges servers `a` and `b` wherever the action names them.

@@ -436,9 +436,7 @@ impl Cluster {
             return;
         };
         let (term, commit) = (raft.term(), raft.commit_index());
-        let conf = raft.conf_state();
-        let id = raft.id();
-        let outside = !conf.voters.contains(&id) && !conf.voters_outgoing.contains(&id);
+        let outside = !raft.voters().contains(raft.id());
         let old_entry = (commit < raft.last_index())
             .then(|| Some((commit + 1, raft.term_at(commit + 1)?)))
             .flatten()
@@ -534,18 +532,19 @@ impl Cluster {
             .running()
             .filter(|(_, s)| s.raft().role() == Role::Leader)
             .max_by_key(|(_, s)| s.raft().term());
-        let conf = leader.map(|(_, s)| s.raft().conf_state());
+        let voters = leader.map(|(_, s)| s.raft().voters());
         ClusterView {
             servers: self.servers,
             network: self.sim.network(),
             leader: leader.map(|(id, _)| id),
-            voters: conf.as_ref().map_or_else(Vec::new, |conf| {
-                conf.voters
+            voters: voters.map_or_else(Vec::new, |voters| {
+                voters
+                    .incoming
                     .iter()
                     .map(|&id| kv::server::address(id) as NodeId)
                     .collect()
             }),
-            joint: conf.is_some_and(|conf| !conf.voters_outgoing.is_empty()),
+            joint: voters.is_some_and(raft::JointConfig::is_joint),
             group_leaders: Vec::new(),
             controller: None,
         }

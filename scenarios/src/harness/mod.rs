@@ -431,8 +431,7 @@ impl Cluster {
     /// Marks the dangerous states a leader's view of its Raft group shows: Figure 8's (see
     /// [`HarnessMark::Figure8Danger`]), a second leader, a leader outside its configuration.
     fn mark_leader_states(&mut self, leader: NodeId, elected_now: bool) {
-        let group = self.raft_group_of(leader);
-        let Some(&(_, raft)) = group.iter().find(|&&(node, _)| node == leader) else {
+        let Some(raft) = self.raft_of(leader) else {
             return;
         };
         let (term, commit) = (raft.term(), raft.commit_index());
@@ -443,7 +442,9 @@ impl Cluster {
             .filter(|&(_, entry_term)| entry_term < term);
         let mut danger = false;
         let mut two_leaders = false;
+        // Most of a leader's events show neither: the group is gathered only when one does.
         if old_entry.is_some() || elected_now {
+            let group = self.raft_group_of(leader);
             for &(_, other_raft) in group.iter().filter(|&&(other, _)| other != leader) {
                 let last_term = other_raft.term_at(other_raft.last_index()).unwrap_or(0);
                 // Figure 8 (c): another server lacks the entry and its log ends in a term
@@ -464,6 +465,16 @@ impl Cluster {
             if hit {
                 self.marks.hit(mark);
             }
+        }
+    }
+
+    /// The Raft replica of server `node` (its replica group's, on a multi-raft server), while
+    /// it runs.
+    fn raft_of(&self, node: NodeId) -> Option<&RawNode<MemStorage>> {
+        let node = self.sim.node(node)?;
+        match self.layout {
+            None => Some(node.as_server()?.raft()),
+            Some(_) => Some(node.as_host()?.replica().raft()),
         }
     }
 

@@ -143,6 +143,9 @@ pub(crate) struct ReadyState {
     pub hard_state: HardState,
     pub soft_state: SoftState,
     outstanding: Option<Outstanding>,
+    /// The emptied buffers of the last `Ready` handed back ([`RawNode::recycle`]): the next
+    /// one fills them, so their capacity survives the cycle.
+    spare: Ready,
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +165,7 @@ impl ReadyState {
             hard_state,
             soft_state: SoftState::default(),
             outstanding: None,
+            spare: Ready::default(),
         }
     }
 
@@ -212,7 +216,19 @@ impl<S: Storage> RawNode<S> {
             }
             persisted
         });
-        let entries = self.log.unstable_entries().to_vec();
+        let spare = &mut self.ready_state.spare;
+        let mut entries = std::mem::take(&mut spare.entries);
+        entries.extend_from_slice(self.log.unstable_entries());
+        // The spare buffers collect the next round's output; this round's go out.
+        let read_states = std::mem::replace(
+            &mut self.read_states,
+            std::mem::take(&mut spare.read_states),
+        );
+        let messages = std::mem::replace(&mut self.messages, std::mem::take(&mut spare.messages));
+        let persisted_messages = std::mem::replace(
+            &mut self.persisted_messages,
+            std::mem::take(&mut spare.persisted_messages),
+        );
         let snapshot = self.log.unstable_snapshot().cloned();
         let committed_entries = self
             .log
@@ -231,9 +247,36 @@ impl<S: Storage> RawNode<S> {
             entries,
             snapshot,
             committed_entries,
-            read_states: std::mem::take(&mut self.read_states),
-            messages: std::mem::take(&mut self.messages),
-            persisted_messages: std::mem::take(&mut self.persisted_messages),
+            read_states,
+            messages,
+            persisted_messages,
+        }
+    }
+
+    /// Hands a processed `Ready` back (after `advance`, or at any time once its contents were
+    /// taken) so that the next `Ready` reuses its buffers instead of growing new ones.
+    /// Optional: a driver that drops its `Ready` only loses the reuse.
+    pub fn recycle(&mut self, mut ready: Ready) {
+        ready.entries.clear();
+        ready.committed_entries.clear();
+        ready.read_states.clear();
+        ready.messages.clear();
+        ready.persisted_messages.clear();
+        let spare = &mut self.ready_state.spare;
+        // Keep whichever buffer is larger: a Ready taken apart by the driver comes back empty.
+        for (kept, returned) in [
+            (&mut spare.messages, ready.messages),
+            (&mut spare.persisted_messages, ready.persisted_messages),
+        ] {
+            if returned.capacity() > kept.capacity() {
+                *kept = returned;
+            }
+        }
+        if ready.entries.capacity() > spare.entries.capacity() {
+            spare.entries = ready.entries;
+        }
+        if ready.read_states.capacity() > spare.read_states.capacity() {
+            spare.read_states = ready.read_states;
         }
     }
 

@@ -549,7 +549,7 @@ impl Env {
             from,
             to,
             term: node.term(),
-            snapshot: Some(node.storage().snapshot()),
+            snapshot: Some(Box::new(node.storage().snapshot())),
             ..Message::default()
         };
         self.show(&message.with_route());

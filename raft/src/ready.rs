@@ -38,8 +38,9 @@ pub struct Ready {
     pub hard_state: Option<HardState>,
     /// Entries to append to stable storage (replacing any conflicting suffix).
     pub entries: Vec<Entry>,
-    /// A snapshot to persist and restore the state machine from.
-    pub snapshot: Option<Snapshot>,
+    /// A snapshot to persist and restore the state machine from. Boxed, as in `Message`: a
+    /// `Ready` moves through the driver on every cycle and almost never carries one.
+    pub snapshot: Option<Box<Snapshot>>,
     /// Committed entries to apply, in order, once this Ready's entries are durable.
     pub committed_entries: Vec<Entry>,
     /// Confirmed read points.
@@ -229,7 +230,7 @@ impl<S: Storage> RawNode<S> {
             &mut self.persisted_messages,
             std::mem::take(&mut spare.persisted_messages),
         );
-        let snapshot = self.log.unstable_snapshot().cloned();
+        let snapshot = self.log.unstable_snapshot().cloned().map(Box::new);
         let committed_entries = self
             .log
             .next_committed_entries(self.config.max_committed_size_per_ready);

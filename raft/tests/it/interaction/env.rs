@@ -366,7 +366,7 @@ impl Env {
         let storage = node.storage_mut();
         storage.log.persist_ready(&ready);
         if let Some(snapshot) = &ready.snapshot {
-            storage.latest = snapshot.clone();
+            storage.latest = raft::Snapshot::clone(snapshot);
         }
         let text = ready.to_string();
         self.show(&text);

@@ -500,7 +500,7 @@ impl<S: StateMachine> Server<S> {
     fn drive(&mut self, env: &mut impl Env<ServerWire<S>>) {
         while self.syncing.is_none() && self.node.has_ready() {
             let mut ready = self.node.ready();
-            for message in std::mem::take(&mut ready.messages) {
+            for message in ready.messages.drain(..) {
                 self.send_raft(env, message);
             }
             if self.persist(env, &ready) {
@@ -582,7 +582,7 @@ impl<S: StateMachine> Server<S> {
     }
 
     fn finish_ready(&mut self, env: &mut impl Env<ServerWire<S>>, mut ready: Ready) {
-        for message in std::mem::take(&mut ready.persisted_messages) {
+        for message in ready.persisted_messages.drain(..) {
             self.send_raft(env, message);
         }
         if let Some(snapshot) = &ready.snapshot {
@@ -597,6 +597,7 @@ impl<S: StateMachine> Server<S> {
             }
         }
         self.node.advance();
+        self.node.recycle(ready);
         self.serve_reads(env);
         self.notice_role_change(env);
         self.maybe_compact(env);

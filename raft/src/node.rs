@@ -215,6 +215,17 @@ impl<S: Storage> RawNode<S> {
         self.tracker.config.to_conf_state()
     }
 
+    /// The voters of the configuration in effect (both halves while joint), borrowed: what
+    /// [`RawNode::conf_state`] says of them without building a copy.
+    pub fn voters(&self) -> &crate::quorum::JointConfig {
+        &self.tracker.config.voters
+    }
+
+    /// The learners of the configuration in effect, lent rather than copied.
+    pub fn learners(&self) -> &std::collections::BTreeSet<NodeId> {
+        &self.tracker.config.learners
+    }
+
     /// Whether this node is a learner (a member that does not vote).
     pub fn is_learner(&self) -> bool {
         !self.tracker.is_voter(self.id) && self.tracker.config.members().contains(&self.id)

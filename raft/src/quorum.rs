@@ -23,9 +23,25 @@ pub fn majority_committed_index(
     if voters.is_empty() {
         return u64::MAX;
     }
+    // A leader asks on every append response: configurations of up to `ON_STACK` voters (all
+    // that simulations build) sort on the stack, larger ones in a buffer.
+    const ON_STACK: usize = 16;
+    if voters.len() <= ON_STACK {
+        let mut buffer = [0u64; ON_STACK];
+        let indices = &mut buffer[..voters.len()];
+        for (slot, &id) in indices.iter_mut().zip(voters) {
+            *slot = index_of(id);
+        }
+        return quorum_index(indices);
+    }
     let mut indices: Vec<u64> = voters.iter().map(|&id| index_of(id)).collect();
+    quorum_index(&mut indices)
+}
+
+/// The largest index that a majority of `indices` (one per voter) has reached.
+fn quorum_index(indices: &mut [u64]) -> u64 {
     indices.sort_unstable_by(|a, b| b.cmp(a));
-    indices[voters.len() / 2]
+    indices[indices.len() / 2]
 }
 
 /// The election outcome among `voters` given each one's reply (`None`: no reply yet).

@@ -38,8 +38,9 @@ pub struct Ready {
     pub hard_state: Option<HardState>,
     /// Entries to append to stable storage (replacing any conflicting suffix).
     pub entries: Vec<Entry>,
-    /// A snapshot to persist and restore the state machine from.
-    pub snapshot: Option<Snapshot>,
+    /// A snapshot to persist and restore the state machine from. Boxed, as in `Message`: a
+    /// `Ready` moves through the driver on every cycle and almost never carries one.
+    pub snapshot: Option<Box<Snapshot>>,
     /// Committed entries to apply, in order, once this Ready's entries are durable.
     pub committed_entries: Vec<Entry>,
     /// Confirmed read points.
@@ -143,6 +144,9 @@ pub(crate) struct ReadyState {
     pub hard_state: HardState,
     pub soft_state: SoftState,
     outstanding: Option<Outstanding>,
+    /// The emptied buffers of the last `Ready` handed back ([`RawNode::recycle`]): the next
+    /// one fills them, so their capacity survives the cycle.
+    spare: Ready,
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +166,7 @@ impl ReadyState {
             hard_state,
             soft_state: SoftState::default(),
             outstanding: None,
+            spare: Ready::default(),
         }
     }
 
@@ -212,8 +217,20 @@ impl<S: Storage> RawNode<S> {
             }
             persisted
         });
-        let entries = self.log.unstable_entries().to_vec();
-        let snapshot = self.log.unstable_snapshot().cloned();
+        let spare = &mut self.ready_state.spare;
+        let mut entries = std::mem::take(&mut spare.entries);
+        entries.extend_from_slice(self.log.unstable_entries());
+        // The spare buffers collect the next round's output; this round's go out.
+        let read_states = std::mem::replace(
+            &mut self.read_states,
+            std::mem::take(&mut spare.read_states),
+        );
+        let messages = std::mem::replace(&mut self.messages, std::mem::take(&mut spare.messages));
+        let persisted_messages = std::mem::replace(
+            &mut self.persisted_messages,
+            std::mem::take(&mut spare.persisted_messages),
+        );
+        let snapshot = self.log.unstable_snapshot().cloned().map(Box::new);
         let committed_entries = self
             .log
             .next_committed_entries(self.config.max_committed_size_per_ready);
@@ -231,9 +248,36 @@ impl<S: Storage> RawNode<S> {
             entries,
             snapshot,
             committed_entries,
-            read_states: std::mem::take(&mut self.read_states),
-            messages: std::mem::take(&mut self.messages),
-            persisted_messages: std::mem::take(&mut self.persisted_messages),
+            read_states,
+            messages,
+            persisted_messages,
+        }
+    }
+
+    /// Hands a processed `Ready` back (after `advance`, or at any time once its contents were
+    /// taken) so that the next `Ready` reuses its buffers instead of growing new ones.
+    /// Optional: a driver that drops its `Ready` only loses the reuse.
+    pub fn recycle(&mut self, mut ready: Ready) {
+        ready.entries.clear();
+        ready.committed_entries.clear();
+        ready.read_states.clear();
+        ready.messages.clear();
+        ready.persisted_messages.clear();
+        let spare = &mut self.ready_state.spare;
+        // Keep whichever buffer is larger: a Ready taken apart by the driver comes back empty.
+        for (kept, returned) in [
+            (&mut spare.messages, ready.messages),
+            (&mut spare.persisted_messages, ready.persisted_messages),
+        ] {
+            if returned.capacity() > kept.capacity() {
+                *kept = returned;
+            }
+        }
+        if ready.entries.capacity() > spare.entries.capacity() {
+            spare.entries = ready.entries;
+        }
+        if ready.read_states.capacity() > spare.read_states.capacity() {
+            spare.read_states = ready.read_states;
         }
     }
 

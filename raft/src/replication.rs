@@ -147,7 +147,7 @@ impl<S: Storage> RawNode<S> {
         self.send(Message {
             kind: MessageKind::Snapshot,
             to,
-            snapshot: Some(snapshot),
+            snapshot: Some(Box::new(snapshot)),
             ..Message::default()
         });
         true
@@ -282,7 +282,7 @@ impl<S: Storage> RawNode<S> {
         let Some(snapshot) = message.snapshot.take() else {
             return;
         };
-        let index = if self.restore(snapshot) {
+        let index = if self.restore(*snapshot) {
             self.log.last_index()
         } else {
             self.log.committed

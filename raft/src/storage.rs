@@ -127,7 +127,7 @@ impl MemStorage {
     /// Persists what a [`crate::Ready`] asks to: snapshot, then entries, then hard state.
     pub fn persist_ready(&mut self, ready: &crate::Ready) {
         if let Some(snapshot) = &ready.snapshot {
-            self.apply_snapshot(snapshot.clone())
+            self.apply_snapshot(Snapshot::clone(snapshot))
                 .expect("a node never hands out an older snapshot");
         }
         self.append(&ready.entries);

@@ -155,8 +155,9 @@ pub struct Message {
     /// Append, Heartbeat: the leader's commit index (capped at what the follower is known to
     /// hold). A refused vote: an index the voter knows committed (with `log_term`).
     pub commit: u64,
-    /// Snapshot: the snapshot to install.
-    pub snapshot: Option<Snapshot>,
+    /// Snapshot: the snapshot to install. Boxed: almost no message carries one, and inline it
+    /// would more than double the size of every message the simulator moves.
+    pub snapshot: Option<Box<Snapshot>>,
     /// Responses: the request was refused (an append that did not match, a vote not granted).
     pub reject: bool,
     /// A rejected AppendResponse: the follower's last index at or below the rejected one, for

@@ -60,6 +60,15 @@ pub struct RunBenchArgs {
     /// The service under test: `kv` or `sharded`.
     #[arg(long, default_value = "kv", value_name = "S")]
     service: ServiceKind,
+    /// Raft servers instead of the standard run's (the KV service).
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// KV clients instead of the standard run's.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Length of the safety phase in simulated milliseconds instead of the standard run's.
+    #[arg(long)]
+    duration_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -296,6 +305,46 @@ fn slope(points: &[(f64, f64)]) -> Option<f64> {
     Some(covariance / spread)
 }
 
+/// CPU time of this process so far, in seconds: precise (not sampled at timer ticks), and
+/// a run is single-threaded, so it is the run's own time on one core.
+fn process_cpu_s() -> f64 {
+    // SAFETY: clock_gettime only writes the zeroed plain-old-data `timespec` owned by this frame.
+    let time = unsafe {
+        let mut time: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut time);
+        time
+    };
+    time.tv_sec as f64 + time.tv_nsec as f64 / 1e9
+}
+
+/// The configuration `bench run` measures: the standard run, with what the flags change.
+fn bench_config(args: &RunBenchArgs, seed: u64) -> scenarios::RunConfig {
+    let mut config = scenarios::RunConfig::standard_of(args.service, seed);
+    if let Some(nodes) = args.nodes {
+        config.servers = nodes;
+    }
+    if let Some(clients) = args.clients {
+        config.clients = clients;
+    }
+    if let Some(duration_ms) = args.duration_ms {
+        config.duration_ns = duration_ms.saturating_mul(sim::NANOS_PER_MILLI);
+    }
+    config
+}
+
+/// What `bench run` adds up over its seeds.
+#[derive(Default)]
+struct RunTotals {
+    walls_s: Vec<f64>,
+    cpu_s: f64,
+    /// CPU time of checking the histories again, alone: the checker's share of `cpu_s`.
+    check_cpu_s: f64,
+    simulated_s: f64,
+    events: u64,
+    messages: u64,
+    failures: u64,
+}
+
 fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         (1..=BENCH_SEEDS_MAX).contains(&args.seeds),
@@ -308,33 +357,68 @@ fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
         args.first_seed,
         args.seeds
     );
-    let mut walls = Vec::new();
-    let mut simulated_s = 0.0;
-    let mut events = 0;
-    let mut failures = 0;
+    let mut totals = RunTotals::default();
     for seed in args.first_seed..args.first_seed + args.seeds {
-        let config = scenarios::RunConfig::standard_of(args.service, seed);
+        let config = bench_config(args, seed);
+        let cpu_before_s = process_cpu_s();
         #[allow(clippy::disallowed_methods)] // benchmark timing, not a simulated path
         let started = Instant::now();
         let outcome = scenarios::run(&config)?;
-        walls.push(started.elapsed().as_secs_f64());
-        simulated_s += outcome.simulated_ns as f64 / 1e9;
-        events += outcome.stats.events;
-        failures += u64::from(!outcome.passed());
+        totals.walls_s.push(started.elapsed().as_secs_f64());
+        let cpu_run_s = process_cpu_s();
+        totals.cpu_s += cpu_run_s - cpu_before_s;
+        // The run checked its history once; checking it again alone measures that share.
+        let options = checker::Options {
+            steps_max: config.checker_steps_max,
+            ..checker::Options::default()
+        };
+        std::hint::black_box(checker::check(&outcome.checker_history(), &options));
+        totals.check_cpu_s += process_cpu_s() - cpu_run_s;
+        totals.simulated_s += outcome.simulated_ns as f64 / 1e9;
+        totals.events += outcome.stats.events;
+        totals.messages += outcome.stats.messages_sent;
+        totals.failures += u64::from(!outcome.passed());
     }
-    let total_wall: f64 = walls.iter().sum();
-    walls.sort_by(f64::total_cmp);
-    let median = walls[walls.len() / 2];
-    println!(
-        "bench run service={} seeds={} failures={failures} median_wall_ms={:.1} total_wall_s={total_wall:.3} \
-         simulated_s={simulated_s:.1} events={events} sim_speedup={:.0}x runs_per_wall_s={:.1}",
+    let config = bench_config(args, args.first_seed);
+    println!("{}", run_line(args, &config, &mut totals));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The line `bench run` prints: speed against real time per core (CPU time), per event and
+/// per run, and how a run's CPU time splits between the simulation (events, Raft, KV, oracles)
+/// and the linearizability check at its end.
+fn run_line(args: &RunBenchArgs, config: &scenarios::RunConfig, totals: &mut RunTotals) -> String {
+    let total_wall: f64 = totals.walls_s.iter().sum();
+    totals.walls_s.sort_by(f64::total_cmp);
+    let median_wall = totals.walls_s[totals.walls_s.len() / 2];
+    let events = totals.events.max(1) as f64;
+    let simulation_cpu_s = (totals.cpu_s - totals.check_cpu_s).max(0.0);
+    format!(
+        "bench run service={} seeds={} servers={} clients={} duration_ms={} failures={} \
+         events={} messages={} simulated_s={:.1} cpu_s={:.3} cpu_ms_per_run={:.2} \
+         cpu_ns_per_event={:.0} simulation_ns_per_event={:.0} check_share={:.1}% \
+         speedup_per_core={:.0}x median_wall_ms={:.1} total_wall_s={total_wall:.3} \
+         sim_speedup={:.0}x runs_per_wall_s={:.1} peak_rss_mb={:.1}",
         args.service,
         args.seeds,
-        median * 1e3,
-        simulated_s / total_wall,
+        config.servers,
+        config.clients,
+        config.duration_ns / sim::NANOS_PER_MILLI,
+        totals.failures,
+        totals.events,
+        totals.messages,
+        totals.simulated_s,
+        totals.cpu_s,
+        totals.cpu_s * 1e3 / args.seeds as f64,
+        totals.cpu_s * 1e9 / events,
+        simulation_cpu_s * 1e9 / events,
+        100.0 * totals.check_cpu_s / totals.cpu_s.max(f64::MIN_POSITIVE),
+        totals.simulated_s / totals.cpu_s.max(f64::MIN_POSITIVE),
+        median_wall * 1e3,
+        totals.simulated_s / total_wall,
         args.seeds as f64 / total_wall,
-    );
-    Ok(ExitCode::SUCCESS)
+        resources().1,
+    )
 }
 
 fn echo(args: &EchoArgs) -> anyhow::Result<ExitCode> {

@@ -103,7 +103,7 @@ fn stale_snapshot_only_advances_commit() {
     let snapshot = network.node(1).compact(Vec::new()).unwrap();
     let before = network.get(2).first_index();
     let message = raft::Message {
-        snapshot: Some(snapshot),
+        snapshot: Some(Box::new(snapshot)),
         ..message(MessageKind::Snapshot, 1, 2, 1)
     };
     network.send(message);
@@ -121,7 +121,7 @@ fn no_snapshot_is_installed_while_a_ready_is_outstanding() {
     network.propose(1, b"a");
     let snapshot = network.node(1).compact(Vec::new()).unwrap();
     let install = raft::Message {
-        snapshot: Some(snapshot),
+        snapshot: Some(Box::new(snapshot)),
         ..message(MessageKind::Snapshot, 1, 3, 1)
     };
     network.node(3).tick();

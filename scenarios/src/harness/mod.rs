@@ -454,21 +454,20 @@ impl Cluster {
     /// Marks the dangerous states a leader's view of its Raft group shows: Figure 8's (see
     /// [`HarnessMark::Figure8Danger`]), a second leader, a leader outside its configuration.
     fn mark_leader_states(&mut self, leader: NodeId, elected_now: bool) {
-        let group = self.raft_group_of(leader);
-        let Some(&(_, raft)) = group.iter().find(|&&(node, _)| node == leader) else {
+        let Some(raft) = self.raft_of(leader) else {
             return;
         };
         let (term, commit) = (raft.term(), raft.commit_index());
-        let conf = raft.conf_state();
-        let id = raft.id();
-        let outside = !conf.voters.contains(&id) && !conf.voters_outgoing.contains(&id);
+        let outside = !raft.voters().contains(raft.id());
         let old_entry = (commit < raft.last_index())
             .then(|| Some((commit + 1, raft.term_at(commit + 1)?)))
             .flatten()
             .filter(|&(_, entry_term)| entry_term < term);
         let mut danger = false;
         let mut two_leaders = false;
+        // Most of a leader's events show neither: the group is gathered only when one does.
         if old_entry.is_some() || elected_now {
+            let group = self.raft_group_of(leader);
             for &(_, other_raft) in group.iter().filter(|&&(other, _)| other != leader) {
                 let last_term = other_raft.term_at(other_raft.last_index()).unwrap_or(0);
                 // Figure 8 (c): another server lacks the entry and its log ends in a term
@@ -489,6 +488,16 @@ impl Cluster {
             if hit {
                 self.marks.hit(mark);
             }
+        }
+    }
+
+    /// The Raft replica of server `node` (its replica group's, on a multi-raft server), while
+    /// it runs.
+    fn raft_of(&self, node: NodeId) -> Option<&RawNode<MemStorage>> {
+        let node = self.sim.node(node)?;
+        match self.layout {
+            None => Some(node.as_server()?.raft()),
+            Some(_) => Some(node.as_host()?.replica().raft()),
         }
     }
 
@@ -557,24 +566,26 @@ impl Cluster {
             .running()
             .filter(|(_, s)| s.raft().role() == Role::Leader)
             .max_by_key(|(_, s)| s.raft().term());
-        let conf = leader.map(|(_, s)| s.raft().conf_state());
+        let voters = leader.map(|(_, s)| s.raft().voters());
         ClusterView {
             servers: self.servers,
             network: self.sim.network(),
             leader: leader.map(|(id, _)| id),
-            voters: conf.as_ref().map_or_else(Vec::new, |conf| {
-                conf.voters
+            voters: voters.map_or_else(Vec::new, |voters| {
+                voters
+                    .incoming
                     .iter()
                     .map(|&id| kv::server::address(id) as NodeId)
                     .collect()
             }),
-            learners: conf.as_ref().map_or_else(Vec::new, |conf| {
-                conf.learners
+            learners: leader.map_or_else(Vec::new, |(_, s)| {
+                s.raft()
+                    .learners()
                     .iter()
                     .map(|&id| kv::server::address(id) as NodeId)
                     .collect()
             }),
-            joint: conf.is_some_and(|conf| !conf.voters_outgoing.is_empty()),
+            joint: voters.is_some_and(raft::JointConfig::is_joint),
             group_leaders: Vec::new(),
             controller: None,
         }

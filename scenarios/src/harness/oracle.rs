@@ -5,8 +5,6 @@
 //! term and index; servers are named as everywhere (`sim::names`). One `Oracles` judges one
 //! Raft group: the KV service's, or each of the sharded service's groups and its controller.
 
-use std::collections::BTreeMap;
-
 use kv::{AckedWrite, AppendedEntry, AppliedEntry};
 use raft::{MemStorage, RawNode, Role};
 use sim::names::server as name;
@@ -386,16 +384,19 @@ impl Oracles {
         self.commit_checked = commit;
         // Raft ids, as configurations name them; running servers only (a crashed server will
         // not vote until it is back).
-        let logs: BTreeMap<u64, (u64, u64)> = running
+        // (last term, last index) by address; a server's Raft id is its address plus one.
+        let logs: Vec<Option<(u64, u64)>> = running
             .iter()
-            .enumerate()
-            .filter_map(|(address, raft)| {
+            .map(|raft| {
                 let raft = (*raft)?;
                 let last = raft.last_index();
-                let id = kv::server::raft_id(address as u64);
-                Some((id, (raft.term_at(last).unwrap_or(0), last)))
+                Some((raft.term_at(last).unwrap_or(0), last))
             })
             .collect();
+        let log_of = |id: u64| {
+            let address = usize::try_from(kv::server::address(id)).ok()?;
+            logs.get(address).copied().flatten()
+        };
         for index in from..=commit {
             let Some(term) = leader_raft.term_at(index) else {
                 continue;
@@ -408,9 +409,9 @@ impl Oracles {
                 if holds || raft.has_unapplied_conf_change() || !raft.promotable() {
                     continue;
                 }
-                let own_log = logs[&kv::server::raft_id(address as u64)];
-                let Some(electors) = electing_quorum(&raft.conf_state(), |id| {
-                    logs.get(&id).is_some_and(|&log| own_log >= log)
+                let own_log = logs[address].expect("a running server has a log");
+                let Some(electors) = electing_quorum(raft.voters(), |id| {
+                    log_of(id).is_some_and(|log| own_log >= log)
                 }) else {
                     continue;
                 };
@@ -443,11 +444,10 @@ impl Oracles {
 /// when they make a quorum of each half of the configuration. The candidate campaigns when
 /// `promotable`; with configurations applied on append that includes a server whose removal is
 /// not known committed, which then wins without its own vote.
-fn electing_quorum(conf: &raft::ConfState, would_vote: impl Fn(u64) -> bool) -> Option<Vec<u64>> {
-    let voters = raft::JointConfig {
-        incoming: conf.voters.clone(),
-        outgoing: conf.voters_outgoing.clone(),
-    };
+fn electing_quorum(
+    voters: &raft::JointConfig,
+    would_vote: impl Fn(u64) -> bool,
+) -> Option<Vec<u64>> {
     let won = voters.vote_result(|id| Some(would_vote(id))) == raft::VoteResult::Won;
     won.then(|| {
         voters

@@ -138,11 +138,13 @@ impl Availability {
         self.leader = None;
     }
 
-    /// Judges what an event showed. `term_of` gives a running server's term.
-    pub fn observe(
+    /// Judges what an event showed. `term_of` gives a running server's term; `view` is asked
+    /// for only when a healthy cluster has no leader to hold yet (it costs a walk over the
+    /// servers, too much for every event).
+    pub fn observe<'a>(
         &mut self,
         observed: &Observed,
-        view: &ClusterView,
+        view: impl FnOnce() -> ClusterView<'a>,
         now_ns: u64,
         term_of: impl Fn(NodeId) -> Option<u64>,
     ) -> Result<(), Violation> {
@@ -177,8 +179,11 @@ impl Availability {
                 message,
             });
         }
-        if self.leader.is_none()
-            && let Some(leader) = view.leader
+        if self.leader.is_some() {
+            return Ok(());
+        }
+        let view = view();
+        if let Some(leader) = view.leader
             && view.voters.contains(&leader)
             && !view.joint
         {

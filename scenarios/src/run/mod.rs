@@ -297,12 +297,13 @@ impl<'a> Run<'a> {
         }
         let observed = observed?;
         if let Some(observed) = &observed {
-            let view = self.cluster.view();
+            let cluster = &self.cluster;
             let term_of = |node: NodeId| {
-                let server = self.cluster.sim.node(node)?.as_server()?;
+                let server = cluster.sim.node(node)?.as_server()?;
                 Some(server.raft().term())
             };
-            self.availability.observe(observed, &view, now, term_of)?;
+            self.availability
+                .observe(observed, || cluster.view(), now, term_of)?;
         }
         self.react(observed);
         Ok(())

@@ -8,7 +8,7 @@ use super::support::*;
 /// The leader's snapshot message to `to`, at `term`.
 fn snapshot_message(snapshot: &Snapshot, from: NodeId, to: NodeId, term: u64) -> raft::Message {
     let mut m = message(MessageKind::Snapshot, from, to, term);
-    m.snapshot = Some(snapshot.clone());
+    m.snapshot = Some(Box::new(snapshot.clone()));
     m
 }
 

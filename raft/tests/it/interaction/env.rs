@@ -366,7 +366,7 @@ impl Env {
         let storage = node.storage_mut();
         storage.log.persist_ready(&ready);
         if let Some(snapshot) = &ready.snapshot {
-            storage.latest = snapshot.clone();
+            storage.latest = raft::Snapshot::clone(snapshot);
         }
         let text = ready.to_string();
         self.show(&text);
@@ -549,7 +549,7 @@ impl Env {
             from,
             to,
             term: node.term(),
-            snapshot: Some(node.storage().snapshot()),
+            snapshot: Some(Box::new(node.storage().snapshot())),
             ..Message::default()
         };
         self.show(&message.with_route());

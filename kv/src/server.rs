@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 
 use raft::{
-    ConfState, Entry, EntryKind, JitterSource, MemStorage, Message, MessageKind, RawNode, Ready,
-    Role, Snapshot, SnapshotStatus, Storage,
+    ConfState, Entry, EntryKind, JitterSource, MemStorage, Message, MessageKind, Mutant, RawNode,
+    Ready, Role, Snapshot, SnapshotStatus, Storage,
 };
 
 use crate::codec::{DecodeError, Fnv64, Sink};
@@ -262,6 +262,7 @@ impl<S: StateMachine> Server<S> {
             snapshot_index = snapshot.metadata.index;
             state_machine = S::restore_snapshot(&snapshot.data, config.state_machine.clone())
                 .expect("a snapshot this server wrote decodes");
+            skip_entry_after_snapshot(&mut state_machine, &config.raft);
             storage
                 .apply_snapshot(snapshot)
                 .expect("a fresh storage takes any snapshot");
@@ -606,6 +607,7 @@ impl<S: StateMachine> Server<S> {
     fn restore_snapshot(&mut self, snapshot: &Snapshot) {
         self.state_machine = S::restore_snapshot(&snapshot.data, self.config.state_machine.clone())
             .expect("snapshots carry state machines this service encoded");
+        skip_entry_after_snapshot(&mut self.state_machine, &self.config.raft);
     }
 
     fn apply(&mut self, env: &mut impl Env<ServerWire<S>>, entry: &Entry) {
@@ -663,10 +665,15 @@ impl<S: StateMachine> Server<S> {
     /// Answers every read whose read point the state machine has reached.
     fn serve_reads(&mut self, env: &mut impl Env<ServerWire<S>>) {
         let applied = self.state_machine.applied_index();
+        // The `read-before-applied` mutant answers at the read point's arrival.
+        let read_before_applied = self.config.raft.mutants.contains(Mutant::ReadBeforeApplied);
         let ready: Vec<Vec<u8>> = self
             .pending_reads
             .iter()
-            .filter(|(_, read)| read.read_index.is_some_and(|index| index <= applied))
+            .filter(|(_, read)| {
+                read.read_index
+                    .is_some_and(|index| index <= applied || read_before_applied)
+            })
             .map(|(context, _)| context.clone())
             .collect();
         for context in ready {
@@ -747,6 +754,15 @@ impl<S: StateMachine> Server<S> {
         self.log_first_index = storage.first_index();
         self.log_len = bytes.len() as u64;
         env.replace(LOG_FILE, bytes);
+    }
+}
+
+/// The `snapshot-off-by-one` mutant: after restoring a snapshot at index i the state machine
+/// counts i+1 as applied, so the entry there is skipped. Correct code does nothing here.
+fn skip_entry_after_snapshot<S: StateMachine>(state_machine: &mut S, raft: &raft::Config) {
+    if raft.mutants.contains(Mutant::SnapshotOffByOne) {
+        let next = state_machine.applied_index() + 1;
+        state_machine.apply_empty(next);
     }
 }
 

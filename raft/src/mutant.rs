@@ -6,9 +6,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// One planted bug. All but [`Mutant::NoDedup`] live in this crate; `NoDedup` is carried here so
-/// that one `MutantSet` travels through the whole stack, and the `kv` crate acts on it (a retried
-/// write is applied twice). The Raft core ignores it.
+/// One planted bug. All but the KV ones ([`Mutant::NoDedup`], [`Mutant::ReadBeforeApplied`],
+/// [`Mutant::SnapshotOffByOne`]) live in this crate; those are carried here so that one
+/// `MutantSet` travels through the whole stack, and the `kv` crate acts on them. The Raft core
+/// ignores them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Mutant {
     CommitPreviousTerm,
@@ -23,11 +24,21 @@ pub enum Mutant {
     ReadContextReuse,
     LeaderLocalRead,
     NoDedup,
+    HeartbeatCommitBeyondMatch,
+    MatchToLastIndex,
+    PreVoteCountedAsVote,
+    AppendWithoutPrevTermCheck,
+    CommitHalfQuorum,
+    ReadBeforeApplied,
+    SnapshotOffByOne,
+    VoteHalfQuorum,
+    FollowerLocalRead,
+    TruncateWithoutConflict,
 }
 
 impl Mutant {
     /// Every mutant of BRIEF §9, in its order.
-    pub const ALL: [Mutant; 12] = [
+    pub const ALL: [Mutant; 22] = [
         Mutant::CommitPreviousTerm,
         Mutant::VoteWithoutLogCheck,
         Mutant::VoteCountNotSet,
@@ -40,6 +51,16 @@ impl Mutant {
         Mutant::ReadContextReuse,
         Mutant::LeaderLocalRead,
         Mutant::NoDedup,
+        Mutant::HeartbeatCommitBeyondMatch,
+        Mutant::MatchToLastIndex,
+        Mutant::PreVoteCountedAsVote,
+        Mutant::AppendWithoutPrevTermCheck,
+        Mutant::CommitHalfQuorum,
+        Mutant::ReadBeforeApplied,
+        Mutant::SnapshotOffByOne,
+        Mutant::VoteHalfQuorum,
+        Mutant::FollowerLocalRead,
+        Mutant::TruncateWithoutConflict,
     ];
 
     /// The kebab-case name used on the command line.
@@ -57,6 +78,16 @@ impl Mutant {
             Mutant::ReadContextReuse => "read-context-reuse",
             Mutant::LeaderLocalRead => "leader-local-read",
             Mutant::NoDedup => "no-dedup",
+            Mutant::HeartbeatCommitBeyondMatch => "heartbeat-commit-beyond-match",
+            Mutant::MatchToLastIndex => "match-to-last-index",
+            Mutant::PreVoteCountedAsVote => "prevote-counted-as-vote",
+            Mutant::AppendWithoutPrevTermCheck => "append-without-prev-term-check",
+            Mutant::CommitHalfQuorum => "commit-half-quorum",
+            Mutant::ReadBeforeApplied => "read-before-applied",
+            Mutant::SnapshotOffByOne => "snapshot-off-by-one",
+            Mutant::VoteHalfQuorum => "vote-half-quorum",
+            Mutant::FollowerLocalRead => "follower-local-read",
+            Mutant::TruncateWithoutConflict => "truncate-without-conflict",
         }
     }
 
@@ -99,11 +130,49 @@ impl Mutant {
             Mutant::NoDedup => {
                 "KV applies a retried write twice (client sessions ignored; acted on by the kv crate)"
             }
+            Mutant::HeartbeatCommitBeyondMatch => {
+                "leader's heartbeat carries its commit index unclamped by the follower's match index, so a follower commits a stale tail (etcd-raft's min(match, committed); etcd-io/raft#138)"
+            }
+            Mutant::MatchToLastIndex => {
+                "leader takes a successful append reply as matching its whole log, not the entries that append carried (adjoint-io/raft#86 class)"
+            }
+            Mutant::PreVoteCountedAsVote => {
+                "pre-vote grants are kept and counted in the real election that follows, so two candidates win one term (canonical/raft#196)"
+            }
+            Mutant::AppendWithoutPrevTermCheck => {
+                "follower accepts an append when it holds the previous index, without comparing that entry's term (AppendEntries rule 2)"
+            }
+            Mutant::CommitHalfQuorum => {
+                "leader commits an entry held by half the voters rather than a majority (quorum off by one; a sub-quorum commit as in openraft#1802)"
+            }
+            Mutant::ReadBeforeApplied => {
+                "KV answers a ReadIndex read once the read point arrives, before applying up to it (the wait braft#315 adds; acted on by the kv crate)"
+            }
+            Mutant::SnapshotOffByOne => {
+                "KV restoring a snapshot at index i resumes at i+2, skipping the entry after it (snapshot index off by one; acted on by the kv crate)"
+            }
+            Mutant::VoteHalfQuorum => {
+                "candidate wins with the votes of half the voters rather than a majority (quorum off by one in the vote count)"
+            }
+            Mutant::FollowerLocalRead => {
+                "follower answers a follower read at its own commit index at once, without asking the leader for a read index"
+            }
+            Mutant::TruncateWithoutConflict => {
+                "follower cuts its log after every append, even when the entries matched, so a late duplicate drops acknowledged entries (ktoso/akka-raft#66)"
+            }
         }
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    /// Whether the `kv` crate, not the Raft core, acts on this mutant.
+    pub fn is_kv(self) -> bool {
+        matches!(
+            self,
+            Mutant::NoDedup | Mutant::ReadBeforeApplied | Mutant::SnapshotOffByOne
+        )
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -112,6 +181,9 @@ impl fmt::Display for Mutant {
         f.write_str(self.name())
     }
 }
+
+// A `MutantSet` holds one bit per mutant.
+const _: () = assert!(Mutant::ALL.len() <= u32::BITS as usize);
 
 /// An unknown mutant name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,10 +207,10 @@ impl FromStr for Mutant {
     }
 }
 
-/// A small set of mutants; the empty set (the default) is the correct protocol.
+/// A small set of mutants (a bit each, up to 32); the empty set (the default) is the correct protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MutantSet {
-    bits: u16,
+    bits: u32,
 }
 
 impl MutantSet {

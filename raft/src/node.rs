@@ -712,7 +712,14 @@ impl<S: Storage> RawNode<S> {
             self.id,
             self.term
         );
+        // The `prevote-counted-as-vote` bug: the pre-vote tally carries over into the election.
+        let pre_votes = (self.config.mutants)
+            .contains(Mutant::PreVoteCountedAsVote)
+            .then(|| std::mem::take(&mut self.votes));
         self.reset(self.term + 1);
+        if let Some(pre_votes) = pre_votes {
+            self.votes = pre_votes;
+        }
         self.vote = Some(self.id);
         self.role = Role::Candidate;
     }
@@ -841,11 +848,35 @@ impl<S: Storage> RawNode<S> {
         if self.config.mutants.contains(Mutant::VoteCountNotSet) {
             return self.tally_replies_not_voters();
         }
+        if self.config.mutants.contains(Mutant::VoteHalfQuorum) {
+            return self.tally_half_quorum();
+        }
         let votes = &self.votes;
         self.tracker
             .config
             .voters
             .vote_result(|voter| votes.get(&voter).copied())
+    }
+
+    /// The `vote-half-quorum` mutant: `len / 2` grants of each voter set win (the off-by-one).
+    fn tally_half_quorum(&self) -> VoteResult {
+        let voters = &self.tracker.config.voters;
+        let won = [&voters.incoming, &voters.outgoing].iter().all(|half| {
+            let granted = half
+                .iter()
+                .filter(|id| self.votes.get(id) == Some(&true))
+                .count();
+            half.is_empty() || granted >= (half.len() / 2).max(1)
+        });
+        if won {
+            VoteResult::Won
+        } else {
+            let votes = &self.votes;
+            match voters.vote_result(|voter| votes.get(&voter).copied()) {
+                VoteResult::Won => VoteResult::Pending,
+                result => result,
+            }
+        }
     }
 
     /// The `vote-count-not-set` mutant: counts replies, so a duplicated grant counts twice.

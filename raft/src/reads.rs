@@ -25,6 +25,14 @@ impl<S: Storage> RawNode<S> {
                 self.handle_read_index(self.id, context);
                 Ok(())
             }
+            _ if self.config.mutants.contains(Mutant::FollowerLocalRead) => {
+                // The bug: our own commit index taken as the read point, unconfirmed.
+                self.read_states.push(ReadState {
+                    index: self.log.committed,
+                    request_ctx: context,
+                });
+                Ok(())
+            }
             _ => match self.leader {
                 Some(leader) => {
                     self.send(Message {

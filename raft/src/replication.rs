@@ -25,11 +25,14 @@ impl<S: Storage> RawNode<S> {
     /// an older-term entry is committed only indirectly). Returns whether the commit moved.
     pub(crate) fn maybe_commit(&mut self) -> bool {
         let progress = &self.tracker.progress;
-        let quorum_index = self
-            .tracker
-            .config
-            .voters
-            .committed_index(|id| progress.get(&id).map_or(0, |p| p.match_index));
+        let quorum_index = if self.config.mutants.contains(Mutant::CommitHalfQuorum) {
+            self.half_quorum_index()
+        } else {
+            self.tracker
+                .config
+                .voters
+                .committed_index(|id| progress.get(&id).map_or(0, |p| p.match_index))
+        };
         if quorum_index == u64::MAX || quorum_index <= self.log.committed {
             return false;
         }
@@ -43,6 +46,25 @@ impl<S: Storage> RawNode<S> {
         self.log.commit_to(quorum_index);
         self.on_leader_commit();
         true
+    }
+
+    /// The `commit-half-quorum` mutant: the highest index held by half of each voter set
+    /// (`len / 2` voters, the off-by-one), not by a majority.
+    fn half_quorum_index(&self) -> u64 {
+        let voters = &self.tracker.config.voters;
+        [&voters.incoming, &voters.outgoing]
+            .into_iter()
+            .filter(|half| !half.is_empty())
+            .map(|half| {
+                let mut matched: Vec<u64> = half
+                    .iter()
+                    .map(|id| self.tracker.progress.get(id).map_or(0, |p| p.match_index))
+                    .collect();
+                matched.sort_unstable_by(|a, b| b.cmp(a));
+                matched[(matched.len() / 2).max(1) - 1]
+            })
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     /// Whether the leader has committed an entry of its own term (its no-op, at least).
@@ -161,10 +183,18 @@ impl<S: Storage> RawNode<S> {
             .copied()
             .filter(|&id| id != self.id)
             .collect();
+        let unclamped = self
+            .config
+            .mutants
+            .contains(Mutant::HeartbeatCommitBeyondMatch);
         for to in members {
             let progress = self.tracker.progress.get_mut(&to).expect("listed above");
             // Never tell a follower to commit beyond what it is known to hold.
-            let commit = progress.match_index.min(self.log.committed);
+            let commit = if unclamped {
+                self.log.committed
+            } else {
+                progress.match_index.min(self.log.committed)
+            };
             progress.sent_commit_to(commit);
             let read_round = self.read_round;
             self.send(Message {
@@ -221,7 +251,11 @@ impl<S: Storage> RawNode<S> {
 
     /// The log-matching check and append of §5.3. Returns the last index the message covers.
     fn maybe_append(&mut self, message: &Message) -> Option<u64> {
-        if !self.log.match_term(message.index, message.log_term) {
+        let mutants = self.config.mutants;
+        let prev_matches = self.log.match_term(message.index, message.log_term)
+            || (mutants.contains(Mutant::AppendWithoutPrevTermCheck)
+                && message.index <= self.log.last_index());
+        if !prev_matches {
             return None;
         }
         let entries = &message.entries;
@@ -258,6 +292,9 @@ impl<S: Storage> RawNode<S> {
                 }
             }
         }
+        if conflict == 0 && mutants.contains(Mutant::TruncateWithoutConflict) {
+            self.truncate_after(last_new_index, entries);
+        }
         self.log.commit_to(
             message
                 .commit
@@ -265,6 +302,24 @@ impl<S: Storage> RawNode<S> {
                 .min(self.log.last_index()),
         );
         Some(last_new_index)
+    }
+
+    /// The `truncate-without-conflict` mutant: drops whatever follows a matching append
+    /// (re-appending its uncommitted entries cuts the log after them).
+    fn truncate_after(&mut self, last_new_index: u64, entries: &[crate::types::Entry]) {
+        let committed = self.log.committed;
+        let uncommitted = entries.iter().position(|entry| entry.index > committed);
+        let Some(position) = uncommitted else {
+            return;
+        };
+        if last_new_index >= self.log.last_index() {
+            return;
+        }
+        let removes_conf_change = self.truncation_removes_conf_change(last_new_index + 1);
+        self.log.append(&entries[position..]);
+        if removes_conf_change {
+            self.adopt_log_configuration();
+        }
     }
 
     pub(crate) fn handle_heartbeat(&mut self, message: &Message) {
@@ -338,9 +393,14 @@ impl<S: Storage> RawNode<S> {
         }
         // A reply at a probing follower's match index also shows where its log matches ours
         // (etcd: it moves the follower back to replicating, e.g. after a heartbeat reply).
-        let probed =
-            progress.match_index == message.index && progress.state == ProgressState::Probe;
-        if !progress.maybe_update(message.index) && !probed {
+        let acked_index = if self.config.mutants.contains(Mutant::MatchToLastIndex) {
+            // The bug: the reply is taken to cover the leader's whole log.
+            self.log.last_index()
+        } else {
+            message.index
+        };
+        let probed = progress.match_index == acked_index && progress.state == ProgressState::Probe;
+        if !progress.maybe_update(acked_index) && !probed {
             return;
         }
         match progress.state {
@@ -352,7 +412,7 @@ impl<S: Storage> RawNode<S> {
                 progress.become_replicate();
             }
             ProgressState::Snapshot => {}
-            ProgressState::Replicate => progress.inflights.free_le(message.index),
+            ProgressState::Replicate => progress.inflights.free_le(acked_index),
         }
         if self.maybe_commit() {
             self.broadcast_append();

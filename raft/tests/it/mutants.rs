@@ -317,9 +317,9 @@ fn leader_local_read() {
     );
 }
 
-#[test]
-fn no_dedup_is_not_acted_on_by_the_core() {
-    // no-dedup belongs to the kv crate: the core must behave identically with it on.
+/// A mutant the kv crate acts on: the core must behave identically with it on.
+fn kv_mutant_leaves_the_core_alone(which: Mutant) {
+    assert!(which.is_kv(), "{which}");
     let script = |m: Option<Mutant>| {
         let mut network = Network::with_config(&[1, 2, 3], mutant(m));
         network.elect(1);
@@ -327,8 +327,208 @@ fn no_dedup_is_not_acted_on_by_the_core() {
         network.tick_all(30);
         network.delivered
     };
-    let (correct, mutated) = off_and_on(Mutant::NoDedup, script);
+    let (correct, mutated) = off_and_on(which, script);
     assert_eq!(correct, mutated);
+}
+
+#[test]
+fn no_dedup() {
+    kv_mutant_leaves_the_core_alone(Mutant::NoDedup);
+}
+
+#[test]
+fn read_before_applied() {
+    kv_mutant_leaves_the_core_alone(Mutant::ReadBeforeApplied);
+}
+
+#[test]
+fn snapshot_off_by_one() {
+    kv_mutant_leaves_the_core_alone(Mutant::SnapshotOffByOne);
+}
+
+/// A follower (node 1) at term 3 whose log holds entries of these terms.
+fn follower_with_log(m: Option<Mutant>, terms: &[u64]) -> RawNode<raft::MemStorage> {
+    let mut config = test_config(1);
+    mutant(m)(&mut config);
+    RawNode::new(
+        config,
+        storage_with_log(&[1, 2, 3], terms, 3),
+        Box::new(|| 0),
+    )
+    .unwrap()
+}
+
+/// An append from node 2: after `prev_index@prev_term`, entries of these terms, and a commit.
+fn append(term: u64, prev: (u64, u64), terms: &[u64], commit: u64) -> Message {
+    let entries = terms
+        .iter()
+        .enumerate()
+        .map(|(i, &term)| raft::Entry {
+            term,
+            index: prev.0 + 1 + i as u64,
+            ..raft::Entry::default()
+        })
+        .collect();
+    Message {
+        index: prev.0,
+        log_term: prev.1,
+        entries,
+        commit,
+        ..message(MessageKind::Append, 2, 1, term)
+    }
+}
+
+#[test]
+fn heartbeat_commit_beyond_match() {
+    // Node 3 is cut off while 2@1 commits: its heartbeat must not carry commit 2.
+    let script = |m: Option<Mutant>| {
+        let mut network = Network::with_config(&[1, 2, 3], mutant(m));
+        network.elect(1);
+        network.isolate(3);
+        network.propose(1, b"y");
+        network.node(1).heartbeat_now();
+        let ready = network.node(1).ready();
+        let to_3 = ready
+            .messages
+            .iter()
+            .find(|m| m.kind == MessageKind::Heartbeat && m.to == 3)
+            .unwrap();
+        (network.get(1).commit_index(), to_3.commit)
+    };
+    assert_eq!(
+        off_and_on(Mutant::HeartbeatCommitBeyondMatch, script),
+        ((2, 1), (2, 2))
+    );
+}
+
+#[test]
+fn match_to_last_index() {
+    // Node 2 acknowledges index 1 only; the leader's log ends at 2.
+    let script = |m: Option<Mutant>| {
+        let mut network = Network::with_config(&[1, 2, 3], mutant(m));
+        network.elect(1);
+        network.isolate(2);
+        network.isolate(3);
+        network.node(1).propose(b"x".to_vec()).unwrap();
+        network.settle();
+        let ack = Message {
+            index: 1,
+            ..message(MessageKind::AppendResponse, 2, 1, 1)
+        };
+        network.node(1).step(ack).unwrap();
+        network.get(1).progress(2).unwrap().match_index
+    };
+    assert_eq!(off_and_on(Mutant::MatchToLastIndex, script), (1, 2));
+}
+
+#[test]
+fn prevote_counted_as_vote() {
+    // Two pre-vote grants of five voters and the candidate's own vote: no real grant yet.
+    let script = |m: Option<Mutant>| {
+        let mut config = test_config(1);
+        config.pre_vote = true;
+        mutant(m)(&mut config);
+        let storage = storage_with_log(&[1, 2, 3, 4, 5], &[], 0);
+        let mut node = RawNode::new(config, storage, Box::new(|| 0)).unwrap();
+        node.campaign();
+        let _ = node.ready();
+        node.advance();
+        for from in [2, 3] {
+            node.step(message(MessageKind::PreVoteResponse, from, 1, 1))
+                .unwrap();
+        }
+        let _ = node.ready();
+        node.advance();
+        (node.term(), node.role())
+    };
+    assert_eq!(
+        off_and_on(Mutant::PreVoteCountedAsVote, script),
+        ((1, Role::Candidate), (1, Role::Leader))
+    );
+}
+
+#[test]
+fn append_without_prev_term_check() {
+    // The follower holds 3@2, the leader's previous entry is 3@3.
+    let script = |m: Option<Mutant>| {
+        let mut node = follower_with_log(m, &[1, 1, 2]);
+        node.step(append(3, (3, 3), &[3], 0)).unwrap();
+        node.last_index()
+    };
+    assert_eq!(
+        off_and_on(Mutant::AppendWithoutPrevTermCheck, script),
+        (3, 4)
+    );
+}
+
+#[test]
+fn commit_half_quorum() {
+    // The leader alone holds 2@1: one of three voters is half, not a majority.
+    let script = |m: Option<Mutant>| {
+        let mut network = Network::with_config(&[1, 2, 3], mutant(m));
+        network.elect(1);
+        network.isolate(1);
+        network.node(1).propose(b"x".to_vec()).unwrap();
+        network.settle();
+        network.get(1).commit_index()
+    };
+    assert_eq!(off_and_on(Mutant::CommitHalfQuorum, script), (1, 2));
+}
+
+#[test]
+fn vote_half_quorum() {
+    // Four voters, one grant besides its own: two of four is half, not a majority.
+    let script = |m: Option<Mutant>| {
+        let mut config = test_config(1);
+        mutant(m)(&mut config);
+        let storage = storage_with_log(&[1, 2, 3, 4], &[], 0);
+        let mut node = RawNode::new(config, storage, Box::new(|| 0)).unwrap();
+        node.campaign();
+        let _ = node.ready();
+        node.advance();
+        node.step(message(MessageKind::VoteResponse, 2, 1, 1))
+            .unwrap();
+        node.role()
+    };
+    assert_eq!(
+        off_and_on(Mutant::VoteHalfQuorum, script),
+        (Role::Candidate, Role::Leader)
+    );
+}
+
+#[test]
+fn follower_local_read() {
+    // A follower cut off from its leader: correct code forwards the read and gets no answer.
+    let script = |m: Option<Mutant>| {
+        let mut network = Network::with_config(&[1, 2, 3], mutant(m));
+        network.elect(1);
+        network.isolate(2);
+        network.propose(1, b"x");
+        network.node(2).read_index(b"r".to_vec()).unwrap();
+        network.settle();
+        network.read_states.get(&2).cloned().unwrap_or_default()
+    };
+    let (correct, mutated) = off_and_on(Mutant::FollowerLocalRead, script);
+    assert!(correct.is_empty(), "{correct:?}");
+    assert_eq!(
+        mutated,
+        vec![ReadState {
+            index: 1,
+            request_ctx: b"r".to_vec()
+        }],
+        "index 2 is committed at the leader"
+    );
+}
+
+#[test]
+fn truncate_without_conflict() {
+    // A late duplicate of the append that carried 2@1 arrives after 3@1 and 4@1.
+    let script = |m: Option<Mutant>| {
+        let mut node = follower_with_log(m, &[1, 1, 1, 1]);
+        node.step(append(3, (1, 1), &[1], 0)).unwrap();
+        node.last_index()
+    };
+    assert_eq!(off_and_on(Mutant::TruncateWithoutConflict, script), (4, 2));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use scenarios::config::ServiceKind;
+use scenarios::config::{EngineChoice, ServiceKind};
 use sim::echo::{EchoConfig, run_echo};
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +60,9 @@ pub struct RunBenchArgs {
     /// The service under test: `kv` or `sharded`.
     #[arg(long, default_value = "kv", value_name = "S")]
     service: ServiceKind,
+    /// The Raft implementation: `ours` or `raft-rs`.
+    #[arg(long, default_value = "ours", value_name = "E")]
+    engine: EngineChoice,
 }
 
 #[derive(Debug, Args)]
@@ -313,7 +316,9 @@ fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
     let mut events = 0;
     let mut failures = 0;
     for seed in args.first_seed..args.first_seed + args.seeds {
-        let config = scenarios::RunConfig::standard_of(args.service, seed);
+        let mut config = scenarios::RunConfig::standard_of(args.service, seed);
+        config.engine = args.engine.clone();
+        config.validate()?;
         #[allow(clippy::disallowed_methods)] // benchmark timing, not a simulated path
         let started = Instant::now();
         let outcome = scenarios::run(&config)?;
@@ -326,9 +331,10 @@ fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
     walls.sort_by(f64::total_cmp);
     let median = walls[walls.len() / 2];
     println!(
-        "bench run service={} seeds={} failures={failures} median_wall_ms={:.1} total_wall_s={total_wall:.3} \
+        "bench run service={} engine={} seeds={} failures={failures} median_wall_ms={:.1} total_wall_s={total_wall:.3} \
          simulated_s={simulated_s:.1} events={events} sim_speedup={:.0}x runs_per_wall_s={:.1}",
         args.service,
+        args.engine,
         args.seeds,
         median * 1e3,
         simulated_s / total_wall,

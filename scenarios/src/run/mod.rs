@@ -15,6 +15,7 @@ pub mod nemesis;
 pub mod record;
 pub mod repro;
 
+use engine::Engine as _;
 use kv::HistoryRecord;
 use sim::{FaultAction, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId, SeedRng};
 

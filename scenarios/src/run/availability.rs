@@ -137,13 +137,15 @@ impl Availability {
         self.leader = None;
     }
 
-    /// Judges what an event showed. `term_of` gives a running server's term.
+    /// Judges what an event showed. `term_of` gives a running server's term; `removed` says a
+    /// running server is no longer a voter of its own configuration.
     pub fn observe(
         &mut self,
         observed: &Observed,
         view: &ClusterView,
         now_ns: u64,
         term_of: impl Fn(NodeId) -> Option<u64>,
+        removed: impl Fn(NodeId) -> bool,
     ) -> Result<(), Violation> {
         if self.off || !self.health.healthy(now_ns) {
             self.leader = None;
@@ -154,6 +156,13 @@ impl Availability {
             && (observed.node == leader) != (observed.role == raft::Role::Leader)
         {
             let lost = observed.node == leader;
+            // A leader that applied its own removal steps down (kv::Server asks every engine
+            // to): the membership change it committed deposed it, however long after the
+            // change was proposed (raft-rs campaign seed 6366: a partition held it back).
+            if lost && removed(leader) {
+                self.leader = None;
+                return Ok(());
+            }
             let message = if lost {
                 format!(
                     "{} stopped leading term {term} though nothing had failed for {}ms",

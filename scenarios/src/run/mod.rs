@@ -300,7 +300,15 @@ impl<'a> Run<'a> {
                 let server = self.cluster.sim.node(node)?.as_server()?;
                 Some(server.raft().term())
             };
-            self.availability.observe(observed, &view, now, term_of)?;
+            let removed = |node: NodeId| {
+                let Some(server) = self.cluster.sim.node(node).and_then(|n| n.as_server()) else {
+                    return false;
+                };
+                let (id, conf) = (server.raft().id(), server.raft().conf_state());
+                !conf.voters.contains(&id) && !conf.voters_outgoing.contains(&id)
+            };
+            self.availability
+                .observe(observed, &view, now, term_of, removed)?;
         }
         self.react(observed);
         Ok(())

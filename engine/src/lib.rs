@@ -35,15 +35,18 @@ pub struct Durable<'a> {
 /// `messages` go out at once, whose entries, snapshot and hard state the server writes (and
 /// hands to [`Engine::persist_ready`]), syncs, and only then sends `persisted_messages`,
 /// applies the snapshot and `committed_entries` (calling [`Engine::apply_conf_change`] for
-/// configuration entries), serves `read_states`, and calls [`Engine::advance`].
-pub trait Engine: Sized {
+/// configuration entries), serves `read_states`, and calls [`Engine::advance`]. Every method
+/// but `restore` can be called through `dyn Engine` (a harness choosing its engine at run time).
+pub trait Engine {
     /// Builds the node from its durable state. `config.id` is this node's Raft id;
     /// `jitter` draws `0..election_tick` extra ticks each time an election timeout is reset.
     fn restore(
         config: raft::Config,
         durable: Durable<'_>,
         jitter: JitterSource,
-    ) -> Result<Self, Error>;
+    ) -> Result<Self, Error>
+    where
+        Self: Sized;
 
     // Inputs.
     fn tick(&mut self);

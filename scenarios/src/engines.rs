@@ -3,7 +3,7 @@
 //! and [`AnyEngine`], the one engine type the harness's servers hold.
 //!
 //! Our engine is a variant of its own, so our runs call `raft::RawNode` through one predictable
-//! branch; every other engine sits behind [`DynEngine`] (a boxed trait object: those adapters
+//! branch; every other engine sits behind `Box<dyn Engine>` (a trait object: those adapters
 //! convert every message anyway, so one indirect call more does not show).
 
 use std::borrow::Cow;
@@ -88,39 +88,7 @@ impl<'de> Deserialize<'de> for EngineChoice {
     }
 }
 
-/// [`Engine`] without its constructor, so it can be boxed: every engine is one.
-pub trait DynEngine {
-    fn tick(&mut self);
-    fn campaign(&mut self);
-    fn step(&mut self, message: Message) -> Result<(), Error>;
-    fn propose(&mut self, data: Vec<u8>) -> Result<Proposal, Error>;
-    fn propose_conf_change(&mut self, change: ConfChange) -> Result<Proposal, Error>;
-    fn apply_conf_change(&mut self, change: &ConfChange) -> Result<ConfState, Error>;
-    fn read_index(&mut self, context: Vec<u8>) -> Result<(), Error>;
-    fn transfer_leader(&mut self, to: NodeId) -> Result<(), Error>;
-    fn report_snapshot(&mut self, to: NodeId, status: SnapshotStatus);
-    fn has_ready(&self) -> bool;
-    fn ready(&mut self) -> Ready;
-    fn persist_ready(&mut self, ready: &Ready);
-    fn advance(&mut self);
-    fn compact(&mut self, data: Vec<u8>) -> Result<Snapshot, Error>;
-    fn id(&self) -> NodeId;
-    fn role(&self) -> Role;
-    fn term(&self) -> u64;
-    fn vote(&self) -> Option<NodeId>;
-    fn leader(&self) -> Option<NodeId>;
-    fn commit_index(&self) -> u64;
-    fn conf_state(&self) -> ConfState;
-    fn first_index(&self) -> u64;
-    fn last_index(&self) -> u64;
-    fn term_at(&self, index: u64) -> Option<u64>;
-    fn promotable(&self) -> bool;
-    fn has_unapplied_conf_change(&self) -> bool;
-    fn wants_snapshot(&self) -> bool;
-    fn stored_log(&self) -> (u64, Cow<'_, [Entry]>);
-}
-
-/// Writes `DynEngine`'s methods (and `AnyEngine`'s) once: `$call!(method(args))` per method.
+/// Writes `AnyEngine`'s methods once: `$call!(self, method(args))` per method.
 macro_rules! engine_methods {
     ($self:ident, $call:ident) => {
         fn tick(&mut $self) { $call!($self, tick()) }
@@ -168,23 +136,13 @@ macro_rules! engine_methods {
     };
 }
 
-macro_rules! delegate {
-    ($self:ident, $method:ident($($arg:expr),*)) => {
-        Engine::$method($self, $($arg),*)
-    };
-}
-
-impl<E: Engine> DynEngine for E {
-    engine_methods!(self, delegate);
-}
-
 /// The engine a harness server holds: ours, or any other boxed.
 // Ours stays inline (one server holds one engine; boxing it would add a pointer chase to every
 // call on our hot path to save memory on the rarer other engines).
 #[allow(clippy::large_enum_variant)]
 pub enum AnyEngine {
     Ours(RawNode<MemStorage>),
-    Other(Box<dyn DynEngine>),
+    Other(Box<dyn Engine>),
 }
 
 impl AnyEngine {
@@ -227,9 +185,7 @@ impl Engine for AnyEngine {
 
 /// Builds a registered engine's node from its durable state (see [`Engine::restore`]).
 pub type EngineFactory = Arc<
-    dyn Fn(raft::Config, Durable<'_>, JitterSource) -> Result<Box<dyn DynEngine>, Error>
-        + Send
-        + Sync,
+    dyn Fn(raft::Config, Durable<'_>, JitterSource) -> Result<Box<dyn Engine>, Error> + Send + Sync,
 >;
 
 static REGISTERED: RwLock<BTreeMap<String, EngineFactory>> = RwLock::new(BTreeMap::new());
@@ -242,7 +198,7 @@ pub fn register<E: Engine + 'static>(name: &str) {
         "engine name {name} is taken by a built-in engine"
     );
     let factory: EngineFactory = Arc::new(|config, durable, jitter| {
-        E::restore(config, durable, jitter).map(|node| Box::new(node) as Box<dyn DynEngine>)
+        E::restore(config, durable, jitter).map(|node| Box::new(node) as Box<dyn Engine>)
     });
     REGISTERED
         .write()

@@ -15,9 +15,10 @@
 
 use std::collections::BTreeMap;
 
+use engine::{Durable, Engine};
 use raft::{
     ConfState, Entry, EntryKind, JitterSource, MemStorage, Message, MessageKind, Mutant, RawNode,
-    Ready, Role, Snapshot, SnapshotStatus, Storage,
+    Ready, Role, Snapshot, SnapshotStatus,
 };
 
 use crate::codec::{DecodeError, Fnv64, Sink};
@@ -213,9 +214,11 @@ struct PendingRead<O> {
 /// Bound on reads waiting at one server; the oldest are forgotten past it (their clerks retry).
 const PENDING_READS_MAX: usize = 4096;
 
-pub struct Server<S: StateMachine = KvStateMachine> {
+/// `E` is the Raft implementation (the consensus-engine boundary, `engine::Engine`): our own
+/// `raft::RawNode` unless a harness picks another.
+pub struct Server<S: StateMachine = KvStateMachine, E: Engine = RawNode<MemStorage>> {
     config: ServerConfig<S::Options>,
-    node: RawNode<MemStorage>,
+    node: E,
     state_machine: S,
     /// A `Ready` whose writes are syncing; finished by `on_sync(sync_token)`.
     syncing: Option<(u64, Ready)>,
@@ -239,13 +242,24 @@ pub struct Server<S: StateMachine = KvStateMachine> {
 
 type ServerWire<S> = Wire<<S as StateMachine>::Op, <S as StateMachine>::Output>;
 
-impl<S: StateMachine> Server<S> {
+impl<S: StateMachine, E: Engine> Server<S, E> {
     /// Restores the server from what survived on its disk (nothing, for a fresh node).
     pub fn on_start(
         config: ServerConfig<S::Options>,
         jitter: JitterSource,
         env: &mut impl Env<ServerWire<S>>,
-    ) -> Result<Server<S>, raft::Error> {
+    ) -> Result<Server<S, E>, raft::Error> {
+        Self::on_start_with(config, jitter, env, E::restore)
+    }
+
+    /// [`Server::on_start`] with the engine built by `start` (a harness choosing one at run
+    /// time) instead of `E::restore`.
+    pub fn on_start_with(
+        config: ServerConfig<S::Options>,
+        jitter: JitterSource,
+        env: &mut impl Env<ServerWire<S>>,
+        start: impl FnOnce(raft::Config, Durable<'_>, JitterSource) -> Result<E, raft::Error>,
+    ) -> Result<Server<S, E>, raft::Error> {
         let hard_state = persist::decode_hard_state(&env.read(HARDSTATE_FILE));
         let snapshot = persist::decode_snapshot(&env.read(SNAPSHOT_FILE));
         let log_bytes = env.read(LOG_FILE);
@@ -253,34 +267,34 @@ impl<S: StateMachine> Server<S> {
         if scan.valid_len < log_bytes.len() as u64 {
             env.truncate(LOG_FILE, scan.valid_len);
         }
-        let mut conf_state = ConfState::with_voters(config.voters.iter().map(|&a| raft_id(a)));
-        conf_state.learners = config.learners.iter().map(|&a| raft_id(a)).collect();
-        let mut storage = MemStorage::new_with_conf_state(conf_state);
+        let mut voters = ConfState::with_voters(config.voters.iter().map(|&a| raft_id(a)));
+        voters.learners = config.learners.iter().map(|&a| raft_id(a)).collect();
         let mut state_machine = S::create(config.state_machine.clone());
         let mut snapshot_index = 0;
-        if let Some(snapshot) = snapshot {
+        if let Some(snapshot) = &snapshot {
             snapshot_index = snapshot.metadata.index;
             state_machine = S::restore_snapshot(&snapshot.data, config.state_machine.clone())
                 .expect("a snapshot this server wrote decodes");
             skip_entry_after_snapshot(&mut state_machine, &config.raft);
-            storage
-                .apply_snapshot(snapshot)
-                .expect("a fresh storage takes any snapshot");
         }
         let first_kept = scan
             .entries
             .iter()
             .position(|entry| entry.index > snapshot_index);
         let kept = first_kept.map_or(&[][..], |position| &scan.entries[position..]);
-        storage.append(kept);
-        storage.set_hard_state(hard_state);
+        let durable = Durable {
+            voters,
+            snapshot,
+            entries: kept,
+            hard_state,
+        };
         let mut raft_config = config.raft.clone();
         raft_config.id = raft_id(config.address);
         // etcd's server shuts down a member removed from the configuration; ours keeps running
         // (it may be added back), so a removed leader must at least stop leading, or its
         // heartbeats would keep the remaining voters from electing a leader among themselves.
         raft_config.step_down_on_removal = true;
-        let node = RawNode::new(raft_config, storage, jitter)?;
+        let node = start(raft_config, durable, jitter)?;
         let mut server = Server {
             log_offsets: first_kept.map_or(Vec::new(), |p| scan.offsets[p..].to_vec()),
             log_first_index: kept.first().map_or(snapshot_index + 1, |entry| entry.index),
@@ -308,7 +322,7 @@ impl<S: StateMachine> Server<S> {
         Ok(server)
     }
 
-    pub fn raft(&self) -> &RawNode<MemStorage> {
+    pub fn raft(&self) -> &E {
         &self.node
     }
 
@@ -345,7 +359,7 @@ impl<S: StateMachine> Server<S> {
     pub fn with_raft<R>(
         &mut self,
         env: &mut impl Env<ServerWire<S>>,
-        act: impl FnOnce(&mut RawNode<MemStorage>) -> R,
+        act: impl FnOnce(&mut E) -> R,
     ) -> R {
         let result = act(&mut self.node);
         self.drive(env);
@@ -545,7 +559,7 @@ impl<S: StateMachine> Server<S> {
         if let Some(hard_state) = &ready.hard_state {
             env.replace(HARDSTATE_FILE, persist::encode_hard_state(hard_state));
         }
-        self.node.storage_mut().persist_ready(ready);
+        self.node.persist_ready(ready);
         ready.must_sync
     }
 
@@ -731,7 +745,8 @@ impl<S: StateMachine> Server<S> {
         let first = self.node.first_index();
         if self.syncing.is_some()
             || applied < first
-            || applied - first < self.config.snapshot_threshold_entries
+            || (applied - first < self.config.snapshot_threshold_entries
+                && !self.node.wants_snapshot())
         {
             return;
         }
@@ -744,14 +759,14 @@ impl<S: StateMachine> Server<S> {
 
     /// Replaces the log file with the entries the storage holds after its snapshot.
     fn rewrite_log(&mut self, env: &mut impl Env<ServerWire<S>>) {
-        let storage = self.node.storage();
+        let (first_index, entries) = self.node.stored_log();
         let mut bytes = Vec::new();
         self.log_offsets.clear();
-        for entry in storage.log_entries() {
+        for entry in entries.iter() {
             self.log_offsets.push(bytes.len() as u64);
             bytes.extend(persist::encode_entry(entry));
         }
-        self.log_first_index = storage.first_index();
+        self.log_first_index = first_index;
         self.log_len = bytes.len() as u64;
         env.replace(LOG_FILE, bytes);
     }

@@ -2,6 +2,8 @@
 //! (BRIEF §8, §10), in layers. A module uses only the modules above it in this list; nothing
 //! imports downwards:
 //!
+//! 0. `engines`: the Raft implementations a run may use (`EngineChoice`, `AnyEngine`, the
+//!    registry of engines written outside raftsim).
 //! 1. `config`: what a run is (`RunConfig`, `FaultMix`, the `Service` it tests), the planted
 //!    bugs, the fault kinds' table, the swarm draw, what a failure violated (`Property`,
 //!    `Violation`), the bounds of every setting.
@@ -13,14 +15,18 @@
 //! 5. `shrink`: delta-debugging a failing run down to a seeded-run script.
 //! 6. `script`: scenario scripts, their runners and their inline expected output.
 //! 7. `explore`: coverage-guided exploration, runs derived from those that reached rare marks.
+//! 8. `testing`: raftsim as a library: `Campaign` runs seeds against any engine from a
+//!    user's `cargo test` (`RAFTSIM_SEED`, `RAFTSIM_SEEDS`).
 
 pub mod campaign;
 pub mod config;
+pub mod engines;
 pub mod explore;
 pub mod harness;
 pub mod run;
 pub mod script;
 pub mod shrink;
+pub mod testing;
 
 pub use config::{FaultMix, Property, RunConfig, Violation};
 pub use run::{Repro, RunError, RunOptions, RunOutcome, run, run_with};

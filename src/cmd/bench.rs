@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use scenarios::config::ServiceKind;
+use scenarios::config::{EngineChoice, ServiceKind};
 use sim::echo::{EchoConfig, run_echo};
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +69,9 @@ pub struct RunBenchArgs {
     /// Length of the safety phase in simulated milliseconds instead of the standard run's.
     #[arg(long)]
     duration_ms: Option<u64>,
+    /// The Raft implementation: `ours` or `raft-rs`.
+    #[arg(long, default_value = "ours", value_name = "E")]
+    engine: EngineChoice,
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +323,7 @@ fn process_cpu_s() -> f64 {
 /// The configuration `bench run` measures: the standard run, with what the flags change.
 fn bench_config(args: &RunBenchArgs, seed: u64) -> scenarios::RunConfig {
     let mut config = scenarios::RunConfig::standard_of(args.service, seed);
+    config.engine = args.engine.clone();
     if let Some(nodes) = args.nodes {
         config.servers = nodes;
     }
@@ -360,6 +364,7 @@ fn full_runs(args: &RunBenchArgs) -> anyhow::Result<ExitCode> {
     let mut totals = RunTotals::default();
     for seed in args.first_seed..args.first_seed + args.seeds {
         let config = bench_config(args, seed);
+        config.validate()?;
         let cpu_before_s = process_cpu_s();
         #[allow(clippy::disallowed_methods)] // benchmark timing, not a simulated path
         let started = Instant::now();
@@ -394,12 +399,13 @@ fn run_line(args: &RunBenchArgs, config: &scenarios::RunConfig, totals: &mut Run
     let events = totals.events.max(1) as f64;
     let simulation_cpu_s = (totals.cpu_s - totals.check_cpu_s).max(0.0);
     format!(
-        "bench run service={} seeds={} servers={} clients={} duration_ms={} failures={} \
+        "bench run service={} engine={} seeds={} servers={} clients={} duration_ms={} failures={} \
          events={} messages={} simulated_s={:.1} cpu_s={:.3} cpu_ms_per_run={:.2} \
          cpu_ns_per_event={:.0} simulation_ns_per_event={:.0} check_share={:.1}% \
          speedup_per_core={:.0}x median_wall_ms={:.1} total_wall_s={total_wall:.3} \
          sim_speedup={:.0}x runs_per_wall_s={:.1} peak_rss_mb={:.1}",
         args.service,
+        args.engine,
         args.seeds,
         config.servers,
         config.clients,

@@ -17,8 +17,8 @@ use scenarios::campaign::{
     CampaignConfig, SeedPlan, SeedRange, SeedResult, Shard, Verdict, run_campaign,
 };
 use scenarios::config::Mutant;
-use scenarios::config::ServiceKind;
 use scenarios::config::swarm::Shape;
+use scenarios::config::{EngineChoice, ServiceKind};
 use scenarios::run::SeedShape;
 use sim::NANOS_PER_MILLI;
 
@@ -42,6 +42,9 @@ pub struct CampaignArgs {
     /// The service under test: `kv` (one Raft group) or `sharded` (sharded KV on multi-raft).
     #[arg(long, default_value = "kv", value_name = "S")]
     pub service: ServiceKind,
+    /// The Raft implementation: `ours` or `raft-rs` (tikv/raft-rs 0.7).
+    #[arg(long, default_value = "ours", value_name = "E")]
+    pub engine: EngineChoice,
     /// Override the safety phase's length in simulated milliseconds (quick smoke campaigns).
     #[arg(long, value_name = "MS")]
     pub duration_ms: Option<u64>,
@@ -90,7 +93,7 @@ pub fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
             (true, service) => format!("standard {service}"),
             (false, service) => format!("swarm {service}"),
         },
-        mutants_suffix(&config.shape.mutants),
+        engine_suffix(&config.shape.engine) + &mutants_suffix(&config.shape.mutants),
         config.jobs,
         out.display()
     );
@@ -174,6 +177,7 @@ fn campaign_config(args: &CampaignArgs) -> anyhow::Result<CampaignConfig> {
         service: args.service,
         mutants: args.mutants.clone(),
         duration_ns,
+        engine: args.engine.clone(),
     };
     shape.config(plan.nth(0)).validate()?;
     Ok(CampaignConfig {
@@ -208,6 +212,14 @@ fn default_out(shard: Option<Shard>) -> PathBuf {
         )),
         _ => PathBuf::from("target/campaign"),
     }
+}
+
+/// `, engine raft-rs`; nothing for ours.
+fn engine_suffix(engine: &EngineChoice) -> String {
+    if engine.is_ours() {
+        return String::new();
+    }
+    format!(", engine {engine}")
 }
 
 fn mutants_suffix(mutants: &[Mutant]) -> String {

@@ -178,6 +178,7 @@ fn score(
             service,
             mutants: mutant.into_iter().collect(),
             duration_ns: None,
+            engine: Default::default(),
         },
         jobs,
         check_determinism: false,

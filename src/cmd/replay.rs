@@ -11,8 +11,8 @@ use clap::Args;
 use scenarios::Repro;
 use scenarios::campaign::output::read_results;
 use scenarios::config::Mutant;
-use scenarios::config::ServiceKind;
 use scenarios::config::swarm::Shape;
+use scenarios::config::{EngineChoice, ServiceKind};
 use scenarios::run::{Origin, SeedShape};
 use sim::NANOS_PER_MILLI;
 
@@ -34,6 +34,14 @@ pub struct ReplayArgs {
         conflicts_with = "results"
     )]
     pub service: ServiceKind,
+    /// The campaign's `--engine`.
+    #[arg(
+        long,
+        default_value = "ours",
+        value_name = "E",
+        conflicts_with = "results"
+    )]
+    pub engine: EngineChoice,
     /// Planted bug the campaign switched on; repeatable.
     #[arg(long = "mutant", value_name = "M", conflicts_with = "results")]
     pub mutants: Vec<Mutant>,
@@ -123,5 +131,6 @@ fn seed_shape(args: &ReplayArgs) -> anyhow::Result<SeedShape> {
         service: args.service,
         mutants: args.mutants.clone(),
         duration_ns,
+        engine: args.engine.clone(),
     })
 }

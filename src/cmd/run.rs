@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 use kv::ReadMode;
 use scenarios::config::Mutant;
-use scenarios::config::ServiceKind;
+use scenarios::config::{EngineChoice, ServiceKind};
 use scenarios::harness::FaultSchedule;
 use scenarios::run::{Origin, RunFlags, catch_panic};
 use scenarios::{Repro, RunConfig, RunOptions, run_with};
@@ -75,6 +75,9 @@ pub struct ShapeArgs {
     /// The service under test: `kv` (one Raft group) or `sharded` (sharded KV on multi-raft).
     #[arg(long, default_value = "kv", value_name = "S")]
     pub service: ServiceKind,
+    /// The Raft implementation: `ours` or `raft-rs` (tikv/raft-rs 0.7).
+    #[arg(long, default_value = "ours", value_name = "E")]
+    pub engine: EngineChoice,
     /// Raft servers (the KV service) [default: 5].
     #[arg(long)]
     pub nodes: Option<usize>,
@@ -116,6 +119,7 @@ impl Default for ShapeArgs {
     fn default() -> Self {
         Self {
             service: ServiceKind::Kv,
+            engine: EngineChoice::Ours,
             nodes: None,
             groups: None,
             group_size: None,
@@ -167,6 +171,7 @@ impl ShapeArgs {
             fault_count: self.fault_count,
             initial_voters: self.initial_voters,
             conf_change_on_append: self.conf_change_on_append,
+            engine: self.engine.clone(),
             faults: faults.map(std::path::Path::to_path_buf),
         })
     }

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use scenarios::config::Mutant;
-use scenarios::config::ServiceKind;
 use scenarios::config::swarm::{self, Shape};
+use scenarios::config::{EngineChoice, ServiceKind};
 use scenarios::shrink::{ShrinkError, shrink};
 
 #[derive(Debug, Args)]
@@ -26,6 +26,9 @@ pub struct ShrinkArgs {
     /// The campaign's `--service`.
     #[arg(long, default_value = "kv", value_name = "S")]
     pub service: ServiceKind,
+    /// The campaign's `--engine`.
+    #[arg(long, default_value = "ours", value_name = "E")]
+    pub engine: EngineChoice,
     /// Where to write the scenario script (default: shrunk-seed-S.scn).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -40,7 +43,8 @@ pub fn run(args: ShrinkArgs) -> anyhow::Result<ExitCode> {
     } else {
         Shape::Swarm
     };
-    let config = swarm::config_for(args.seed, shape, args.service, &args.mutants);
+    let mut config = swarm::config_for(args.seed, shape, args.service, &args.mutants);
+    swarm::fit_engine(&mut config, &args.engine);
     config.validate()?;
     let shrunk = match shrink(&config, args.runs_max) {
         Ok(shrunk) => shrunk,

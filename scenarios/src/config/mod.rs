@@ -16,6 +16,7 @@ use raft::MutantSet;
 use serde::{Deserialize, Serialize};
 use sim::{DiskConfig, LinkConfig, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId};
 
+pub use crate::engines::{EngineChoice, UnknownEngine};
 pub use faults::{FAULT_KINDS, FaultKind, FaultKindSpec};
 pub use mutant::{Mutant, UnknownMutant};
 pub use property::{Property, Violation};
@@ -39,6 +40,8 @@ pub enum ConfigError {
     Raft(#[from] raft::ConfigError),
     #[error("{0}")]
     Service(String),
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// The bounds of every setting a user can give, checked in [`RunConfig::validate`]. They keep
@@ -264,6 +267,10 @@ pub struct RunConfig {
     /// The service under test: the KV service (the default) or the sharded KV.
     #[serde(default, skip_serializing_if = "Service::is_kv")]
     pub service: Service,
+    /// The Raft implementation the servers run (ours unless named: our runs serialize as
+    /// before the choice existed).
+    #[serde(default, skip_serializing_if = "EngineChoice::is_ours")]
+    pub engine: EngineChoice,
     /// Linearizability-check budget in search steps; over it the verdict is unknown (a failure).
     pub checker_steps_max: u64,
     /// The first this many clients only read.
@@ -397,6 +404,7 @@ impl RunConfig {
             initial_voters: None,
             conf_change_on_append: false,
             service: Service::Kv,
+            engine: EngineChoice::Ours,
             checker_steps_max: 20_000_000,
             readers: 0,
             initial_learners: 0,
@@ -429,6 +437,7 @@ impl RunConfig {
     /// workload accept.
     pub fn validate(&self) -> Result<(), ConfigError> {
         use bounds::*;
+        self.validate_engine()?;
         self.validate_service()?;
         let servers_max = match self.service {
             Service::Kv => SERVERS_MAX,
@@ -528,6 +537,27 @@ impl RunConfig {
 
     /// What only one service allows: the sharded service's shape, its mutants, no membership
     /// changes inside its groups.
+    /// What only our engine can do: planted bugs (they are switches in our code), configurations
+    /// applied on append, and (for now) the sharded service's multi-raft hosts.
+    fn validate_engine(&self) -> Result<(), ConfigError> {
+        if self.engine.is_ours() {
+            return Ok(());
+        }
+        let refuse = |feature: &str| Err(ConfigError::Engine(self.engine.refuses(feature)));
+        if let Some(mutant) = self.mutants.first() {
+            return refuse(&format!(
+                "mutants (planted bugs are our engine's): {mutant}"
+            ));
+        }
+        if self.conf_change_on_append {
+            return refuse("conf-change-on-append (configurations applied when appended)");
+        }
+        if !self.service.is_kv() {
+            return refuse("the sharded service (its multi-raft hosts run our engine only)");
+        }
+        Ok(())
+    }
+
     fn validate_service(&self) -> Result<(), ConfigError> {
         let refuse = |message: String| Err(ConfigError::Service(message));
         let Service::Sharded(sharded) = &self.service else {

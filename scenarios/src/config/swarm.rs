@@ -12,6 +12,7 @@ use sim::{NANOS_PER_MILLI, NANOS_PER_SEC, RngStream, SeedRng};
 
 use super::faults::{FAULT_KINDS, SwarmDraw};
 use super::{FaultMix, RunConfig, Service, ServiceKind, ShardedConfig};
+use crate::engines::EngineChoice;
 
 /// Which configurations a campaign draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -32,6 +33,16 @@ pub fn config_for(seed: u64, shape: Shape, service: ServiceKind, mutants: &[Muta
     };
     config.mutants = mutants.to_vec();
     config
+}
+
+/// Fits a drawn configuration to `engine`: an engine other than ours gets only what it can
+/// express, so a configuration effective on append (ours alone has it) becomes etcd's
+/// effective-when-applied; every other draw stays what the seed drew.
+pub fn fit_engine(config: &mut RunConfig, engine: &EngineChoice) {
+    config.engine = engine.clone();
+    if !engine.is_ours() {
+        config.conf_change_on_append = false;
+    }
 }
 
 /// Draws one swarm configuration of the sharded service from `seed`: the KV seed's timing,

@@ -27,12 +27,14 @@ pub mod sharded;
 
 use std::collections::BTreeSet;
 
+use engine::Engine;
 use kv::{ClerkConfig, HistoryRecord, ServerConfig, WorkloadConfig};
 use raft::{MemStorage, RawNode, Role};
 use shardkv::HostConfig;
 use sim::{EventKind, Names, NodeId, SeedRng, SimConfig, Simulation, Step};
 
 use crate::config::{ConfigError, RunConfig, Service, Violation};
+use crate::engines::{AnyEngine, EngineChoice};
 pub use admin::{AdminCommand, Fault, FaultSchedule};
 use marks::{HarnessMark, Marks};
 use nodes::{ClientNode, ClusterNode, HostNode, ServerNode, SimEnv};
@@ -65,6 +67,8 @@ pub struct ClusterSpec {
     pub seed: u64,
     pub sim: SimConfig,
     pub servers: ServerSpecs,
+    /// The Raft implementation of the KV service's servers.
+    pub engine: EngineChoice,
     pub clients: usize,
     pub clerk: ClerkConfig,
     pub workload: WorkloadConfig,
@@ -86,6 +90,7 @@ impl ClusterSpec {
             seed: config.seed,
             sim: config.sim_config(),
             servers,
+            engine: config.engine.clone(),
             clients: config.clients,
             clerk: config.clerk_config(),
             workload: config.workload_config(),
@@ -242,6 +247,7 @@ impl Cluster {
             match &spec.servers {
                 ServerSpecs::Kv(configs) => ClusterNode::Server(Box::new(ServerNode::new(
                     configs[id as usize].clone(),
+                    spec.engine.clone(),
                     jitter,
                 ))),
                 ServerSpecs::Sharded(hosts) => {
@@ -335,7 +341,7 @@ impl Cluster {
     pub fn with_raft<R>(
         &mut self,
         address: NodeId,
-        act: impl FnOnce(&mut RawNode<MemStorage>) -> R,
+        act: impl FnOnce(&mut AnyEngine) -> R,
     ) -> Option<(R, Result<Option<Observed>, Violation>)> {
         let result = self.sim.with_node(address, |node, ctx| {
             let server = node.as_server_mut()?;
@@ -420,7 +426,7 @@ impl Cluster {
             .expect("checked running above");
         oracles.check(ServerView { node, server }, time_ns)?;
         if role == Role::Leader && oracles.commit_unchecked(commit) {
-            let running: Vec<Option<&RawNode<MemStorage>>> = (0..self.servers)
+            let running: Vec<Option<&AnyEngine>> = (0..self.servers)
                 .map(|id| self.sim.node(id).and_then(ClusterNode::as_server))
                 .map(|server| server.map(kv::Server::raft))
                 .collect();
@@ -454,32 +460,22 @@ impl Cluster {
     /// Marks the dangerous states a leader's view of its Raft group shows: Figure 8's (see
     /// [`HarnessMark::Figure8Danger`]), a second leader, a leader outside its configuration.
     fn mark_leader_states(&mut self, leader: NodeId, elected_now: bool) {
-        let Some(raft) = self.raft_of(leader) else {
-            return;
+        let hits = if self.layout.is_none() {
+            let Some(raft) = self.sim.node(leader).and_then(ClusterNode::as_server) else {
+                return;
+            };
+            leader_states(raft.raft(), leader, elected_now, || {
+                self.running().map(|(id, s)| (id, s.raft())).collect()
+            })
+        } else {
+            let Some(host) = self.sim.node(leader).and_then(ClusterNode::as_host) else {
+                return;
+            };
+            leader_states(host.replica().raft(), leader, elected_now, || {
+                self.sharded_group_of(leader)
+            })
         };
-        let (term, commit) = (raft.term(), raft.commit_index());
-        let outside = !raft.voters().contains(raft.id());
-        let old_entry = (commit < raft.last_index())
-            .then(|| Some((commit + 1, raft.term_at(commit + 1)?)))
-            .flatten()
-            .filter(|&(_, entry_term)| entry_term < term);
-        let mut danger = false;
-        let mut two_leaders = false;
-        // Most of a leader's events show neither: the group is gathered only when one does.
-        if old_entry.is_some() || elected_now {
-            let group = self.raft_group_of(leader);
-            for &(_, other_raft) in group.iter().filter(|&&(other, _)| other != leader) {
-                let last_term = other_raft.term_at(other_raft.last_index()).unwrap_or(0);
-                // Figure 8 (c): another server lacks the entry and its log ends in a term
-                // between the entry's and the leader's, so it could still win and overwrite it.
-                danger |= old_entry.is_some_and(|(index, entry_term)| {
-                    other_raft.term_at(index) != Some(entry_term)
-                        && entry_term < last_term
-                        && last_term < term
-                });
-                two_leaders |= elected_now && other_raft.role() == Role::Leader;
-            }
-        }
+        let (outside, danger, two_leaders) = hits;
         for (hit, mark) in [
             (outside, HarnessMark::LeaderOutsideConfiguration),
             (danger, HarnessMark::Figure8Danger),
@@ -491,22 +487,8 @@ impl Cluster {
         }
     }
 
-    /// The Raft replica of server `node` (its replica group's, on a multi-raft server), while
-    /// it runs.
-    fn raft_of(&self, node: NodeId) -> Option<&RawNode<MemStorage>> {
-        let node = self.sim.node(node)?;
-        match self.layout {
-            None => Some(node.as_server()?.raft()),
-            Some(_) => Some(node.as_host()?.replica().raft()),
-        }
-    }
-
-    /// The running replicas of the Raft group `node`'s replica is in, by server: every KV
-    /// server, or the hosts of the same replica group (the sharded service).
-    fn raft_group_of(&self, node: NodeId) -> Vec<(NodeId, &RawNode<MemStorage>)> {
-        if self.layout.is_none() {
-            return self.running().map(|(id, s)| (id, s.raft())).collect();
-        }
+    /// The running replicas of the sharded service's replica group `node` is in, by server.
+    fn sharded_group_of(&self, node: NodeId) -> Vec<(NodeId, &RawNode<MemStorage>)> {
         let group = |id: NodeId| Some(self.sim.node(id)?.as_host()?.group());
         let Some(own) = group(node) else {
             return Vec::new();
@@ -546,7 +528,7 @@ impl Cluster {
     }
 
     /// The running servers, by address.
-    pub fn running(&self) -> impl Iterator<Item = (NodeId, &kv::Server)> {
+    pub fn running(&self) -> impl Iterator<Item = (NodeId, &nodes::Server)> {
         (0..self.servers).filter_map(|id| self.sim.node(id)?.as_server().map(|s| (id, s)))
     }
 
@@ -571,7 +553,7 @@ impl Cluster {
             servers: self.servers,
             network: self.sim.network(),
             leader: leader.map(|(id, _)| id),
-            voters: voters.map_or_else(Vec::new, |voters| {
+            voters: voters.as_ref().map_or_else(Vec::new, |voters| {
                 voters
                     .incoming
                     .iter()
@@ -585,7 +567,7 @@ impl Cluster {
                     .map(|&id| kv::server::address(id) as NodeId)
                     .collect()
             }),
-            joint: voters.is_some_and(raft::JointConfig::is_joint),
+            joint: voters.as_ref().is_some_and(|voters| voters.is_joint()),
             group_leaders: Vec::new(),
             controller: None,
         }
@@ -627,7 +609,7 @@ impl Cluster {
     /// Servers that applied the same log hold the same state: every running server that has
     /// applied as far as the most advanced one has the same state-machine digest.
     pub fn check_replicas(&self, time_ns: u64) -> Result<(), Violation> {
-        let applied = |s: &kv::Server| s.state_machine().applied_index();
+        let applied = |s: &nodes::Server| s.state_machine().applied_index();
         let Some(top) = self.running().map(|(_, s)| applied(s)).max() else {
             return Ok(());
         };
@@ -716,9 +698,50 @@ impl Cluster {
     }
 }
 
+/// For leader `raft` (server `leader`) and its Raft group (`group`, gathered only when needed):
+/// whether it leads outside its configuration, is in Figure 8's danger (see
+/// [`HarnessMark::Figure8Danger`]), or is a second leader.
+fn leader_states<'a, E: Engine + 'a>(
+    raft: &E,
+    leader: NodeId,
+    elected_now: bool,
+    group: impl FnOnce() -> Vec<(NodeId, &'a E)>,
+) -> (bool, bool, bool) {
+    let (term, commit) = (raft.term(), raft.commit_index());
+    let outside = !raft.is_voter(raft.id());
+    let old_entry = (commit < raft.last_index())
+        .then(|| Some((commit + 1, raft.term_at(commit + 1)?)))
+        .flatten()
+        .filter(|&(_, entry_term)| entry_term < term);
+    let mut danger = false;
+    let mut two_leaders = false;
+    // Most of a leader's events show neither: the group is gathered only when one does.
+    if old_entry.is_some() || elected_now {
+        for (_, other_raft) in group().into_iter().filter(|&(other, _)| other != leader) {
+            let last_term = other_raft.term_at(other_raft.last_index()).unwrap_or(0);
+            // Figure 8 (c): another server lacks the entry and its log ends in a term
+            // between the entry's and the leader's, so it could still win and overwrite it.
+            danger |= old_entry.is_some_and(|(index, entry_term)| {
+                other_raft.term_at(index) != Some(entry_term)
+                    && entry_term < last_term
+                    && last_term < term
+            });
+            two_leaders |= elected_now && other_raft.role() == Role::Leader;
+        }
+    }
+    (outside, danger, two_leaders)
+}
+
 /// A leader's flow-control view of its followers, ` (n2: replicate match=5 next=6, ...)`, where
 /// a stuck replication shows; nothing for other roles.
-pub(crate) fn describe_progress(raft: &RawNode<MemStorage>) -> String {
+pub(crate) fn describe_progress(raft: &AnyEngine) -> String {
+    match raft {
+        AnyEngine::Ours(raft) => describe_our_progress(raft),
+        AnyEngine::Other(_) => String::new(),
+    }
+}
+
+pub(crate) fn describe_our_progress(raft: &RawNode<MemStorage>) -> String {
     if raft.role() != Role::Leader {
         return String::new();
     }

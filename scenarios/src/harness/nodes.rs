@@ -6,8 +6,8 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use kv::{
-    Clerk, ClerkAction, ClerkConfig, HistoryRecord, Server, ServerConfig, TimerToken, Wire,
-    Workload, WorkloadConfig,
+    Clerk, ClerkAction, ClerkConfig, HistoryRecord, ServerConfig, TimerToken, Wire, Workload,
+    WorkloadConfig,
 };
 use std::collections::BTreeMap;
 
@@ -15,6 +15,11 @@ use shardkv::{Host, HostConfig, Jitters};
 use sim::{Context, NodeId, RngStream, SeedRng, TimerId};
 
 use super::admin::AdminCommand;
+use crate::engines::{self, AnyEngine, EngineChoice};
+use engine::Engine as _;
+
+/// A KV server of the harness: the KV state machine on the run's engine.
+pub type Server = kv::Server<kv::KvStateMachine, AnyEngine>;
 
 /// What travels on the simulated network: the KV service's messages, or the sharded
 /// service's. One service per run, so a run's messages are all of one kind.
@@ -134,14 +139,16 @@ impl<W: IntoNet> kv::Env<W> for SimEnv<'_, '_> {
 /// the `Server` itself is rebuilt from disk on every start.
 pub struct ServerNode {
     pub config: ServerConfig,
+    engine: EngineChoice,
     jitter: Option<RngStream>,
     pub server: Option<Server>,
 }
 
 impl ServerNode {
-    pub fn new(config: ServerConfig, jitter: RngStream) -> Self {
+    pub fn new(config: ServerConfig, engine: EngineChoice, jitter: RngStream) -> Self {
         Self {
             config,
+            engine,
             jitter: Some(jitter),
             server: None,
         }
@@ -152,7 +159,11 @@ impl ServerNode {
         let election_tick = self.config.raft.election_tick;
         let jitter = Box::new(move || stream.below(election_tick));
         let mut env = SimEnv { ctx };
-        let server = Server::on_start(self.config.clone(), jitter, &mut env)
+        let choice = &self.engine;
+        let start = |config, durable: ::engine::Durable<'_>, jitter| {
+            engines::start(choice, config, durable, jitter)
+        };
+        let server = Server::on_start_with(self.config.clone(), jitter, &mut env, start)
             .expect("the harness validated the Raft configuration");
         self.server = Some(server);
     }

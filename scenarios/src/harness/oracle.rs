@@ -5,8 +5,9 @@
 //! term and index; servers are named as everywhere (`sim::names`). One `Oracles` judges one
 //! Raft group: the KV service's, or each of the sharded service's groups and its controller.
 
+use engine::Engine;
 use kv::{AckedWrite, AppendedEntry, AppliedEntry};
-use raft::{MemStorage, RawNode, Role};
+use raft::Role;
 use sim::names::server as name;
 use sim::{Names, NodeId};
 
@@ -14,9 +15,9 @@ use crate::config::{Property, Violation};
 
 /// What the oracles need to see of one server (one replica of the group the oracles judge)
 /// after an event.
-pub struct ServerView<'a, S: kv::StateMachine> {
+pub struct ServerView<'a, S: kv::StateMachine, E: Engine> {
     pub node: NodeId,
-    pub server: &'a mut kv::Server<S>,
+    pub server: &'a mut kv::Server<S, E>,
 }
 
 #[derive(Default)]
@@ -57,9 +58,9 @@ impl Oracles {
         self.role.remove(u64::from(node));
     }
 
-    pub fn check<S: kv::StateMachine>(
+    pub fn check<S: kv::StateMachine, E: Engine>(
         &mut self,
-        view: ServerView<'_, S>,
+        view: ServerView<'_, S, E>,
         time_ns: u64,
     ) -> Result<(), Violation> {
         let ServerView { node, server } = view;
@@ -274,7 +275,7 @@ impl Oracles {
     }
 
     /// Records the entries a leader counts as committed for the first time.
-    fn note_commits(&mut self, raft: &raft::RawNode<raft::MemStorage>) {
+    fn note_commits(&mut self, raft: &impl Engine) {
         let term = raft.term();
         while (self.committed.len() as u64) < raft.commit_index() {
             let index = self.committed.len() as u64 + 1;
@@ -285,11 +286,7 @@ impl Oracles {
     }
 
     /// A new leader of term T must hold every entry committed in a term before T.
-    fn check_new_leader(
-        &mut self,
-        node: NodeId,
-        raft: &raft::RawNode<raft::MemStorage>,
-    ) -> Result<(), (u64, String)> {
+    fn check_new_leader(&mut self, node: NodeId, raft: &impl Engine) -> Result<(), (u64, String)> {
         let term = raft.term();
         let first = raft.first_index() as usize;
         for (position, &(entry_term, commit_term)) in self
@@ -370,10 +367,10 @@ impl Oracles {
     /// change bug), breaks it before any new leader shows the loss.
     ///
     /// `running[a]` is the Raft node of the server at address `a`, `None` while it is down.
-    pub fn check_commit_is_safe(
+    pub fn check_commit_is_safe<E: Engine>(
         &mut self,
         leader: NodeId,
-        running: &[Option<&RawNode<MemStorage>>],
+        running: &[Option<&E>],
         time_ns: u64,
     ) -> Result<(), Violation> {
         let Some(leader_raft) = running.get(leader as usize).copied().flatten() else {
@@ -410,7 +407,7 @@ impl Oracles {
                     continue;
                 }
                 let own_log = logs[address].expect("a running server has a log");
-                let Some(electors) = electing_quorum(raft.voters(), |id| {
+                let Some(electors) = electing_quorum(&raft.voters(), |id| {
                     log_of(id).is_some_and(|log| own_log >= log)
                 }) else {
                     continue;

@@ -292,7 +292,7 @@ impl Cluster {
                 raft.term(),
                 raft.commit_index(),
                 raft.last_index(),
-                super::describe_progress(raft)
+                super::describe_our_progress(raft)
             )
         };
         let hosts: Vec<String> = self

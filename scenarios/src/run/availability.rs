@@ -138,15 +138,17 @@ impl Availability {
         self.leader = None;
     }
 
-    /// Judges what an event showed. `term_of` gives a running server's term; `view` is asked
-    /// for only when a healthy cluster has no leader to hold yet (it costs a walk over the
-    /// servers, too much for every event).
+    /// Judges what an event showed. `term_of` gives a running server's term; `removed` says a
+    /// running server is no longer a voter of its own configuration; `view` is asked for only
+    /// when a healthy cluster has no leader to hold yet (it costs a walk over the servers, too
+    /// much for every event).
     pub fn observe<'a>(
         &mut self,
         observed: &Observed,
         view: impl FnOnce() -> ClusterView<'a>,
         now_ns: u64,
         term_of: impl Fn(NodeId) -> Option<u64>,
+        removed: impl Fn(NodeId) -> bool,
     ) -> Result<(), Violation> {
         if self.off || !self.health.healthy(now_ns) {
             self.leader = None;
@@ -157,6 +159,13 @@ impl Availability {
             && (observed.node == leader) != (observed.role == raft::Role::Leader)
         {
             let lost = observed.node == leader;
+            // A leader that applied its own removal steps down (kv::Server asks every engine
+            // to): the membership change it committed deposed it, however long after the
+            // change was proposed (raft-rs campaign seed 6366: a partition held it back).
+            if lost && removed(leader) {
+                self.leader = None;
+                return Ok(());
+            }
             let message = if lost {
                 format!(
                     "{} stopped leading term {term} though nothing had failed for {}ms",

@@ -15,6 +15,7 @@ pub mod nemesis;
 pub mod record;
 pub mod repro;
 
+use engine::Engine as _;
 use kv::HistoryRecord;
 use sim::{FaultAction, NANOS_PER_MILLI, NANOS_PER_SEC, NodeId, SeedRng};
 
@@ -302,8 +303,15 @@ impl<'a> Run<'a> {
                 let server = cluster.sim.node(node)?.as_server()?;
                 Some(server.raft().term())
             };
+            let removed = |node: NodeId| {
+                let Some(server) = cluster.sim.node(node).and_then(|n| n.as_server()) else {
+                    return false;
+                };
+                let (id, conf) = (server.raft().id(), server.raft().conf_state());
+                !conf.voters.contains(&id) && !conf.voters_outgoing.contains(&id)
+            };
             self.availability
-                .observe(observed, || cluster.view(), now, term_of)?;
+                .observe(observed, || cluster.view(), now, term_of, removed)?;
         }
         self.react(observed);
         Ok(())

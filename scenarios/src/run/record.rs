@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use checker::{CheckResult, Model};
+use engine::Engine;
 use raft::Role;
 use reports::{
     CheckRecord, FaultBand, FaultKind, MessageFate, Operation, PartitionSummary, RunRecord,
@@ -38,7 +39,10 @@ pub fn describe_wire(message: &NetMessage) -> String {
 }
 
 /// The server's state (its replica group's, on a multi-raft server) for the final table.
-pub fn server_state<S: kv::StateMachine>(node: NodeId, server: &kv::Server<S>) -> ServerState {
+pub fn server_state<S: kv::StateMachine, E: Engine>(
+    node: NodeId,
+    server: &kv::Server<S, E>,
+) -> ServerState {
     let raft = server.raft();
     let last_index = raft.last_index();
     let first = last_index.saturating_sub(LOG_TAIL_ENTRIES - 1).max(1);

@@ -9,8 +9,9 @@ use crate::config::Mutant;
 use kv::ReadMode;
 use sim::NANOS_PER_MILLI;
 
-use crate::config::swarm::{Shape, config_for};
+use crate::config::swarm::{Shape, config_for, fit_engine};
 use crate::config::{FaultMix, RunConfig, Service, ServiceKind, ShardedConfig};
+use crate::engines::EngineChoice;
 
 /// How each campaign seed's configuration is made; enough to rebuild it from the seed alone.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -20,6 +21,8 @@ pub struct SeedShape {
     pub mutants: Vec<Mutant>,
     /// Overrides the safety phase's length (short smoke campaigns and tests).
     pub duration_ns: Option<u64>,
+    /// The Raft implementation; draws it cannot express are fitted (`swarm::fit_engine`).
+    pub engine: EngineChoice,
 }
 
 impl SeedShape {
@@ -28,6 +31,7 @@ impl SeedShape {
         if let Some(duration_ns) = self.duration_ns {
             config.duration_ns = duration_ns;
         }
+        fit_engine(&mut config, &self.engine);
         config
     }
 }
@@ -50,6 +54,7 @@ pub struct RunFlags {
     pub groups: usize,
     pub group_size: usize,
     pub shards: usize,
+    pub engine: EngineChoice,
 }
 
 impl Default for RunFlags {
@@ -70,6 +75,7 @@ impl Default for RunFlags {
             groups: sharded.group_sizes.len(),
             group_size: sharded.group_sizes[0],
             shards: sharded.shards,
+            engine: EngineChoice::Ours,
         }
     }
 }
@@ -89,6 +95,7 @@ impl RunFlags {
         };
         config.initial_voters = self.initial_voters;
         config.conf_change_on_append = self.conf_change_on_append;
+        config.engine = self.engine.clone();
         if self.service == ServiceKind::Sharded {
             let sharded = ShardedConfig {
                 group_sizes: vec![self.group_size; self.groups],
@@ -157,7 +164,7 @@ impl Repro {
                 if let Some(duration_ns) = shape.duration_ns {
                     command += &format!(" --duration-ms {}", duration_ns / NANOS_PER_MILLI);
                 }
-                command + &mutant_flags(&shape.mutants)
+                command + &engine_flag(&shape.engine) + &mutant_flags(&shape.mutants)
             }
             Origin::Run(flags) => run_command(seed, flags),
             Origin::Results(path) => {
@@ -172,6 +179,14 @@ impl Repro {
             }
         }
     }
+}
+
+/// ` --engine NAME`, nothing for ours.
+fn engine_flag(engine: &EngineChoice) -> String {
+    if engine.is_ours() {
+        return String::new();
+    }
+    format!(" --engine {engine}")
 }
 
 fn mutant_flags(mutants: &[Mutant]) -> String {
@@ -204,6 +219,7 @@ fn run_command(seed: u64, flags: &RunFlags) -> String {
     if flags.duration_ms != standard.duration_ms {
         command += &format!(" --duration-ms {}", flags.duration_ms);
     }
+    command += &engine_flag(&flags.engine);
     command += &mutant_flags(&flags.mutants);
     if flags.read_mode != standard.read_mode {
         command += &format!(" --read-mode {}", flags.read_mode);
@@ -234,10 +250,19 @@ mod tests {
             service: ServiceKind::Kv,
             mutants: vec![Mutant::Raft(raft::Mutant::NoDedup)],
             duration_ns: Some(2_000 * NANOS_PER_MILLI),
+            engine: EngineChoice::Ours,
         };
         assert_eq!(
             Repro::campaign(4, &shape).command(),
             "raftsim replay --seed 4 --standard --duration-ms 2000 --mutant no-dedup"
+        );
+        let raft_rs = SeedShape {
+            engine: EngineChoice::RaftRs,
+            ..SeedShape::default()
+        };
+        assert_eq!(
+            Repro::campaign(5, &raft_rs).command(),
+            "raftsim replay --seed 5 --engine raft-rs"
         );
         assert_eq!(
             Repro::campaign(9, &SeedShape::default()).command(),

@@ -18,6 +18,7 @@ use super::parse::{ClusterSettings, Command, Expectation, Line, ReplyExpect};
 use super::syntax::{Filter, NodeList, describe_message};
 use super::{Script, ScriptError, ScriptOptions, ScriptOutcome};
 use crate::config::{Mutant, Property, Violation};
+use crate::engines::{AnyEngine, EngineChoice};
 use crate::harness::history;
 use crate::harness::nodes::ClusterNode;
 use crate::harness::{Cluster, ClusterSpec, Observed, ServerSpecs};
@@ -448,6 +449,7 @@ impl Runner {
         address: NodeId,
         act: impl FnOnce(&mut RawNode<MemStorage>) -> R,
     ) -> Option<R> {
+        let act = |engine: &mut AnyEngine| act(engine.as_ours_mut().expect(SCRIPTS_RUN_OURS));
         let (result, observed) = self.cluster.with_raft(address, act)?;
         self.note(observed);
         Some(result)
@@ -535,7 +537,7 @@ impl Runner {
             .sim
             .node(address)
             .and_then(ClusterNode::as_server)
-            .map(|server| server.raft())
+            .map(|server| server.raft().as_ours().expect(SCRIPTS_RUN_OURS))
             .ok_or_else(|| format!("{} is down", sim::names::server(address)))
     }
 
@@ -769,7 +771,7 @@ impl Runner {
                 parts.push(format!("{name}:down"));
                 continue;
             };
-            let raft = server.raft();
+            let raft = server.raft().as_ours().expect(SCRIPTS_RUN_OURS);
             let role = match raft.role() {
                 Role::Leader => 'L',
                 Role::Follower => 'F',
@@ -796,6 +798,9 @@ impl Runner {
     }
 }
 
+/// Cluster scripts drive Raft by hand (campaign, progress, log views): our engine only.
+const SCRIPTS_RUN_OURS: &str = "cluster scripts run our engine";
+
 /// The cluster a script's settings describe, for the harness's factory.
 fn cluster_spec(settings: &ClusterSettings) -> ClusterSpec {
     let election_ns = settings.tick_ns * settings.election_tick;
@@ -807,6 +812,7 @@ fn cluster_spec(settings: &ClusterSettings) -> ClusterSpec {
                 .map(|address| server_config(settings, address))
                 .collect(),
         ),
+        engine: EngineChoice::Ours,
         clients: settings.clients as usize,
         clerk: ClerkConfig {
             request_timeout_ns: election_ns,

@@ -21,7 +21,7 @@ use sim::text::{format_duration, format_time};
 
 use super::parse::{Command, Expectation, parse_mutants};
 use super::{Script, ScriptError, ScriptOptions, ScriptOutcome};
-use crate::config::{Property, RunConfig, ServiceKind};
+use crate::config::{EngineChoice, Property, RunConfig, ServiceKind, UnknownEngine};
 use crate::harness::FaultSchedule;
 use crate::run::{RunOptions, catch_panic, check_action, run_with};
 
@@ -136,6 +136,13 @@ pub fn parse_run_config(args: &[&str]) -> Result<RunConfig, String> {
     let mut value = to_value(&RunConfig::standard_of(service, seed));
     for (key, text) in fields {
         if key == "seed" || key == "service" {
+            continue;
+        }
+        if key == "engine" {
+            // Ours is the standard run's and is not serialized; any engine is named in full.
+            let engine: EngineChoice = text.parse().map_err(|e: UnknownEngine| e.to_string())?;
+            let map = value.as_object_mut().expect("a configuration is an object");
+            map.insert("engine".to_string(), Value::String(engine.to_string()));
             continue;
         }
         let slot = field_mut(&mut value, key)

@@ -10,7 +10,14 @@
 //! shard has settled, pulls the shards it gained from their previous owners, and tells those
 //! owners once it has installed them. What it learns it proposes through its group's log.
 //!
-//! The host reaches Raft only through `kv::Server` (and `kv::Server::is_leader`), so the
+//! That work is closed-loop, so a slow group cannot be flooded by it: the leader has at most
+//! one query at the controller (asked again, of the next replica, after a wait that doubles
+//! while unanswered) and at most one of its own commands in its log not yet applied. Polling
+//! open-loop, every poll added a controller entry per group and every pull or delete reply a
+//! group entry; with one append of one entry in flight (`max_inflight_msgs = 1`) a log grew
+//! faster than it replicated and the commands the groups waited for never applied.
+//!
+//! The host reaches Raft only through `kv::Server` (and its `is_leader` and `term`), so the
 //! engine behind it can change without touching this module.
 
 use std::collections::BTreeMap;
@@ -157,8 +164,21 @@ pub struct Host {
     controller_guess: usize,
     /// The poller asked and has had no answer yet.
     query_outstanding: bool,
+    /// Polls since the outstanding query was asked.
+    query_age_polls: u64,
+    /// Polls to wait for an answer before asking again; doubles while unanswered.
+    query_wait_polls: u64,
     next_query_seq: u64,
+    /// The leader's last command of its own (index, term), until it applies or the term ends.
+    proposed: Option<(u64, u64)>,
 }
+
+/// The first wait for a query's answer: one commit round of the controller takes longer than a
+/// poll, so asking again after one poll would nearly always duplicate it.
+const QUERY_WAIT_POLLS_MIN: u64 = 2;
+/// The longest wait between asks, reached after a few unanswered ones (a replica down, queries
+/// lost, or a controller log slow to commit).
+const QUERY_WAIT_POLLS_MAX: u64 = 16;
 
 impl Host {
     /// Starts every hosted group from what survived on the shared disk.
@@ -191,7 +211,10 @@ impl Host {
             ticks: 0,
             controller_guess: 0,
             query_outstanding: false,
+            query_age_polls: 0,
+            query_wait_polls: QUERY_WAIT_POLLS_MIN,
             next_query_seq: 1,
+            proposed: None,
         };
         env.set_tick_timer(host.config.tick_ns);
         host.flush_syncs(env);
@@ -362,12 +385,28 @@ impl Host {
         self.state().is_settled() || mutants.contains(Mutant::ConfigBeforeMigration)
     }
 
+    /// Proposes `command` unless a command proposed before is still on its way to being
+    /// applied: whatever prompted this one (a poll, a pull or delete reply) comes again if it
+    /// is still needed once that one has applied.
     fn propose(&mut self, env: &mut impl Env, command: GroupCommand) {
-        // Refused only when leadership was lost a moment ago: the next poll asks again.
+        if self.proposal_pending() {
+            return;
+        }
         let data = command.encode();
+        let mut index = None;
         self.with_replica(env, |replica, scoped| {
-            let _ = replica.propose(scoped, data);
+            // Refused only when leadership was lost a moment ago: the next poll asks again.
+            index = replica.propose(scoped, data).ok();
         });
+        self.proposed = index.map(|index| (index, self.replica.term()));
+    }
+
+    /// Whether the last command proposed may still apply: not applied yet, and proposed in the
+    /// current term (a leader of a later term may have dropped it).
+    fn proposal_pending(&self) -> bool {
+        self.proposed.is_some_and(|(index, term)| {
+            index > kv::StateMachine::applied_index(self.state()) && term == self.replica.term()
+        })
     }
 
     /// The leader's background work: the next configuration, pulls, deletes.
@@ -400,7 +439,12 @@ impl Host {
     fn ask_controller(&mut self, env: &mut impl Env) {
         let replicas = &self.config.layout.controller;
         if self.query_outstanding {
+            self.query_age_polls += 1;
+            if self.query_age_polls < self.query_wait_polls {
+                return;
+            }
             self.controller_guess = (self.controller_guess + 1) % replicas.len();
+            self.query_wait_polls = (self.query_wait_polls * 2).min(QUERY_WAIT_POLLS_MAX);
         }
         let request = ClientRequest {
             client_id: self.config.address,
@@ -411,12 +455,14 @@ impl Host {
         };
         self.next_query_seq += 1;
         self.query_outstanding = true;
+        self.query_age_polls = 0;
         let to = replicas[self.controller_guess];
         env.send(to, Wire::Controller(kv::Wire::Request(request)));
     }
 
     fn on_query_reply(&mut self, env: &mut impl Env, reply: kv::ClientReply<CtrlReply>) {
         self.query_outstanding = false;
+        self.query_wait_polls = QUERY_WAIT_POLLS_MIN;
         let replicas = &self.config.layout.controller;
         match reply.outcome {
             ReplyOutcome::Ok(CtrlReply::Config(config)) => {

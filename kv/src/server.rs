@@ -377,6 +377,12 @@ impl<S: StateMachine, E: Engine> Server<S, E> {
         self.node.role() == Role::Leader
     }
 
+    /// This replica's current Raft term: a leader's own proposal can be dropped only by the
+    /// leader of a later term.
+    pub fn term(&self) -> u64 {
+        self.node.term()
+    }
+
     /// Proposes a command of the service's own (not a client's: nobody waits for its answer),
     /// at the leader only (a follower refuses rather than forward it); returns its log index.
     pub fn propose(

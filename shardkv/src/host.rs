@@ -10,7 +10,15 @@
 //! shard has settled, pulls the shards it gained from their previous owners, and tells those
 //! owners once it has installed them. What it learns it proposes through its group's log.
 //!
-//! The host reaches Raft only through `kv::Server` (and `kv::Server::is_leader`), so the
+//! That work is closed-loop, so a slow group cannot be flooded by it: the leader has at most
+//! one query at the controller (asked again, of the next replica, after a wait that doubles
+//! with each unanswered round of the replicas) and never proposes a command of its own while
+//! the same one is in its log not yet applied. Polling open-loop, every poll added a
+//! controller entry per group and every pull or delete reply a group entry; with one append of
+//! one entry in flight (`max_inflight_msgs = 1`) a log grew faster than it replicated and the
+//! commands the groups waited for never applied (swarm seeds 28, 217 and 417).
+//!
+//! The host reaches Raft only through `kv::Server` (and its `is_leader` and `term`), so the
 //! engine behind it can change without touching this module.
 
 use std::collections::BTreeMap;
@@ -157,8 +165,25 @@ pub struct Host {
     controller_guess: usize,
     /// The poller asked and has had no answer yet.
     query_outstanding: bool,
+    /// Polls since the outstanding query was asked.
+    query_age_polls: u64,
+    /// Asks in a row that went unanswered: the wait before the next one doubles after each
+    /// round of the controller's replicas.
+    queries_unanswered: u64,
     next_query_seq: u64,
+    /// The leader's own commands in its log not yet applied, each with its (index, term): the
+    /// same command is not proposed again while one of them may still apply.
+    proposed: BTreeMap<Vec<u8>, (u64, u64)>,
 }
+
+/// The wait for a query's answer in the first round of the replicas: a replica that is down or
+/// not the leader is passed over at the next poll.
+const QUERY_WAIT_POLLS_MIN: u64 = 1;
+/// The longest wait between asks, reached after a few unanswered rounds of the replicas (a
+/// controller log slow to commit, or queries lost).
+const QUERY_WAIT_POLLS_MAX: u64 = 16;
+/// Bounds the leader's own commands pending at once.
+const PROPOSED_MAX: usize = 4 * GROUPS_MAX + 32;
 
 impl Host {
     /// Starts every hosted group from what survived on the shared disk.
@@ -191,7 +216,10 @@ impl Host {
             ticks: 0,
             controller_guess: 0,
             query_outstanding: false,
+            query_age_polls: 0,
+            queries_unanswered: 0,
             next_query_seq: 1,
+            proposed: BTreeMap::new(),
         };
         env.set_tick_timer(host.config.tick_ns);
         host.flush_syncs(env);
@@ -362,12 +390,38 @@ impl Host {
         self.state().is_settled() || mutants.contains(Mutant::ConfigBeforeMigration)
     }
 
+    /// Proposes `command` unless the same command is still on its way to being applied:
+    /// whatever prompted it again (a poll, each of the previous owner's servers answering a
+    /// pull or delete) comes again if it is still needed once that one has applied.
     fn propose(&mut self, env: &mut impl Env, command: GroupCommand) {
-        // Refused only when leadership was lost a moment ago: the next poll asks again.
+        let (applied, term) = (
+            kv::StateMachine::applied_index(self.state()),
+            self.replica.term(),
+        );
+        // A command may still apply if it is not applied yet and was proposed in this term (a
+        // leader of a later term may have dropped it).
+        self.proposed
+            .retain(|_, &mut (index, proposed_term)| index > applied && proposed_term == term);
         let data = command.encode();
+        if self.proposed.contains_key(&data) {
+            return;
+        }
+        let mut index = None;
         self.with_replica(env, |replica, scoped| {
-            let _ = replica.propose(scoped, data);
+            // Refused only when leadership was lost a moment ago: the next poll asks again.
+            index = replica.propose(scoped, data.clone()).ok();
         });
+        if let Some(index) = index {
+            self.proposed.insert(data, (index, term));
+        }
+        // Each entry is a distinct command of this term not applied yet: a few per
+        // configuration (configure, and per other group an install, a deleted, a delete).
+        assert!(
+            self.proposed.len() <= PROPOSED_MAX,
+            "group {} leader: {} of its own commands pending",
+            self.group(),
+            self.proposed.len()
+        );
     }
 
     /// The leader's background work: the next configuration, pulls, deletes.
@@ -400,7 +454,12 @@ impl Host {
     fn ask_controller(&mut self, env: &mut impl Env) {
         let replicas = &self.config.layout.controller;
         if self.query_outstanding {
+            self.query_age_polls += 1;
+            if self.query_age_polls < self.query_wait_polls() {
+                return;
+            }
             self.controller_guess = (self.controller_guess + 1) % replicas.len();
+            self.queries_unanswered += 1;
         }
         let request = ClientRequest {
             client_id: self.config.address,
@@ -411,12 +470,23 @@ impl Host {
         };
         self.next_query_seq += 1;
         self.query_outstanding = true;
+        self.query_age_polls = 0;
         let to = replicas[self.controller_guess];
         env.send(to, Wire::Controller(kv::Wire::Request(request)));
     }
 
+    /// A replica down costs one short wait, the same one each, while a slow controller is
+    /// asked less often after each round of them: the wait doubles per round.
+    fn query_wait_polls(&self) -> u64 {
+        let rounds = self.queries_unanswered / self.config.layout.controller.len() as u64;
+        QUERY_WAIT_POLLS_MIN
+            .saturating_mul(1 << rounds.min(8))
+            .min(QUERY_WAIT_POLLS_MAX)
+    }
+
     fn on_query_reply(&mut self, env: &mut impl Env, reply: kv::ClientReply<CtrlReply>) {
         self.query_outstanding = false;
+        self.queries_unanswered = 0;
         let replicas = &self.config.layout.controller;
         match reply.outcome {
             ReplyOutcome::Ok(CtrlReply::Config(config)) => {

@@ -2,7 +2,8 @@
 //! mode is linearizable, crashed servers recover from disk, and planted bugs are caught.
 
 use kv::ReadMode;
-use scenarios::config::Mutant;
+use scenarios::config::swarm::{self, Shape};
+use scenarios::config::{Mutant, ServiceKind};
 use scenarios::harness::{Fault as FaultAction, FaultSchedule};
 use scenarios::{FaultMix, Property, RunConfig, RunOptions, run, run_with};
 use sim::{NANOS_PER_MILLI, NANOS_PER_SEC};
@@ -312,7 +313,8 @@ fn the_sharded_service_passes_under_faults_and_controller_changes() {
         "only {changes} controller changes in 20 seeds"
     );
     // With the motifs' leader cut-offs and held links on top of the nemesis, 20 seeds complete
-    // about 1,400 operations (1,403 on 2026-12-02).
+    // about 1,200 operations (1,178 on 2026-12-02 with the closed-loop poller; the open-loop one
+    // completed 1,403, its duplicate queries finding a leader sooner after faults).
     assert!(completed > 1_000, "only {completed} operations in 20 seeds");
 }
 
@@ -330,6 +332,40 @@ fn a_sharded_seed_replays_to_its_trace_hash() {
         first.trace_hash,
         run(&short_sharded(4)).expect("valid").trace_hash
     );
+}
+
+/// A sharded swarm seed whose drawn flow control lets one append of one entry be in flight
+/// (`max_inflight_msgs`) must pass: the hosts' background work has to wait for what it already
+/// asked rather than add to a log that replicates more slowly than polls used to fill it.
+fn assert_sharded_swarm_seed_passes(seed: u64, max_inflight_msgs: usize) {
+    let config = swarm::config_for(seed, Shape::Swarm, ServiceKind::Sharded, &[]);
+    assert_eq!(
+        config.raft.max_inflight_msgs, max_inflight_msgs,
+        "seed {seed} no longer draws the window that found the bug"
+    );
+    assert_passes(&config);
+}
+
+/// The controller's leader got a query entry from every group's every poll (about 80 a second)
+/// but replicated one entry per round trip: its log reached 2,237 entries with 1,029 committed
+/// and no group ever got the configuration after its own.
+#[test]
+fn seed_417_sharded_controller_outgrown_by_polls() {
+    assert_sharded_swarm_seed_passes(417, 1);
+}
+
+/// g2's leader proposed `deleted` for every delete reply from each of g1's five servers on
+/// every poll; its log reached 1,477 entries with 620 committed.
+#[test]
+fn seed_217_sharded_group_outgrown_by_delete_replies() {
+    assert_sharded_swarm_seed_passes(217, 1);
+}
+
+/// The same flood at the controller with a window of four appends of one entry each (and the
+/// leader syncing up to 30 ms per round): 1,798 entries, 1,238 committed.
+#[test]
+fn seed_28_sharded_controller_outgrown_by_polls() {
+    assert_sharded_swarm_seed_passes(28, 4);
 }
 
 /// A shard moved to g2 while g1 keeps writes coming: serving it before it is installed shows

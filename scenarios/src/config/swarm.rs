@@ -37,11 +37,16 @@ pub fn config_for(seed: u64, shape: Shape, service: ServiceKind, mutants: &[Muta
 
 /// Fits a drawn configuration to `engine`: an engine other than ours gets only what it can
 /// express, so a configuration effective on append (ours alone has it) becomes etcd's
-/// effective-when-applied; every other draw stays what the seed drew.
+/// effective-when-applied, and the uncommitted-bytes limit is raised to at least the bytes per
+/// append (raft-rs refuses a smaller one); every other draw stays what the seed drew.
 pub fn fit_engine(config: &mut RunConfig, engine: &EngineChoice) {
     config.engine = engine.clone();
     if !engine.is_ours() {
         config.conf_change_on_append = false;
+        let knobs = &mut config.raft;
+        knobs.max_uncommitted_entries_size = knobs
+            .max_uncommitted_entries_size
+            .max(knobs.max_size_per_msg);
     }
 }
 

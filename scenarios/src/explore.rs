@@ -78,7 +78,7 @@ pub fn explore(
 ) -> Result<Exploration, RunError> {
     let mut rng = SeedRng::new(config.seeds.start).stream("explore");
     let mut corpus: Vec<Entry> = Vec::new();
-    let mut reached: BTreeMap<String, u64> = crate::harness::marks::all_names(config.service)
+    let mut reached: BTreeMap<String, u64> = crate::harness::marks::all_names(config.service, true)
         .into_iter()
         .map(|name| (name.to_string(), 0))
         .collect();

@@ -30,6 +30,9 @@ pub struct CampaignRequest {
     /// `sharded` for the sharded service; absent for the KV service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The Raft implementation; absent for ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     pub mutants: Vec<String>,
     pub duration_ms: Option<u64>,
     pub check_determinism: bool,
@@ -45,6 +48,7 @@ impl CampaignRequest {
             standard: shape.shape == crate::config::swarm::Shape::Standard,
             service: (shape.service != crate::config::ServiceKind::Kv)
                 .then(|| shape.service.to_string()),
+            engine: (!shape.engine.is_ours()).then(|| shape.engine.to_string()),
             mutants: shape.mutants.iter().map(|m| m.name().to_string()).collect(),
             duration_ms: shape.duration_ns.map(|ns| ns / sim::NANOS_PER_MILLI),
             check_determinism,
@@ -129,7 +133,9 @@ impl Summary {
             .as_ref()
             .and_then(|r| r.service.as_deref()?.parse().ok())
             .unwrap_or_default();
-        let mut marks: BTreeMap<String, usize> = crate::harness::marks::all_names(service)
+        // Other engines count none of our Raft core's marks.
+        let ours = request.as_ref().is_none_or(|r| r.engine.is_none());
+        let mut marks: BTreeMap<String, usize> = crate::harness::marks::all_names(service, ours)
             .into_iter()
             .map(|name| (name.to_string(), 0))
             .collect();

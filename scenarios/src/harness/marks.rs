@@ -87,8 +87,9 @@ impl Marks {
 }
 
 /// Every mark a run of `service` can reach, by name: the sharded service changes no Raft
-/// group's membership, so the membership marks are not its.
-pub fn all_names(service: ServiceKind) -> Vec<&'static str> {
+/// group's membership, so the membership marks are not its; the Raft core's marks only with
+/// our engine (`ours`).
+pub fn all_names(service: ServiceKind, ours: bool) -> Vec<&'static str> {
     let kv = service == ServiceKind::Kv;
     let harness = HarnessMark::ALL
         .iter()
@@ -96,7 +97,7 @@ pub fn all_names(service: ServiceKind) -> Vec<&'static str> {
         .map(|mark| mark.name());
     let raft = raft::Mark::ALL
         .iter()
-        .filter(|mark| kv || !mark.needs_membership_changes())
+        .filter(|mark| ours && (kv || !mark.needs_membership_changes()))
         .map(|mark| mark.name());
     harness.chain(raft).collect()
 }

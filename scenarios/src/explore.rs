@@ -290,34 +290,12 @@ fn mutate(parent: &Entry, rng: &mut RngStream) -> (RunConfig, Option<FaultSchedu
 }
 
 /// Exchanges servers `a` and `b` wherever the action names them.
-fn swap_servers<A>(action: &mut FaultAction<A>, a: NodeId, b: NodeId) {
-    let swap = |node: &mut NodeId| {
+fn swap_servers<A: sim::AdminCommand>(action: &mut FaultAction<A>, a: NodeId, b: NodeId) {
+    action.for_each_node_mut(|node| {
         if *node == a {
             *node = b;
         } else if *node == b {
             *node = a;
         }
-    };
-    match action {
-        FaultAction::Partition { groups } => groups.iter_mut().flatten().for_each(swap),
-        FaultAction::CutLink { from, to }
-        | FaultAction::RestoreLink { from, to }
-        | FaultAction::HoldLink { from, to }
-        | FaultAction::ReleaseLink { from, to } => {
-            swap(from);
-            swap(to);
-        }
-        FaultAction::Crash { node }
-        | FaultAction::Restart { node }
-        | FaultAction::Pause { node }
-        | FaultAction::Resume { node }
-        | FaultAction::ClockRate { node, .. }
-        | FaultAction::ClockJump { node, .. }
-        | FaultAction::Admin { node, .. } => swap(node),
-        FaultAction::LinkLoss { from, to, .. } => {
-            from.iter_mut().for_each(swap);
-            to.iter_mut().for_each(swap);
-        }
-        FaultAction::Heal => {}
-    }
+    });
 }

@@ -197,6 +197,43 @@ impl<A: AdminCommand> FaultAction<A> {
         }
     }
 
+    /// Calls `f` on every server the action names, so a schedule can be relabelled (the
+    /// explorer swaps two servers' roles in every fault).
+    pub fn for_each_node_mut(&mut self, mut f: impl FnMut(&mut NodeId)) {
+        match self {
+            FaultAction::Partition { groups } => groups.iter_mut().flatten().for_each(f),
+            FaultAction::CutLink { from, to }
+            | FaultAction::RestoreLink { from, to }
+            | FaultAction::HoldLink { from, to }
+            | FaultAction::ReleaseLink { from, to } => {
+                f(from);
+                f(to);
+            }
+            FaultAction::LinkLoss { from, to, .. } => {
+                from.iter_mut().chain(to.iter_mut()).for_each(f);
+            }
+            FaultAction::Heal => {}
+            _ => {
+                if let Some(node) = self.node_mut() {
+                    f(node);
+                }
+            }
+        }
+    }
+
+    fn node_mut(&mut self) -> Option<&mut NodeId> {
+        match self {
+            FaultAction::Crash { node }
+            | FaultAction::Restart { node }
+            | FaultAction::Pause { node }
+            | FaultAction::Resume { node }
+            | FaultAction::ClockRate { node, .. }
+            | FaultAction::ClockJump { node, .. }
+            | FaultAction::Admin { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
     /// The node this action targets, if it targets one.
     pub fn node(&self) -> Option<NodeId> {
         match self {
@@ -691,6 +728,26 @@ mod tests {
             "JSON names nodes as people do: {json}"
         );
         assert_eq!(FaultSchedule::from_json(&json), Ok(schedule));
+    }
+
+    #[test]
+    fn every_server_an_action_names_can_be_relabelled() {
+        for mut action in every_kind() {
+            let mut before = Vec::new();
+            action.for_each_node_mut(|node| before.push(*node));
+            action.for_each_node_mut(|node| *node += 10);
+            let mut after = Vec::new();
+            action.for_each_node_mut(|node| after.push(*node - 10));
+            assert_eq!(before, after, "{action}");
+            let expected = match &action {
+                FaultAction::Heal => 0,
+                FaultAction::Partition { .. } => 5,
+                FaultAction::LinkLoss { .. } => 1,
+                action if action.node().is_some() => 1,
+                _ => 2,
+            };
+            assert_eq!(before.len(), expected, "{action}");
+        }
     }
 
     #[test]

@@ -90,3 +90,19 @@ fn seed_6366_raft_rs_removed_leader_steps_down() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("verdict: PASS"), "{stdout}");
 }
+
+/// raft-rs campaign seed 2711: a leader asked again and again to add back a removed server
+/// while a change may be unapplied refuses, instead of raft-rs's empty entry per request, which
+/// outgrew one-entry appends so nothing committed after the heal (README, "tikv/raft-rs under
+/// the same campaigns").
+#[test]
+fn seed_2711_raft_rs_leader_refuses_a_change_while_one_is_pending() {
+    let output = raftsim(&["replay", "--seed", "2711", "--engine", "raft-rs"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    assert!(
+        stdout.contains("voters={n1,n2,n3}; n2 Leader"),
+        "n1 is a voter again: {stdout}"
+    );
+}

@@ -22,8 +22,9 @@
 //!
 //! Behaviour the server asks for that raft-rs lacks is emulated here, and said so: a leader
 //! that applies its own removal steps down into the next term (etcd's `StepDownOnRemoval`,
-//! which `kv::Server` sets), and `read_index` at a follower that knows no leader is refused at
-//! once (raft-rs drops it silently).
+//! which `kv::Server` sets), `read_index` at a follower that knows no leader is refused at
+//! once (raft-rs drops it silently), and a leader refuses a configuration change raft-rs would
+//! ignore (raft-rs appends an empty entry in its place and reports success).
 
 mod convert;
 mod storage;
@@ -89,6 +90,32 @@ impl RaftRsNode {
             .iter()
             .map(entry_to_ours)
             .collect();
+    }
+
+    /// Why raft-rs's leader would ignore this change, if it would. raft-rs (like etcd-raft)
+    /// does not refuse such a proposal: it appends an empty normal entry in its place and
+    /// reports success. Our boundary refuses it and appends nothing, as an application of
+    /// raft-rs does (TiKV's raftstore answers "there is a pending conf change, try later"
+    /// before proposing). Passing it through told the caller "appended at index N" for a
+    /// no-op, and a caller that retries until the change applies grew the leader's log
+    /// without bound (raft-rs campaign seed 2711). The reasons and their order are raft-rs's
+    /// own (`step_leader`, `MsgPropose`).
+    fn conf_change_ignored(&self, change: &ConfChange) -> Option<&'static str> {
+        let raft = self.raft();
+        if raft.state != raft_rs::StateRole::Leader {
+            return None;
+        }
+        let joint = !raft.prs().conf().to_conf_state().voters_outgoing.is_empty();
+        let leave = change.changes.is_empty();
+        if raft.has_pending_conf() {
+            Some("possible unapplied conf change")
+        } else if joint && !leave {
+            Some("must transition out of joint config first")
+        } else if !joint && leave {
+            Some("not in joint state; refusing empty conf change")
+        } else {
+            None
+        }
     }
 
     fn as_proposal(&self) -> Proposal {
@@ -195,6 +222,11 @@ impl Engine for RaftRsNode {
     }
 
     fn propose_conf_change(&mut self, change: ConfChange) -> Result<Proposal, Error> {
+        if let Some(reason) = self.conf_change_ignored(&change) {
+            return Err(Error::ProposalDropped {
+                reason: format!("raft-rs: {reason}"),
+            });
+        }
         let result = self
             .node
             .propose_conf_change(Vec::new(), conf_change_to_raftrs(&change));
@@ -410,5 +442,95 @@ impl Engine for RaftRsNode {
 
     fn stored_log(&self) -> (u64, Cow<'_, [Entry]>) {
         (self.node.store().first_index(), Cow::Borrowed(&self.stored))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use raft::{ConfChangeKind, Config};
+
+    use super::*;
+
+    /// A one-voter raft-rs node restarted with one entry of term 1 and elected leader of
+    /// term 2: no entry applied yet, so raft-rs counts a change as possibly pending.
+    fn new_leader() -> RaftRsNode {
+        let entries = [Entry {
+            term: 1,
+            index: 1,
+            ..Entry::default()
+        }];
+        let durable = Durable {
+            voters: ConfState {
+                voters: [1].into(),
+                ..ConfState::default()
+            },
+            entries: &entries,
+            hard_state: raft::HardState {
+                term: 1,
+                ..raft::HardState::default()
+            },
+            ..Durable::default()
+        };
+        let mut node = RaftRsNode::restore(Config::new(1), durable, Box::new(|| 0)).unwrap();
+        node.campaign();
+        assert_eq!(node.role(), Role::Leader, "a lone voter wins at once");
+        assert_eq!((node.term(), node.last_index()), (2, 2));
+        node
+    }
+
+    /// Runs Ready cycles until nothing is left, as the server does (persist, then advance).
+    fn settle(node: &mut RaftRsNode) {
+        for _ in 0..4 {
+            if !node.has_ready() {
+                return;
+            }
+            let ready = node.ready();
+            node.persist_ready(&ready);
+            node.advance();
+        }
+        assert!(!node.has_ready(), "node 1 still has a Ready after 4 cycles");
+    }
+
+    /// Seed 2711: raft-rs turns a change it ignores into an empty entry and reports success;
+    /// the adapter must refuse it and append nothing, or a caller that retries grows the log.
+    #[test]
+    fn a_leader_refuses_a_change_raft_rs_would_ignore() {
+        let mut node = new_leader();
+        let last = node.last_index();
+        let add_2 = ConfChange::single(ConfChangeKind::AddNode, 2);
+        let before_applied = node.propose_conf_change(add_2.clone());
+        assert!(
+            matches!(&before_applied, Err(Error::ProposalDropped { reason })
+                if reason.contains("possible unapplied conf change")),
+            "{before_applied:?}"
+        );
+        assert_eq!(node.last_index(), last, "a refused change appends nothing");
+
+        settle(&mut node);
+        assert_eq!(
+            node.propose_conf_change(add_2.clone()),
+            Ok(Proposal::Appended { index: last + 1 })
+        );
+        let pending = node.propose_conf_change(add_2);
+        assert!(pending.is_err(), "{pending:?}");
+        assert_eq!(
+            node.last_index(),
+            last + 1,
+            "the second change appends nothing"
+        );
+    }
+
+    #[test]
+    fn a_leader_refuses_to_leave_a_joint_configuration_it_is_not_in() {
+        let mut node = new_leader();
+        settle(&mut node);
+        let last = node.last_index();
+        let leave = node.propose_conf_change(ConfChange::leave_joint());
+        assert!(
+            matches!(&leave, Err(Error::ProposalDropped { reason })
+                if reason.contains("not in joint state")),
+            "{leave:?}"
+        );
+        assert_eq!(node.last_index(), last, "a refused change appends nothing");
     }
 }

@@ -51,8 +51,11 @@ pub struct Explored {
 pub struct Failure {
     pub property: Property,
     pub message: String,
-    /// A seeded-run script that replays the failing run exactly.
-    pub script: String,
+    /// A seeded-run script that replays the failing run exactly; `None` for a fresh seed that
+    /// panicked (its schedule died with it: `replay` reruns it).
+    pub script: Option<String>,
+    /// The command that reruns a fresh seed (`raftsim replay --seed S ...`).
+    pub replay: Option<String>,
 }
 
 /// The end of an exploration.
@@ -116,14 +119,17 @@ pub fn explore(
             Ok(Err(error)) => return Err(error),
             Err(panic) => {
                 let failure = Failure {
-                    property: Property::RunError,
+                    property: Property::Panic,
                     message: panic,
-                    script: render_seeded_run(
-                        &run_config,
-                        faults.as_ref().unwrap_or(&FaultSchedule::default()),
-                        None,
-                        &format!("explore: a panic, from seed {seed} ({how})"),
-                    ),
+                    script: faults.as_ref().map(|faults| {
+                        render_seeded_run(
+                            &run_config,
+                            faults,
+                            Some(Property::Panic),
+                            &format!("explore: a panic, from seed {seed} ({how})"),
+                        )
+                    }),
+                    replay: fresh.then(|| replay_command(config, seed)),
                 };
                 return Ok(Exploration {
                     runs: run,
@@ -143,12 +149,13 @@ pub fn explore(
         let failure = outcome.violation.as_ref().map(|violation| Failure {
             property: violation.property,
             message: violation.message.clone(),
-            script: render_seeded_run(
+            script: Some(render_seeded_run(
                 &run_config,
                 &outcome.faults,
                 Some(violation.property),
                 &format!("explore: found from seed {seed} ({how})"),
-            ),
+            )),
+            replay: fresh.then(|| replay_command(config, seed)),
         });
         let marks: Vec<String> = outcome.marks.keys().cloned().collect();
         // Keep runs that reached a mark few runs reach: below a tenth of the runs so far.
@@ -184,6 +191,16 @@ pub fn explore(
         marks: reached,
         failure: None,
     })
+}
+
+/// The command that reruns fresh seed `seed` of the exploration.
+fn replay_command(config: &ExploreConfig, seed: u64) -> String {
+    let shape = crate::run::SeedShape {
+        service: config.service,
+        mutants: config.mutants.clone(),
+        ..crate::run::SeedShape::default()
+    };
+    crate::run::Repro::campaign(seed, &shape).command()
 }
 
 /// A kept run, chosen with weight by how rare its rarest mark is.

@@ -85,17 +85,22 @@ pub fn run(args: ExploreArgs) -> anyhow::Result<ExitCode> {
         println!("no failure found");
         return Ok(ExitCode::SUCCESS);
     };
-    let path = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("explore-failure.scn"));
-    std::fs::write(&path, &failure.script)
-        .with_context(|| format!("cannot write {}", path.display()))?;
     println!(
         "failure at run {run}: {}: {}",
         failure.property, failure.message
     );
-    println!("wrote {}", path.display());
-    // The script's `run-config` line carries the mutants.
-    println!("replay: raftsim scenario run {}", path.display());
+    if let Some(script) = &failure.script {
+        let path = args
+            .out
+            .unwrap_or_else(|| PathBuf::from("explore-failure.scn"));
+        std::fs::write(&path, script)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+        // The script's `run-config` line carries the mutants.
+        println!("replay: raftsim scenario run {}", path.display());
+    }
+    if let Some(replay) = &failure.replay {
+        println!("replay: {replay}");
+    }
     Ok(ExitCode::from(1))
 }

@@ -24,9 +24,10 @@ fn the_explorer_finds_a_planted_bug_and_its_script_replays_it() {
     .expect("runs");
     let (run, failure) = end.failure.expect("no-dedup is found within 40 runs");
     assert_eq!(run, end.runs);
-    let outcome = run_text(&failure.script, &ScriptOptions::default()).expect("the script runs");
-    assert!(outcome.found(failure.property), "{}", failure.script);
-    assert!(outcome.expected_held(), "{}", failure.script);
+    let script = failure.script.expect("a failing run has its script");
+    let outcome = run_text(&script, &ScriptOptions::default()).expect("the script runs");
+    assert!(outcome.found(failure.property), "{script}");
+    assert!(outcome.expected_held(), "{script}");
     // The same exploration makes the same runs.
     let mut again = Vec::new();
     explore(&config(raft::Mutant::NoDedup, "0..20", 40), &mut |run| {

@@ -85,6 +85,9 @@ fn sharded_service_flags_that_cannot_run_are_refused() {
         "campaign --service kvs",
         "replay --seed 1 --mutant delete-before-confirm",
         "shrink --seed 1 --mutant migrate-without-dedup",
+        "explore --seeds 0..5 --mutant serve-before-install",
+        "explore --seeds 5..2",
+        "explore --seeds 0..5 --service shard",
         "bench run --service shard",
         "mutants --score --service x",
     ];

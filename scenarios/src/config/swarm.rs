@@ -270,6 +270,7 @@ fn draw_faults(rng: &mut RngStream, read_mode: ReadMode) -> FaultMix {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RaftKnobs;
 
     #[test]
     fn a_seed_draws_the_same_configuration_every_time() {
@@ -301,6 +302,38 @@ mod tests {
         assert!(membership.clone().any(|c| !c.conf_change_on_append));
         assert!(membership.clone().any(|c| c.initial_voters.is_some()));
         assert!(configs.iter().any(|c| !c.faults.membership));
+    }
+
+    #[test]
+    fn seeds_cover_learners_one_voter_clusters_and_every_knob_value() {
+        let configs: Vec<RunConfig> = (0..400).map(draw).collect();
+        for config in &configs {
+            config.validate().expect("drawn configurations are valid");
+        }
+        assert!(configs.iter().any(|c| c.initial_learners > 0));
+        assert!(
+            configs
+                .iter()
+                .any(|c| c.voters() == 1 && c.initial_learners + 1 == c.servers)
+        );
+        let knobs: Vec<&RaftKnobs> = configs.iter().map(|c| &c.raft).collect();
+        for combination in [(true, true), (true, false), (false, true), (false, false)] {
+            assert!(
+                knobs
+                    .iter()
+                    .any(|k| (k.pre_vote, k.check_quorum) == combination),
+                "{combination:?}"
+            );
+        }
+        for inflight in [1, 4, 256] {
+            assert!(knobs.iter().any(|k| k.max_inflight_msgs == inflight));
+        }
+        for size in [0, 256, 4096, u64::MAX] {
+            assert!(knobs.iter().any(|k| k.max_size_per_msg == size));
+        }
+        assert!(knobs.iter().any(|k| k.disable_proposal_forwarding));
+        assert!(knobs.iter().any(|k| k.max_committed_size_per_ready == 0));
+        assert!(knobs.iter().any(|k| k.max_uncommitted_entries_size == 1024));
     }
 
     #[test]

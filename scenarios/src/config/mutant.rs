@@ -65,12 +65,8 @@ impl fmt::Display for Mutant {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown mutant `{name}` (valid: {valid})")]
-pub struct UnknownMutant {
-    pub name: String,
-    pub valid: String,
-}
+/// An unknown name: raft's error, listing every service's mutants.
+pub use raft::UnknownMutant;
 
 impl FromStr for Mutant {
     type Err = UnknownMutant;

@@ -31,19 +31,29 @@ impl NodeClock {
     }
 
     /// The node's local time at virtual time `global_ns` (not before the last rebase).
+    #[inline]
     pub fn local_at(&self, global_ns: u64) -> u64 {
         debug_assert!(global_ns >= self.base_global_ns);
-        let elapsed = u128::from(global_ns - self.base_global_ns);
-        let scaled = elapsed * u128::from(self.rate_ppm) / u128::from(CLOCK_RATE_PPM_NOMINAL);
+        let elapsed = global_ns - self.base_global_ns;
+        // The nominal rate scales by exactly one: the same value without the wide division.
+        if self.rate_ppm == CLOCK_RATE_PPM_NOMINAL {
+            return self.base_local_ns + elapsed;
+        }
+        let scaled =
+            u128::from(elapsed) * u128::from(self.rate_ppm) / u128::from(CLOCK_RATE_PPM_NOMINAL);
         self.base_local_ns + scaled as u64
     }
 
     /// The first virtual time, not before `now_ns`, at which the local clock reads at least
     /// `local_deadline_ns`.
+    #[inline]
     pub fn global_for_local(&self, now_ns: u64, local_deadline_ns: u64) -> u64 {
         let local_now = self.local_at(now_ns);
         if local_deadline_ns <= local_now {
             return now_ns;
+        }
+        if self.rate_ppm == CLOCK_RATE_PPM_NOMINAL {
+            return now_ns.saturating_add(local_deadline_ns - local_now);
         }
         let local_wait = u128::from(local_deadline_ns - local_now);
         let rate = u128::from(self.rate_ppm);

@@ -58,17 +58,38 @@ impl LinkConfig {
 /// which a partition of the servers usually leaves out, talking to every server.
 const GROUP_EVERYWHERE: u32 = 0;
 
+/// Everything a send looks up about one directed link, side by side so a message costs one
+/// lookup.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Route {
+    pub config: LinkConfig,
+    /// Derived from the partition groups and the cuts, recomputed on every change.
+    pub up: bool,
+    /// Messages wait, in order, until the link is released.
+    pub held: bool,
+    /// Neither loss nor duplication: a send draws only its latency.
+    pub lossless: bool,
+}
+
+impl Route {
+    fn new(config: LinkConfig) -> Self {
+        Route {
+            config,
+            up: true,
+            held: false,
+            lossless: config.drop_probability <= 0.0 && config.duplicate_probability <= 0.0,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Network {
     node_count: usize,
-    links: Vec<LinkConfig>,
+    /// `routes[from * n + to]`.
+    routes: Vec<Route>,
     group: Vec<u32>,
     cut: Vec<bool>,
-    /// `up[from * n + to]`: derived from `group` and `cut`, recomputed on every change.
-    up: Vec<bool>,
-    /// Links whose messages wait, in order, until the link is released.
-    held: Vec<bool>,
-    /// Whether any link is held (the per-message check stays one branch when none is).
+    /// Whether any link is held.
     any_held: bool,
 }
 
@@ -77,11 +98,9 @@ impl Network {
         let cells = node_count * node_count;
         Self {
             node_count,
-            links: vec![link; cells],
+            routes: vec![Route::new(link); cells],
             group: vec![GROUP_EVERYWHERE; node_count],
             cut: vec![false; cells],
-            up: vec![true; cells],
-            held: vec![false; cells],
             any_held: false,
         }
     }
@@ -90,19 +109,25 @@ impl Network {
         self.node_count
     }
 
+    #[inline]
     fn cell(&self, from: NodeId, to: NodeId) -> usize {
         from as usize * self.node_count + to as usize
     }
 
     #[inline]
+    pub(crate) fn route(&self, from: NodeId, to: NodeId) -> &Route {
+        &self.routes[self.cell(from, to)]
+    }
+
+    #[inline]
     pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
-        &self.links[self.cell(from, to)]
+        &self.route(from, to).config
     }
 
     /// Whether a message sent now from `from` to `to` can arrive.
     #[inline]
     pub fn is_up(&self, from: NodeId, to: NodeId) -> bool {
-        self.up[self.cell(from, to)]
+        self.route(from, to).up
     }
 
     /// Sets loss and duplication on every link matching `from`/`to` (`None` matches all).
@@ -117,8 +142,10 @@ impl Network {
             for b in 0..self.node_count as NodeId {
                 if from.is_none_or(|f| f == a) && to.is_none_or(|t| t == b) {
                     let cell = self.cell(a, b);
-                    self.links[cell].drop_probability = drop_probability;
-                    self.links[cell].duplicate_probability = duplicate_probability;
+                    let route = &mut self.routes[cell];
+                    route.config.drop_probability = drop_probability;
+                    route.config.duplicate_probability = duplicate_probability;
+                    route.lossless = drop_probability <= 0.0 && duplicate_probability <= 0.0;
                 }
             }
         }
@@ -160,29 +187,29 @@ impl Network {
     /// Holds the link `from -> to`: what is sent on it waits until it is released.
     pub fn hold_link(&mut self, from: NodeId, to: NodeId) {
         let cell = self.cell(from, to);
-        self.held[cell] = true;
+        self.routes[cell].held = true;
         self.any_held = true;
     }
 
     /// Stops holding `from -> to`; returns whether it was held.
     pub fn release_link(&mut self, from: NodeId, to: NodeId) -> bool {
         let cell = self.cell(from, to);
-        let was = std::mem::replace(&mut self.held[cell], false);
-        self.any_held = self.held.iter().any(|&held| held);
+        let was = std::mem::replace(&mut self.routes[cell].held, false);
+        self.any_held = self.routes.iter().any(|route| route.held);
         was
     }
 
     /// Whether a message sent now on `from -> to` waits for the link's release.
     #[inline]
     pub fn is_held(&self, from: NodeId, to: NodeId) -> bool {
-        self.any_held && self.held[self.cell(from, to)]
+        self.any_held && self.route(from, to).held
     }
 
     /// Every held link, in (from, to) order.
     pub fn held_links(&self) -> Vec<(NodeId, NodeId)> {
         let n = self.node_count;
-        (0..self.held.len())
-            .filter(|&cell| self.held[cell])
+        (0..self.routes.len())
+            .filter(|&cell| self.routes[cell].held)
             .map(|cell| ((cell / n) as NodeId, (cell % n) as NodeId))
             .collect()
     }
@@ -193,7 +220,7 @@ impl Network {
                 let cell = from * self.node_count + to;
                 let (a, b) = (self.group[from], self.group[to]);
                 let same_side = a == GROUP_EVERYWHERE || b == GROUP_EVERYWHERE || a == b;
-                self.up[cell] = from == to || (same_side && !self.cut[cell]);
+                self.routes[cell].up = from == to || (same_side && !self.cut[cell]);
             }
         }
     }

@@ -10,9 +10,13 @@ use crate::disk::{Disk, DiskWrite, FileName};
 use crate::rng::RngStream;
 use crate::world::World;
 
-/// Identifies a pending timer of one node, for cancellation.
+/// Identifies a pending timer of one node, for cancellation: its slot in the node's timer table
+/// and the id it was set with (unique per node).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerId(pub(crate) u64);
+pub struct TimerId {
+    pub(crate) slot: u32,
+    pub(crate) id: u64,
+}
 
 /// A simulated process. Its fields are its volatile state: a crash drops the value and a restart
 /// builds a fresh one from the simulation's factory, which then reads its disk in `on_start`.
@@ -98,7 +102,7 @@ impl<M: Clone + Debug + Hash, T: Clone + Debug + Hash> Context<'_, M, T> {
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
         self.world.nodes[self.node as usize]
             .timers
-            .remove(&id.0)
+            .remove(id)
             .is_some()
     }
 

@@ -27,7 +27,11 @@ impl SeedRng {
     pub fn stream(&self, name: &str) -> RngStream {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(stream_number(name));
-        RngStream { rng }
+        RngStream {
+            rng,
+            buffer: [0; BUFFER_WORDS],
+            next: BUFFER_WORDS,
+        }
     }
 }
 
@@ -41,21 +45,52 @@ fn stream_number(name: &str) -> u64 {
     hash
 }
 
+/// How many draws a stream takes from its generator at once.
+const BUFFER_WORDS: usize = 32;
+
 /// One named stream of random draws.
+///
+/// Draws come from a buffer filled [`BUFFER_WORDS`] at a time from the generator's byte stream,
+/// which yields exactly the values successive `next_u64` calls on the generator would (both
+/// read its 32-bit output words in order, two per draw, low word first), with the refill out of
+/// the hot path. [`RngStream::generator`] hands back the generator at the stream's logical
+/// position.
 #[derive(Clone, Debug)]
 pub struct RngStream {
     rng: ChaCha8Rng,
+    buffer: [u64; BUFFER_WORDS],
+    /// The next unused draw in `buffer`; `BUFFER_WORDS` when it is empty.
+    next: usize,
 }
 
 impl RngStream {
-    #[inline]
+    #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
-        self.rng.next_u64()
+        if self.next < BUFFER_WORDS {
+            let value = self.buffer[self.next];
+            self.next += 1;
+            value
+        } else {
+            self.refill()
+        }
+    }
+
+    /// Fills the buffer from the generator and returns its first draw.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self) -> u64 {
+        let mut bytes = [0u8; BUFFER_WORDS * 8];
+        self.rng.fill_bytes(&mut bytes);
+        for (word, chunk) in self.buffer.iter_mut().zip(bytes.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+        }
+        self.next = 1;
+        self.buffer[0]
     }
 
     /// Uniform in `0..bound` (Lemire's multiply-shift with rejection, so no modulo bias; the
     /// division that computes the rejection threshold runs only in the rare ambiguous case).
-    #[inline]
+    #[inline(always)]
     pub fn below(&mut self, bound: u64) -> u64 {
         assert!(bound > 0, "RngStream::below needs a positive bound");
         let mut product = u128::from(self.next_u64()) * u128::from(bound);
@@ -69,7 +104,7 @@ impl RngStream {
     }
 
     /// Uniform in `low..=high`.
-    #[inline]
+    #[inline(always)]
     pub fn range_inclusive(&mut self, low: u64, high: u64) -> u64 {
         assert!(low <= high, "empty range {low}..={high}");
         if low == 0 && high == u64::MAX {
@@ -85,6 +120,7 @@ impl RngStream {
 
     /// True with probability `probability` (clamped to `[0, 1]`). Draws nothing when the
     /// probability is 0 or 1, so a fault-free configuration spends no randomness on faults.
+    #[inline]
     pub fn chance(&mut self, probability: f64) -> bool {
         if probability <= 0.0 {
             return false;
@@ -109,8 +145,16 @@ impl RngStream {
         }
     }
 
-    /// The underlying generator, for code that takes a `rand_core::Rng`.
+    /// The underlying generator, for code that takes a `rand_core::Rng`, at the stream's
+    /// position: buffered draws not yet taken are given back first (a stream used only through
+    /// its generator never buffers).
     pub fn generator(&mut self) -> &mut ChaCha8Rng {
+        if self.next < BUFFER_WORDS {
+            let unused_words = 2 * (BUFFER_WORDS - self.next) as u128;
+            let position = self.rng.get_word_pos() - unused_words;
+            self.rng.set_word_pos(position);
+            self.next = BUFFER_WORDS;
+        }
         &mut self.rng
     }
 }
@@ -148,6 +192,25 @@ mod tests {
             seen.iter().all(|&s| s),
             "every value of 0..7 drawn: {seen:?}"
         );
+    }
+
+    #[test]
+    fn buffered_draws_are_the_generators_own_and_mix_with_direct_use() {
+        let mut stream = SeedRng::new(11).stream("network");
+        let mut reference = ChaCha8Rng::seed_from_u64(11);
+        reference.set_stream(stream_number("network"));
+        for round in 0..200u32 {
+            // Draws through the buffer, then the generator directly, in varying amounts.
+            for _ in 0..(round * 7 % 45) {
+                assert_eq!(stream.next_u64(), reference.next_u64());
+            }
+            for _ in 0..(round % 3) {
+                assert_eq!(stream.generator().next_u32(), reference.next_u32());
+            }
+            if round % 5 == 0 {
+                assert_eq!(stream.generator().next_u64(), reference.next_u64());
+            }
+        }
     }
 
     #[test]

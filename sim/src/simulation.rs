@@ -324,8 +324,8 @@ where
                 node,
                 incarnation,
                 clock_epoch,
-                id,
-            } => self.process_timer(node, incarnation, clock_epoch, id),
+                timer,
+            } => self.process_timer(node, incarnation, clock_epoch, timer),
             Event::SyncDone {
                 node,
                 incarnation,
@@ -402,7 +402,7 @@ where
         node_id: NodeId,
         incarnation: u32,
         clock_epoch: u32,
-        id: u64,
+        id: crate::TimerId,
     ) -> Option<Step> {
         let state = &mut self.world.nodes[node_id as usize];
         if !state.up || state.incarnation != incarnation || state.clock_epoch != clock_epoch {
@@ -413,22 +413,22 @@ where
                 node: node_id,
                 incarnation,
                 clock_epoch,
-                id,
+                timer: id,
             });
             return None;
         }
-        let pending = state.timers.remove(&id)?;
+        let timer = state.timers.remove(id)?;
         let node = self.nodes[node_id as usize]
             .as_mut()
             .expect("an up node has a value");
         self.world
-            .record(node_id, EventKind::Timer, trace::digest(&pending.timer));
+            .record(node_id, EventKind::Timer, trace::digest(&timer));
         self.world.stats.timers_fired += 1;
         let mut ctx = Context {
             world: &mut self.world,
             node: node_id,
         };
-        node.on_timer(&mut ctx, pending.timer);
+        node.on_timer(&mut ctx, timer);
         Some(Step {
             time_ns: self.world.now_ns,
             node: Some(node_id),

@@ -2,8 +2,6 @@
 //! the network, per-node clocks, timers and disks, the random streams, the trace and the log.
 //! Kept apart from the nodes so a node can act on the world while it is being called.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::NodeId;
@@ -36,7 +34,7 @@ pub(crate) enum Event<M> {
         node: NodeId,
         incarnation: u32,
         clock_epoch: u32,
-        id: u64,
+        timer: TimerId,
     },
     SyncDone {
         node: NodeId,
@@ -46,9 +44,99 @@ pub(crate) enum Event<M> {
     },
 }
 
-pub(crate) struct PendingTimer<T> {
+/// One slot of a node's timer table: the timer set with id `id`, while it is pending.
+pub(crate) struct TimerSlot<T> {
+    pub id: u64,
     pub local_deadline_ns: u64,
-    pub timer: T,
+    pub timer: Option<T>,
+}
+
+/// A node's pending timers: a slab of slots reused as timers fire or are cancelled, so setting,
+/// firing and cancelling a timer are an index and a comparison. A [`TimerId`] names its slot
+/// and its id, so a stale id (the timer fired, was cancelled, or its slot was reused) matches
+/// nothing.
+pub(crate) struct Timers<T> {
+    slots: Vec<TimerSlot<T>>,
+    free: Vec<u32>,
+    pending: usize,
+    next_id: u64,
+}
+
+impl<T> Timers<T> {
+    fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            pending: 0,
+            next_id: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending
+    }
+
+    #[inline]
+    fn insert(&mut self, local_deadline_ns: u64, timer: T) -> TimerId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending += 1;
+        let slot = TimerSlot {
+            id,
+            local_deadline_ns,
+            timer: Some(timer),
+        };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.slots[index as usize] = slot;
+                index
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        TimerId { slot: index, id }
+    }
+
+    /// Takes the timer `id` names, if it is still pending.
+    #[inline]
+    pub fn remove(&mut self, id: TimerId) -> Option<T> {
+        let slot = self.slots.get_mut(id.slot as usize)?;
+        if slot.id != id.id {
+            return None;
+        }
+        let timer = slot.timer.take()?;
+        self.pending -= 1;
+        self.free.push(id.slot);
+        Some(timer)
+    }
+
+    /// Drops every pending timer (a crash); ids stay unique.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+        self.pending = 0;
+    }
+
+    /// The pending timers' ids and local deadlines, in the order they were set.
+    fn pending_in_order(&self) -> Vec<(TimerId, u64)> {
+        let mut pending: Vec<(TimerId, u64)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.timer.is_some())
+            .map(|(index, slot)| {
+                let id = TimerId {
+                    slot: index as u32,
+                    id: slot.id,
+                };
+                (id, slot.local_deadline_ns)
+            })
+            .collect();
+        pending.sort_unstable_by_key(|(id, _)| id.id);
+        pending
+    }
 }
 
 pub(crate) struct NodeState<M, T> {
@@ -59,8 +147,7 @@ pub(crate) struct NodeState<M, T> {
     pub clock: NodeClock,
     /// Bumped by every clock change, which reschedules the pending timers.
     pub clock_epoch: u32,
-    pub timers: BTreeMap<u64, PendingTimer<T>>,
-    pub next_timer_id: u64,
+    pub timers: Timers<T>,
     pub disk: Disk,
     /// Events held back while the node is paused, replayed in order on resume.
     pub deferred: Vec<Event<M>>,
@@ -76,8 +163,7 @@ impl<M, T> NodeState<M, T> {
             incarnation: 0,
             clock: NodeClock::default(),
             clock_epoch: 0,
-            timers: BTreeMap::new(),
-            next_timer_id: 0,
+            timers: Timers::new(),
             disk: Disk::default(),
             deferred: Vec::new(),
             last_sync_done_ns: 0,
@@ -203,11 +289,19 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             });
             return;
         }
-        if self.network.is_held(from, to) && self.network.is_up(from, to) {
+        let route = self.network.route(from, to);
+        if route.held && route.up {
             self.link_backlog
                 .entry((from, to))
                 .or_default()
                 .push(message);
+            return;
+        }
+        if route.up && route.lossless {
+            // The common case: nothing to draw but the latency.
+            let (low, high) = (route.config.latency_ns_min, route.config.latency_ns_max);
+            let latency = self.network_rng.range_inclusive(low, high);
+            self.enqueue(from, to, message, latency, false);
             return;
         }
         self.transmit(from, to, message);
@@ -245,28 +339,26 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             });
             return;
         }
-        let digest = trace::digest(&message);
         if self.network_rng.chance(link.duplicate_probability) {
             self.stats.messages_duplicated += 1;
             let latency = self
                 .network_rng
                 .range_inclusive(link.latency_ns_min, link.latency_ns_max);
-            let record = self.note_sent(from, to, &message, true);
-            let copy = Event::Deliver {
-                from,
-                to,
-                digest,
-                record,
-                message: message.clone(),
-            };
-            self.queue.push(now + latency, copy);
+            self.enqueue(from, to, message.clone(), latency, true);
         }
         let latency = self
             .network_rng
             .range_inclusive(link.latency_ns_min, link.latency_ns_max);
-        let record = self.note_sent(from, to, &message, false);
+        self.enqueue(from, to, message, latency, false);
+    }
+
+    /// Schedules the delivery of a message that made it onto the wire, `latency_ns` from now.
+    #[inline]
+    fn enqueue(&mut self, from: NodeId, to: NodeId, message: M, latency_ns: u64, duplicate: bool) {
+        let digest = trace::digest(&message);
+        let record = self.note_sent(from, to, &message, duplicate);
         self.queue.push(
-            now + latency,
+            self.now_ns + latency_ns,
             Event::Deliver {
                 from,
                 to,
@@ -329,16 +421,8 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             self.log.names().of(node),
             state.timers.len()
         );
-        let id = state.next_timer_id;
-        state.next_timer_id += 1;
         let local_deadline_ns = state.clock.local_at(now).saturating_add(delay_ns);
-        state.timers.insert(
-            id,
-            PendingTimer {
-                local_deadline_ns,
-                timer,
-            },
-        );
+        let id = state.timers.insert(local_deadline_ns, timer);
         let fire_ns = state.clock.global_for_local(now, local_deadline_ns);
         let (incarnation, clock_epoch) = (state.incarnation, state.clock_epoch);
         self.queue.push(
@@ -347,10 +431,10 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
                 node,
                 incarnation,
                 clock_epoch,
-                id,
+                timer: id,
             },
         );
-        TimerId(id)
+        id
     }
 
     /// After a clock change: every pending timer gets a new firing time on the new clock.
@@ -359,15 +443,15 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         let state = &mut self.nodes[node as usize];
         state.clock_epoch += 1;
         let (incarnation, clock_epoch) = (state.incarnation, state.clock_epoch);
-        for (&id, pending) in &state.timers {
-            let fire_ns = state.clock.global_for_local(now, pending.local_deadline_ns);
+        for (id, local_deadline_ns) in state.timers.pending_in_order() {
+            let fire_ns = state.clock.global_for_local(now, local_deadline_ns);
             self.queue.push(
                 fire_ns,
                 Event::Timer {
                     node,
                     incarnation,
                     clock_epoch,
-                    id,
+                    timer: id,
                 },
             );
         }

@@ -187,8 +187,9 @@ pub struct Cluster {
     /// Role changes, kept when asked for (reports).
     role_changes: Option<Vec<RoleChange>>,
     last_role: Vec<Option<(Option<Role>, u64)>>,
-    /// The coverage marks this run reached.
-    pub marks: Marks,
+    /// The coverage marks this run reached, the Raft engines' as last gathered (see
+    /// [`Cluster::marks`]).
+    marks: Marks,
     /// Unsynced writes lost to crashes so far (the simulator's count).
     writes_lost: u64,
     /// The sharded service: the shards each replica group serves, as last noted, and the
@@ -322,6 +323,10 @@ impl Cluster {
         if matches!(action, Fault::Partition { .. }) && self.view().joint {
             self.marks.hit(HarnessMark::JointPartition);
         }
+        if let Fault::Crash { node } = action {
+            // The engine's marks go with the process: gather them while it still runs.
+            self.gather_raft_marks(node);
+        }
         let backlog = self.sim.backlog_len();
         self.sim
             .apply_fault(action)
@@ -379,7 +384,6 @@ impl Cluster {
                 }
             }
         }
-        self.gather_raft_marks(node);
         let seen = if self.layout.is_some() {
             self.observe_host(node, time_ns)?
         } else {
@@ -388,7 +392,18 @@ impl Cluster {
         Ok(seen.map(|seen| self.observed(node, seen)))
     }
 
+    /// The coverage marks the run reached so far: the harness's, and every Raft engine's,
+    /// gathered from the running servers now (and from each server before it crashed).
+    pub fn marks(&mut self) -> &Marks {
+        for node in 0..self.servers {
+            self.gather_raft_marks(node);
+        }
+        &self.marks
+    }
+
     /// Adds the marks the Raft replicas of server `node` hit since they were last gathered.
+    /// Marks are counts, so gathering late changes nothing as long as it happens before the
+    /// process goes (a crash) and before the counts are read ([`Cluster::marks`]).
     fn gather_raft_marks(&mut self, node: NodeId) {
         let Some(server) = self.sim.node_mut(node) else {
             return;

@@ -411,6 +411,7 @@ impl<'a> Run<'a> {
         let history = self.cluster.history(true);
         let operations_indefinite = history.iter().filter(|r| r.is_indefinite()).count();
         let leaders = self.cluster.leaders();
+        let marks = self.cluster.marks().reached();
         let sim = &mut self.cluster.sim;
         let mut outcome = RunOutcome {
             config: self.config.clone(),
@@ -428,7 +429,7 @@ impl<'a> Run<'a> {
             leaders,
             trace: sim.trace_entries().to_vec(),
             record: None,
-            marks: self.cluster.marks.reached(),
+            marks,
         };
         let mut check = None;
         if outcome.violation.is_none() {

@@ -9,8 +9,6 @@ use kv::{
     Clerk, ClerkAction, ClerkConfig, HistoryRecord, ServerConfig, TimerToken, Wire, Workload,
     WorkloadConfig,
 };
-use std::collections::BTreeMap;
-
 use shardkv::{Host, HostConfig, Jitters};
 use sim::{Context, NodeId, RngStream, SeedRng, TimerId};
 
@@ -301,8 +299,9 @@ pub struct ClientNode {
     rng: RngStream,
     /// No operation starts at or after this virtual time.
     workload_end_ns: u64,
-    /// The clerk's live timers (at most two), so those it no longer needs are cancelled.
-    timers: BTreeMap<u64, TimerId>,
+    /// The clerk's live timers by token (at most two), so those it no longer needs are
+    /// cancelled.
+    timers: ClerkTimers,
     pub history: Vec<HistoryRecord>,
 }
 
@@ -320,7 +319,7 @@ impl ClientNode {
             workload: Workload::new(workload).expect("the harness validated the workload"),
             rng: root.stream(&format!("workload-client-{index}")),
             workload_end_ns,
-            timers: BTreeMap::new(),
+            timers: ClerkTimers::default(),
             history: Vec::new(),
         }
     }
@@ -411,7 +410,7 @@ impl ClientNode {
     }
 
     fn on_timer(&mut self, ctx: Ctx<'_, '_>, token: TimerToken) {
-        self.timers.remove(&token.0);
+        self.timers.remove(token.0);
         let now = ctx.global_time_ns();
         match &mut self.clerk {
             ClientClerk::Kv(clerk) => {
@@ -436,7 +435,7 @@ impl ClientNode {
                     self.timers.insert(token.0, id);
                 }
                 ClerkAction::CancelTimer { token } => {
-                    if let Some(id) = self.timers.remove(&token.0) {
+                    if let Some(id) = self.timers.remove(token.0) {
                         ctx.cancel_timer(id);
                     }
                 }
@@ -465,6 +464,27 @@ impl ClientNode {
         }
         self.history.push(record);
         self.think(ctx);
+    }
+}
+
+/// A clerk's live timers by token: a clerk has at most two, so a short list.
+#[derive(Default)]
+struct ClerkTimers {
+    timers: Vec<(u64, TimerId)>,
+}
+
+impl ClerkTimers {
+    /// Remembers timer `id` for `token`, in place of any earlier one.
+    fn insert(&mut self, token: u64, id: TimerId) {
+        match self.timers.iter_mut().find(|(t, _)| *t == token) {
+            Some(entry) => entry.1 = id,
+            None => self.timers.push((token, id)),
+        }
+    }
+
+    fn remove(&mut self, token: u64) -> Option<TimerId> {
+        let position = self.timers.iter().position(|(t, _)| *t == token)?;
+        Some(self.timers.swap_remove(position).1)
     }
 }
 

@@ -98,9 +98,9 @@ impl Cluster {
         time_ns: u64,
         pick: &Pick<S>,
     ) -> Result<(), Violation> {
-        let label = (pick.label)(group);
+        // The label is built only for a violation: this runs after every event.
         let in_group = |violation: Violation| Violation {
-            message: format!("{label}: {}", violation.message),
+            message: format!("{}: {}", (pick.label)(group), violation.message),
             ..violation
         };
         let host = self.sim.node_mut(node).and_then(ClusterNode::as_host_mut);

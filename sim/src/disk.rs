@@ -44,18 +44,6 @@ impl DiskWrite {
             }
         }
     }
-
-    fn apply_cloned(&self, files: &mut Files) {
-        match self {
-            DiskWrite::Append { file, bytes } => files.entry(file).extend_from_slice(bytes),
-            DiskWrite::Replace { file, bytes } => *files.entry(file) = bytes.clone(),
-            DiskWrite::Truncate { file, len } => {
-                if let Some(content) = files.get_mut(file) {
-                    content.truncate(*len);
-                }
-            }
-        }
-    }
 }
 
 /// A disk's files: a node keeps a handful, so a short list searched by name (the same static
@@ -142,7 +130,8 @@ impl Disk {
             .iter()
             .filter(|(_, write)| write.file() == file)
         {
-            write.apply_cloned(&mut view);
+            // Reads are rare (a node reads its disk when it starts): a copy of each write.
+            write.clone().apply_to(&mut view);
         }
         Cow::Owned(std::mem::take(view.entry(file)))
     }

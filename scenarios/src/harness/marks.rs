@@ -1,7 +1,8 @@
 //! Coverage marks (TigerBeetle's marks, FoundationDB's code probes): named points where a run
 //! reaches a rare, dangerous state, counted per run and per campaign, so a quiet campaign can be
 //! told from a blind one. The harness sets the marks that need the whole cluster in view; the
-//! Raft engine counts its own (`raft::Mark`), and the harness gathers them after every event.
+//! Raft engine counts its own (`raft::Mark`), and the harness gathers them before a server
+//! crashes and at the end of the run (`Cluster::marks`).
 //!
 //! A mark costs an array increment when it is hit and nothing otherwise.
 

@@ -497,3 +497,33 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_id_matches_only_its_own_pending_timer() {
+        let mut timers = Timers::new();
+        let first = timers.insert(10, "a");
+        let second = timers.insert(20, "b");
+        assert_eq!(timers.remove(first), Some("a"));
+        assert_eq!(timers.remove(first), None, "fired or cancelled once only");
+        // The freed slot is reused; the old id must not reach the new timer.
+        let third = timers.insert(30, "c");
+        assert_eq!(third.slot, first.slot);
+        assert_eq!(timers.remove(first), None);
+        assert_eq!(timers.len(), 2);
+        let order: Vec<u64> = timers
+            .pending_in_order()
+            .into_iter()
+            .map(|(_, deadline)| deadline)
+            .collect();
+        assert_eq!(order, [20, 30], "pending timers in the order they were set");
+        timers.clear();
+        assert_eq!(timers.remove(second), None);
+        assert_eq!(timers.remove(third), None);
+        let fourth = timers.insert(40, "d");
+        assert!(fourth.id > third.id, "ids stay unique across a crash");
+    }
+}

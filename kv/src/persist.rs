@@ -100,7 +100,7 @@ fn read_entry(reader: &mut Reader<'_>) -> Result<Entry, DecodeError> {
     };
     let length = reader.u64("entry data length")?;
     let length = usize::try_from(length).unwrap_or(usize::MAX);
-    let data = reader.take(length, "entry data")?.to_vec();
+    let data = reader.take(length, "entry data")?.into();
     Ok(Entry {
         term,
         index,
@@ -223,7 +223,7 @@ mod tests {
             term,
             index,
             kind: EntryKind::Normal,
-            data: data.to_vec(),
+            data: data.into(),
         }
     }
 

@@ -123,7 +123,7 @@ fn follower_appends(c: &mut Criterion) {
                 entries: vec![raft::Entry {
                     term,
                     index: index + 1,
-                    data: vec![7; ENTRY_BYTES],
+                    data: vec![7; ENTRY_BYTES].into(),
                     ..raft::Entry::default()
                 }],
                 ..Message::default()

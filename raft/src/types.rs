@@ -3,6 +3,7 @@
 //! traces, `Hash` so a simulator can digest it).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,10 @@ pub struct Entry {
     pub term: u64,
     pub index: u64,
     pub kind: EntryKind,
-    pub data: Vec<u8>,
+    /// Shared, not copied: an entry is cloned into storage, every append that carries it and
+    /// every `Ready` that hands it out, and each clone only counts a reference. Hashes and
+    /// serializes exactly as the bytes would in a `Vec<u8>`.
+    pub data: Arc<[u8]>,
 }
 
 impl Entry {

@@ -14,7 +14,7 @@ fn applied_data(node: &mut Node) -> Vec<Vec<u8>> {
     next_ents(node)
         .into_iter()
         .filter(|entry| !entry.data.is_empty())
-        .map(|entry| entry.data)
+        .map(|entry| entry.data.to_vec())
         .collect()
 }
 

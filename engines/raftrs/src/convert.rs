@@ -33,7 +33,7 @@ pub fn message_to_ours(message: eraftpb::Message) -> Message {
             .map(|snapshot| Box::new(snapshot_to_ours(&snapshot))),
         reject: message.reject,
         reject_hint: message.reject_hint,
-        context: message.context.to_vec(),
+        context: message.context.as_ref().into(),
         read_round: message.commit_term,
         leader_transfer: false,
         transferee: message.request_snapshot,

@@ -426,8 +426,18 @@ pub struct ProgressMap {
 }
 
 impl ProgressMap {
+    /// Where `id` is (`Ok`) or would be inserted (`Err`). A scan: clusters have a handful of
+    /// members, and a scan of a few ids costs less than a binary search's bookkeeping.
     fn position(&self, id: NodeId) -> Result<usize, usize> {
-        self.entries.binary_search_by_key(&id, |(entry_id, _)| *entry_id)
+        let position = self
+            .entries
+            .iter()
+            .position(|&(entry_id, _)| entry_id >= id)
+            .unwrap_or(self.entries.len());
+        match self.entries.get(position) {
+            Some(&(entry_id, _)) if entry_id == id => Ok(position),
+            _ => Err(position),
+        }
     }
 
     pub fn get(&self, id: &NodeId) -> Option<&Progress> {
@@ -467,7 +477,9 @@ impl ProgressMap {
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&NodeId, &mut Progress)> {
-        self.entries.iter_mut().map(|(id, progress)| (&*id, progress))
+        self.entries
+            .iter_mut()
+            .map(|(id, progress)| (&*id, progress))
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&NodeId, &mut Progress) -> bool) {
@@ -490,7 +502,9 @@ impl<'a> IntoIterator for &'a mut ProgressMap {
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter_mut().map(|(id, progress)| (&*id, progress))
+        self.entries
+            .iter_mut()
+            .map(|(id, progress)| (&*id, progress))
     }
 }
 

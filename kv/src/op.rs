@@ -125,7 +125,10 @@ impl OpView<'_> {
         matches!(
             (self, result),
             (OpView::Get { .. }, OpResult::Value(_))
-                | (OpView::Put { .. } | OpView::Append { .. }, OpResult::Written)
+                | (
+                    OpView::Put { .. } | OpView::Append { .. },
+                    OpResult::Written
+                )
                 | (OpView::Cas { .. }, OpResult::Cas(_))
         )
     }

@@ -22,8 +22,8 @@ use raft::{
 };
 
 use crate::codec::{DecodeError, Fnv64, Sink};
-use crate::persist::{self, HARDSTATE_FILE, LOG_FILE, SNAPSHOT_FILE};
 use crate::command::CommandView;
+use crate::persist::{self, HARDSTATE_FILE, LOG_FILE, SNAPSHOT_FILE};
 use crate::{
     ApplyOutcome, ClientReply, ClientRequest, Command, KvStateMachine, Op, OpResult, ReadMode,
     ReplyOutcome, StateMachineConfig,

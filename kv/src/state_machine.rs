@@ -213,7 +213,11 @@ impl Store {
             return seen;
         }
         let result = command.op.apply_to(&mut self.data);
-        debug_assert!(command.op.accepts(&result), "{:?} gave {result}", command.op);
+        debug_assert!(
+            command.op.accepts(&result),
+            "{:?} gave {result}",
+            command.op
+        );
         self.sessions
             .record(command.client_id, command.seq, &result);
         ApplyOutcome::Applied(result)
@@ -389,8 +393,7 @@ impl crate::server::StateMachine for KvStateMachine {
         index: u64,
         data: &[u8],
     ) -> Option<crate::server::Answer<OpResult>> {
-        let command =
-            CommandView::decode(data).expect("entries carry commands this crate encoded");
+        let command = CommandView::decode(data).expect("entries carry commands this crate encoded");
         let outcome = self.apply_view(index, command);
         crate::server::Answer::of_view(command, outcome)
     }

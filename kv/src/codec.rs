@@ -211,23 +211,23 @@ const OP_PUT: u8 = 1;
 const OP_APPEND: u8 = 2;
 const OP_CAS: u8 = 3;
 
-pub fn put_op(sink: &mut impl Sink, op: &Op) {
+pub fn put_op(sink: &mut impl Sink, op: OpView<'_>) {
     match op {
-        Op::Get { key } => {
+        OpView::Get { key } => {
             sink.put_u8(OP_GET);
             sink.put_str(key);
         }
-        Op::Put { key, value } => {
+        OpView::Put { key, value } => {
             sink.put_u8(OP_PUT);
             sink.put_str(key);
             sink.put_str(value);
         }
-        Op::Append { key, value } => {
+        OpView::Append { key, value } => {
             sink.put_u8(OP_APPEND);
             sink.put_str(key);
             sink.put_str(value);
         }
-        Op::Cas { key, expected, new } => {
+        OpView::Cas { key, expected, new } => {
             sink.put_u8(OP_CAS);
             sink.put_str(key);
             sink.put_str(expected);

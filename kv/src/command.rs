@@ -32,12 +32,7 @@ pub struct Command {
 impl Command {
     /// The canonical encoding (deterministic: the same command always gives the same bytes).
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.encoded_len_hint());
-        bytes.put_u8(COMMAND_VERSION);
-        bytes.put_u64(self.client_id);
-        bytes.put_u64(self.seq);
-        put_op(&mut bytes, &self.op);
-        bytes
+        self.view().encode()
     }
 
     /// Decodes what [`Command::encode`] wrote; any other input gives an error, never a panic.
@@ -52,15 +47,6 @@ impl Command {
             seq: self.seq,
             op: self.op.view(),
         }
-    }
-
-    fn encoded_len_hint(&self) -> usize {
-        let strings = match &self.op {
-            Op::Get { key } => key.len() + 4,
-            Op::Put { key, value } | Op::Append { key, value } => key.len() + value.len() + 8,
-            Op::Cas { key, expected, new } => key.len() + expected.len() + new.len() + 12,
-        };
-        1 + 8 + 8 + 1 + strings
     }
 }
 
@@ -91,6 +77,27 @@ impl<'a> CommandView<'a> {
         Ok(CommandView { client_id, seq, op })
     }
 
+    /// The canonical encoding of the command (see [`Command::encode`]).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.encoded_len_hint());
+        bytes.put_u8(COMMAND_VERSION);
+        bytes.put_u64(self.client_id);
+        bytes.put_u64(self.seq);
+        put_op(&mut bytes, self.op);
+        bytes
+    }
+
+    fn encoded_len_hint(&self) -> usize {
+        let strings = match self.op {
+            OpView::Get { key } => key.len() + 4,
+            OpView::Put { key, value } | OpView::Append { key, value } => {
+                key.len() + value.len() + 8
+            }
+            OpView::Cas { key, expected, new } => key.len() + expected.len() + new.len() + 12,
+        };
+        1 + 8 + 8 + 1 + strings
+    }
+
     pub fn to_owned(self) -> Command {
         Command {
             client_id: self.client_id,
@@ -119,7 +126,7 @@ mod tests {
     #[test]
     fn capacity_hint_is_exact() {
         let command = sample();
-        assert_eq!(command.encode().len(), command.encoded_len_hint());
+        assert_eq!(command.encode().len(), command.view().encoded_len_hint());
     }
 
     #[test]

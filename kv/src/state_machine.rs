@@ -399,10 +399,10 @@ impl crate::server::StateMachine for KvStateMachine {
     }
 
     fn encode_command(client_id: u64, seq: u64, op: &crate::Op) -> Vec<u8> {
-        let command = Command {
+        let command = CommandView {
             client_id,
             seq,
-            op: op.clone(),
+            op: op.view(),
         };
         command.encode()
     }

@@ -578,6 +578,40 @@ mod tests {
     }
 
     #[test]
+    fn committed_index_from_cached_positions_equals_the_quorum_rule() {
+        // The tracker's cached voter positions give what `JointConfig::committed_index` gives
+        // over the same match indices, simple and joint, after members come and go.
+        let limits = InflightLimits {
+            messages: 4,
+            bytes: u64::MAX,
+        };
+        let joint = Configuration::from_conf_state(&ConfState {
+            voters: [2, 3, 5].into_iter().collect(),
+            voters_outgoing: [1, 2, 4].into_iter().collect(),
+            learners: [6].into_iter().collect(),
+            ..ConfState::default()
+        });
+        let mut tracker = ProgressTracker::default();
+        assert_eq!(
+            tracker.committed_index(),
+            u64::MAX,
+            "no voters constrain nothing"
+        );
+        for configuration in [config(&[1, 2, 3], &[4]), joint, config(&[3, 5], &[])] {
+            tracker.set_config(configuration, 1, limits);
+            for (&id, progress) in &mut tracker.progress {
+                progress.match_index = id * 7 % 11;
+            }
+            let progress = &tracker.progress;
+            let expected = tracker
+                .config
+                .voters
+                .committed_index(|id| progress.get(&id).map_or(0, |p| p.match_index));
+            assert_eq!(tracker.committed_index(), expected, "{:?}", tracker.config);
+        }
+    }
+
+    #[test]
     fn every_change_type() {
         use ConfChangeKind::*;
         // (start voters, start learners, change, voters after, learners after)

@@ -215,10 +215,11 @@ impl Clerk {
             backoff_timer: None,
             rejections: 0,
         });
-        let mut actions = vec![ClerkAction::SetTimer {
+        let mut actions = new_actions();
+        actions.push(ClerkAction::SetTimer {
             token: deadline_timer,
             delay_ns: self.config.op_deadline_ns,
-        }];
+        });
         self.send_attempt(&mut actions);
         actions
     }
@@ -257,11 +258,12 @@ impl Clerk {
             return Vec::new();
         };
         if token == pending.deadline_timer {
-            let mut actions = Self::cancel_attempt(pending);
+            let mut actions = new_actions();
+            Self::cancel_attempt(pending, &mut actions);
             actions.extend(self.abandon().map(ClerkAction::Completed));
             return actions;
         }
-        let mut actions = Vec::new();
+        let mut actions = new_actions();
         if Some(token) == pending.attempt_timer {
             // No answer in time: the server may be down or partitioned away; try the next one.
             let next = (pending.target + 1) % self.servers.len();
@@ -300,7 +302,8 @@ impl Clerk {
         if let Some(index) = self.server_index(from).filter(|_| pending.to_leader) {
             self.leader = index;
         }
-        let mut actions = Self::cancel_attempt(&pending);
+        let mut actions = new_actions();
+        Self::cancel_attempt(&pending, &mut actions);
         actions.push(ClerkAction::CancelTimer {
             token: pending.deadline_timer,
         });
@@ -325,13 +328,10 @@ impl Clerk {
     }
 
     /// Cancels the attempt's or the backoff's timer, whichever is set.
-    fn cancel_attempt(pending: &Pending) -> Vec<ClerkAction> {
-        pending
-            .attempt_timer
-            .or(pending.backoff_timer)
-            .map(|token| ClerkAction::CancelTimer { token })
-            .into_iter()
-            .collect()
+    fn cancel_attempt(pending: &Pending, actions: &mut Vec<ClerkAction>) {
+        if let Some(token) = pending.attempt_timer.or(pending.backoff_timer) {
+            actions.push(ClerkAction::CancelTimer { token });
+        }
     }
 
     fn on_wrong_leader(&mut self, from: u64, leader_hint: Option<u64>) -> Vec<ClerkAction> {
@@ -350,7 +350,7 @@ impl Clerk {
         if round_refused {
             return self.back_off();
         }
-        let mut actions = Vec::new();
+        let mut actions = new_actions();
         self.send_attempt(&mut actions);
         actions
     }
@@ -363,7 +363,8 @@ impl Clerk {
             .as_mut()
             .expect("back off without an outstanding operation");
         pending.rejections = 0;
-        let mut actions = Self::cancel_attempt(pending);
+        let mut actions = new_actions();
+        Self::cancel_attempt(pending, &mut actions);
         pending.attempt_timer = None;
         pending.backoff_timer = Some(token);
         actions.push(ClerkAction::SetTimer {
@@ -390,7 +391,7 @@ impl Clerk {
             .pending
             .as_mut()
             .expect("send without an outstanding operation");
-        actions.extend(Self::cancel_attempt(pending));
+        Self::cancel_attempt(pending, actions);
         pending.attempt_timer = Some(token);
         pending.backoff_timer = None;
         let request = ClientRequest {
@@ -454,6 +455,12 @@ impl ClerkClock {
         );
         self.last_now_ns = now_ns;
     }
+}
+
+/// A buffer for the actions of one clerk event: at most four (cancel a timer, complete or send,
+/// set a timer, and the deadline timer of a new operation), so it never grows.
+fn new_actions() -> Vec<ClerkAction> {
+    Vec::with_capacity(4)
 }
 
 #[cfg(test)]

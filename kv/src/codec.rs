@@ -7,7 +7,7 @@
 
 use thiserror::Error;
 
-use crate::op::{Op, OpResult};
+use crate::op::{Op, OpResult, OpView};
 
 /// Why a byte string is not a valid command or snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -141,15 +141,18 @@ impl<'a> Reader<'a> {
     }
 
     pub fn string(&mut self, what: &'static str) -> Result<String, DecodeError> {
+        Ok(self.str(what)?.to_owned())
+    }
+
+    /// A string read in place: it borrows the input rather than allocating.
+    pub fn str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
         let length_bytes = self.take(4, what)?;
         let mut array = [0u8; 4];
         array.copy_from_slice(length_bytes);
         let length = u32::from_le_bytes(array) as usize;
         let offset = self.offset;
         let bytes = self.take(length, what)?;
-        let text =
-            std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 { what, offset })?;
-        Ok(text.to_owned())
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 { what, offset })
     }
 
     /// Reads an element count and checks that `count` elements of at least `min_size` bytes
@@ -208,23 +211,23 @@ const OP_PUT: u8 = 1;
 const OP_APPEND: u8 = 2;
 const OP_CAS: u8 = 3;
 
-pub fn put_op(sink: &mut impl Sink, op: &Op) {
+pub fn put_op(sink: &mut impl Sink, op: OpView<'_>) {
     match op {
-        Op::Get { key } => {
+        OpView::Get { key } => {
             sink.put_u8(OP_GET);
             sink.put_str(key);
         }
-        Op::Put { key, value } => {
+        OpView::Put { key, value } => {
             sink.put_u8(OP_PUT);
             sink.put_str(key);
             sink.put_str(value);
         }
-        Op::Append { key, value } => {
+        OpView::Append { key, value } => {
             sink.put_u8(OP_APPEND);
             sink.put_str(key);
             sink.put_str(value);
         }
-        Op::Cas { key, expected, new } => {
+        OpView::Cas { key, expected, new } => {
             sink.put_u8(OP_CAS);
             sink.put_str(key);
             sink.put_str(expected);
@@ -234,23 +237,28 @@ pub fn put_op(sink: &mut impl Sink, op: &Op) {
 }
 
 pub fn read_op(reader: &mut Reader<'_>) -> Result<Op, DecodeError> {
+    Ok(read_op_view(reader)?.to_owned())
+}
+
+/// [`read_op`] without allocating: the operation's strings borrow the input.
+pub fn read_op_view<'a>(reader: &mut Reader<'a>) -> Result<OpView<'a>, DecodeError> {
     let offset = reader.offset();
     let op = match reader.u8("operation tag")? {
-        OP_GET => Op::Get {
-            key: reader.string("key")?,
+        OP_GET => OpView::Get {
+            key: reader.str("key")?,
         },
-        OP_PUT => Op::Put {
-            key: reader.string("key")?,
-            value: reader.string("value")?,
+        OP_PUT => OpView::Put {
+            key: reader.str("key")?,
+            value: reader.str("value")?,
         },
-        OP_APPEND => Op::Append {
-            key: reader.string("key")?,
-            value: reader.string("value")?,
+        OP_APPEND => OpView::Append {
+            key: reader.str("key")?,
+            value: reader.str("value")?,
         },
-        OP_CAS => Op::Cas {
-            key: reader.string("key")?,
-            expected: reader.string("expected value")?,
-            new: reader.string("new value")?,
+        OP_CAS => OpView::Cas {
+            key: reader.str("key")?,
+            expected: reader.str("expected value")?,
+            new: reader.str("new value")?,
         },
         tag => {
             return Err(DecodeError::UnknownTag {

@@ -15,8 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{DecodeError, Reader, Sink, put_op, read_op};
-use crate::op::Op;
+use crate::codec::{DecodeError, Reader, Sink, put_op, read_op_view};
+use crate::op::{Op, OpView};
 
 const COMMAND_VERSION: u8 = 1;
 
@@ -32,16 +32,36 @@ pub struct Command {
 impl Command {
     /// The canonical encoding (deterministic: the same command always gives the same bytes).
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.encoded_len_hint());
-        bytes.put_u8(COMMAND_VERSION);
-        bytes.put_u64(self.client_id);
-        bytes.put_u64(self.seq);
-        put_op(&mut bytes, &self.op);
-        bytes
+        self.view().encode()
     }
 
     /// Decodes what [`Command::encode`] wrote; any other input gives an error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
+        Ok(CommandView::decode(bytes)?.to_owned())
+    }
+
+    /// The command with its operation's strings borrowed.
+    pub fn view(&self) -> CommandView<'_> {
+        CommandView {
+            client_id: self.client_id,
+            seq: self.seq,
+            op: self.op.view(),
+        }
+    }
+}
+
+/// A [`Command`] decoded in place: its operation borrows the encoded bytes, so applying a
+/// committed entry allocates nothing to read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandView<'a> {
+    pub client_id: u64,
+    pub seq: u64,
+    pub op: OpView<'a>,
+}
+
+impl<'a> CommandView<'a> {
+    /// Decodes what [`Command::encode`] wrote; any other input gives an error, never a panic.
+    pub fn decode(bytes: &'a [u8]) -> Result<CommandView<'a>, DecodeError> {
         let mut reader = Reader::new(bytes);
         let version = reader.u8("command version")?;
         if version != COMMAND_VERSION {
@@ -52,18 +72,38 @@ impl Command {
         }
         let client_id = reader.u64("client id")?;
         let seq = reader.u64("sequence number")?;
-        let op = read_op(&mut reader)?;
+        let op = read_op_view(&mut reader)?;
         reader.finish("command")?;
-        Ok(Command { client_id, seq, op })
+        Ok(CommandView { client_id, seq, op })
+    }
+
+    /// The canonical encoding of the command (see [`Command::encode`]).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.encoded_len_hint());
+        bytes.put_u8(COMMAND_VERSION);
+        bytes.put_u64(self.client_id);
+        bytes.put_u64(self.seq);
+        put_op(&mut bytes, self.op);
+        bytes
     }
 
     fn encoded_len_hint(&self) -> usize {
-        let strings = match &self.op {
-            Op::Get { key } => key.len() + 4,
-            Op::Put { key, value } | Op::Append { key, value } => key.len() + value.len() + 8,
-            Op::Cas { key, expected, new } => key.len() + expected.len() + new.len() + 12,
+        let strings = match self.op {
+            OpView::Get { key } => key.len() + 4,
+            OpView::Put { key, value } | OpView::Append { key, value } => {
+                key.len() + value.len() + 8
+            }
+            OpView::Cas { key, expected, new } => key.len() + expected.len() + new.len() + 12,
         };
         1 + 8 + 8 + 1 + strings
+    }
+
+    pub fn to_owned(self) -> Command {
+        Command {
+            client_id: self.client_id,
+            seq: self.seq,
+            op: self.op.to_owned(),
+        }
     }
 }
 
@@ -86,7 +126,7 @@ mod tests {
     #[test]
     fn capacity_hint_is_exact() {
         let command = sample();
-        assert_eq!(command.encode().len(), command.encoded_len_hint());
+        assert_eq!(command.encode().len(), command.view().encoded_len_hint());
     }
 
     #[test]

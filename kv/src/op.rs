@@ -49,39 +49,123 @@ impl Op {
 
     /// True for operations that never change the state (only `Get`).
     pub fn is_read_only(&self) -> bool {
-        matches!(self, Op::Get { .. })
+        self.view().is_read_only()
     }
 
     /// Whether `result` is of the kind this operation produces (a `Get` yields a value, and so on).
     pub fn accepts(&self, result: &OpResult) -> bool {
+        self.view().accepts(result)
+    }
+
+    /// Applies the operation to `data` and returns its result (see [`OpView::apply_to`]).
+    pub fn apply_to(&self, data: &mut BTreeMap<String, String>) -> OpResult {
+        self.view().apply_to(data)
+    }
+
+    /// The operation with its strings borrowed.
+    pub fn view(&self) -> OpView<'_> {
+        match self {
+            Op::Get { key } => OpView::Get { key },
+            Op::Put { key, value } => OpView::Put { key, value },
+            Op::Append { key, value } => OpView::Append { key, value },
+            Op::Cas { key, expected, new } => OpView::Cas { key, expected, new },
+        }
+    }
+}
+
+/// An [`Op`] whose strings are borrowed: what a command decoded in place from a log entry holds,
+/// so that applying it allocates only for a key or value the store has no room for yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpView<'a> {
+    Get {
+        key: &'a str,
+    },
+    Put {
+        key: &'a str,
+        value: &'a str,
+    },
+    Append {
+        key: &'a str,
+        value: &'a str,
+    },
+    Cas {
+        key: &'a str,
+        expected: &'a str,
+        new: &'a str,
+    },
+}
+
+impl OpView<'_> {
+    pub fn to_owned(self) -> Op {
+        match self {
+            OpView::Get { key } => Op::Get { key: key.into() },
+            OpView::Put { key, value } => Op::Put {
+                key: key.into(),
+                value: value.into(),
+            },
+            OpView::Append { key, value } => Op::Append {
+                key: key.into(),
+                value: value.into(),
+            },
+            OpView::Cas { key, expected, new } => Op::Cas {
+                key: key.into(),
+                expected: expected.into(),
+                new: new.into(),
+            },
+        }
+    }
+
+    /// True for operations that never change the state (only `Get`).
+    pub fn is_read_only(self) -> bool {
+        matches!(self, OpView::Get { .. })
+    }
+
+    /// Whether `result` is of the kind this operation produces (a `Get` yields a value, and so on).
+    pub fn accepts(self, result: &OpResult) -> bool {
         matches!(
             (self, result),
-            (Op::Get { .. }, OpResult::Value(_))
-                | (Op::Put { .. } | Op::Append { .. }, OpResult::Written)
-                | (Op::Cas { .. }, OpResult::Cas(_))
+            (OpView::Get { .. }, OpResult::Value(_))
+                | (
+                    OpView::Put { .. } | OpView::Append { .. },
+                    OpResult::Written
+                )
+                | (OpView::Cas { .. }, OpResult::Cas(_))
         )
     }
 
     /// Applies the operation to `data` and returns its result. This is the whole semantics of the
     /// service; sessions and deduplication are layered on top by the state machine.
-    pub fn apply_to(&self, data: &mut BTreeMap<String, String>) -> OpResult {
+    pub fn apply_to(self, data: &mut BTreeMap<String, String>) -> OpResult {
         match self {
-            Op::Get { key } => OpResult::Value(read(data, key).to_owned()),
-            Op::Put { key, value } => {
-                data.insert(key.clone(), value.clone());
+            OpView::Get { key } => OpResult::Value(read(data, key).to_owned()),
+            OpView::Put { key, value } => {
+                set(data, key, value);
                 OpResult::Written
             }
-            Op::Append { key, value } => {
-                data.entry(key.clone()).or_default().push_str(value);
+            OpView::Append { key, value } => {
+                match data.get_mut(key) {
+                    Some(current) => current.push_str(value),
+                    None => set(data, key, value),
+                }
                 OpResult::Written
             }
-            Op::Cas { key, expected, new } => {
+            OpView::Cas { key, expected, new } => {
                 let swapped = read(data, key) == expected;
                 if swapped {
-                    data.insert(key.clone(), new.clone());
+                    set(data, key, new);
                 }
                 OpResult::Cas(swapped)
             }
+        }
+    }
+}
+
+/// Sets `key` to `value`, reusing the existing value's buffer when the key is there.
+fn set(data: &mut BTreeMap<String, String>, key: &str, value: &str) {
+    match data.get_mut(key) {
+        Some(current) => value.clone_into(current),
+        None => {
+            data.insert(key.to_owned(), value.to_owned());
         }
     }
 }

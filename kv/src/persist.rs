@@ -26,13 +26,18 @@ fn checksum(payload: &[u8]) -> u64 {
     hash.finish()
 }
 
-/// Wraps a payload in a frame.
-fn frame(payload: &[u8]) -> Vec<u8> {
+/// A frame around the payload `write` puts (about `capacity` bytes), built in one buffer: the
+/// header's place is kept and filled in once the payload is there, so a record costs one
+/// allocation and no copy.
+fn framed(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN + capacity);
+    bytes.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+    write(&mut bytes);
+    let payload = &bytes[FRAME_HEADER_LEN..];
     let length = u32::try_from(payload.len()).expect("record longer than u32::MAX bytes");
-    let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN + payload.len());
-    bytes.extend_from_slice(&length.to_le_bytes());
-    bytes.extend_from_slice(&checksum(payload).to_le_bytes());
-    bytes.extend_from_slice(payload);
+    let checksum = checksum(payload);
+    bytes[..4].copy_from_slice(&length.to_le_bytes());
+    bytes[4..FRAME_HEADER_LEN].copy_from_slice(&checksum.to_le_bytes());
     bytes
 }
 
@@ -47,11 +52,11 @@ fn unframe(bytes: &[u8]) -> Option<(&[u8], usize)> {
 }
 
 pub fn encode_hard_state(hard_state: &HardState) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(24);
-    payload.put_u64(hard_state.term);
-    payload.put_u64(hard_state.vote.unwrap_or(0));
-    payload.put_u64(hard_state.commit);
-    frame(&payload)
+    framed(24, |payload| {
+        payload.put_u64(hard_state.term);
+        payload.put_u64(hard_state.vote.unwrap_or(0));
+        payload.put_u64(hard_state.commit);
+    })
 }
 
 /// An empty or unreadable file reads as the initial hard state (a node that never persisted).
@@ -100,7 +105,7 @@ fn read_entry(reader: &mut Reader<'_>) -> Result<Entry, DecodeError> {
     };
     let length = reader.u64("entry data length")?;
     let length = usize::try_from(length).unwrap_or(usize::MAX);
-    let data = reader.take(length, "entry data")?.to_vec();
+    let data = reader.take(length, "entry data")?.into();
     Ok(Entry {
         term,
         index,
@@ -111,9 +116,7 @@ fn read_entry(reader: &mut Reader<'_>) -> Result<Entry, DecodeError> {
 
 /// One framed log record.
 pub fn encode_entry(entry: &Entry) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(32 + entry.data.len());
-    put_entry(&mut payload, entry);
-    frame(&payload)
+    framed(32 + entry.data.len(), |payload| put_entry(payload, entry))
 }
 
 /// The log file read back: its entries, the byte offset of each record, and the length of the
@@ -161,7 +164,12 @@ fn read_ids(reader: &mut Reader<'_>) -> Result<BTreeSet<u64>, DecodeError> {
 }
 
 pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(64 + snapshot.data.len());
+    framed(64 + snapshot.data.len(), |payload| {
+        put_snapshot(payload, snapshot)
+    })
+}
+
+fn put_snapshot(payload: &mut Vec<u8>, snapshot: &Snapshot) {
     let metadata = &snapshot.metadata;
     payload.put_u64(metadata.index);
     payload.put_u64(metadata.term);
@@ -172,12 +180,11 @@ pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
         &conf.voters_outgoing,
         &conf.learners_next,
     ] {
-        put_ids(&mut payload, ids);
+        put_ids(payload, ids);
     }
     payload.put_u8(u8::from(conf.auto_leave));
     payload.put_u64(snapshot.data.len() as u64);
     payload.put(&snapshot.data);
-    frame(&payload)
 }
 
 /// `None` for an empty file (no snapshot taken yet). A replaced file is never torn, so a bad
@@ -223,7 +230,7 @@ mod tests {
             term,
             index,
             kind: EntryKind::Normal,
-            data: data.to_vec(),
+            data: data.into(),
         }
     }
 

@@ -22,6 +22,7 @@ use raft::{
 };
 
 use crate::codec::{DecodeError, Fnv64, Sink};
+use crate::command::CommandView;
 use crate::persist::{self, HARDSTATE_FILE, LOG_FILE, SNAPSHOT_FILE};
 use crate::{
     ApplyOutcome, ClientReply, ClientRequest, Command, KvStateMachine, Op, OpResult, ReadMode,
@@ -93,7 +94,15 @@ pub struct Answer<R> {
 impl Answer<OpResult> {
     /// The answer to a KV command the store applied with `outcome` (none for a stale one).
     pub fn of(command: &Command, outcome: ApplyOutcome) -> Option<Self> {
-        let result = outcome.result()?.clone();
+        Self::of_view(command.view(), outcome)
+    }
+
+    /// [`Answer::of`] a command decoded in place.
+    pub fn of_view(command: CommandView<'_>, outcome: ApplyOutcome) -> Option<Self> {
+        let result = match outcome {
+            ApplyOutcome::Applied(result) | ApplyOutcome::Duplicate(result) => result,
+            ApplyOutcome::Stale { .. } => return None,
+        };
         Some(Answer {
             client_id: command.client_id,
             seq: command.seq,

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{
     DecodeError, Fnv64, Reader, Sink, put_header, put_result, read_header, read_result,
 };
-use crate::command::Command;
+use crate::command::{Command, CommandView};
 use crate::op::{self, OpResult};
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"KVSN";
@@ -127,13 +127,17 @@ impl Sessions {
     /// Remembers `reply` as the answer to `seq`; a sequence number older than the session's last
     /// (applied anyway by the `no-dedup` mutant) never moves the session backwards.
     pub fn record(&mut self, client_id: u64, seq: u64, reply: &OpResult) {
-        let session = self.sessions.entry(client_id).or_insert(Session {
-            last_seq: seq,
-            reply: reply.clone(),
-        });
+        let Some(session) = self.sessions.get_mut(&client_id) else {
+            let session = Session {
+                last_seq: seq,
+                reply: reply.clone(),
+            };
+            self.sessions.insert(client_id, session);
+            return;
+        };
         if seq >= session.last_seq {
             session.last_seq = seq;
-            session.reply = reply.clone();
+            session.reply.clone_from(reply);
         }
     }
 
@@ -200,11 +204,20 @@ impl Store {
     /// Executes `command` at most once per (client, sequence number) unless `dedup` is off (the
     /// `no-dedup` mutant).
     pub fn execute(&mut self, command: &Command, dedup: bool) -> ApplyOutcome {
+        self.execute_view(command.view(), dedup)
+    }
+
+    /// [`Store::execute`] of a command decoded in place.
+    pub fn execute_view(&mut self, command: CommandView<'_>, dedup: bool) -> ApplyOutcome {
         if dedup && let Some(seen) = self.sessions.seen(command.client_id, command.seq) {
             return seen;
         }
         let result = command.op.apply_to(&mut self.data);
-        debug_assert!(command.op.accepts(&result), "{} gave {result}", command.op);
+        debug_assert!(
+            command.op.accepts(&result),
+            "{:?} gave {result}",
+            command.op
+        );
         self.sessions
             .record(command.client_id, command.seq, &result);
         ApplyOutcome::Applied(result)
@@ -268,6 +281,12 @@ impl KvStateMachine {
     pub fn apply(&mut self, index: u64, command: &Command) -> ApplyOutcome {
         self.advance_to(index);
         self.store.execute(command, !self.config.no_dedup)
+    }
+
+    /// [`KvStateMachine::apply`] of a command decoded in place.
+    pub fn apply_view(&mut self, index: u64, command: CommandView<'_>) -> ApplyOutcome {
+        self.advance_to(index);
+        self.store.execute_view(command, !self.config.no_dedup)
     }
 
     /// Marks log `index` applied for an entry that carries no KV command (Raft's empty entry of
@@ -374,16 +393,16 @@ impl crate::server::StateMachine for KvStateMachine {
         index: u64,
         data: &[u8],
     ) -> Option<crate::server::Answer<OpResult>> {
-        let command = Command::decode(data).expect("entries carry commands this crate encoded");
-        let outcome = self.apply(index, &command);
-        crate::server::Answer::of(&command, outcome)
+        let command = CommandView::decode(data).expect("entries carry commands this crate encoded");
+        let outcome = self.apply_view(index, command);
+        crate::server::Answer::of_view(command, outcome)
     }
 
     fn encode_command(client_id: u64, seq: u64, op: &crate::Op) -> Vec<u8> {
-        let command = Command {
+        let command = CommandView {
             client_id,
             seq,
-            op: op.clone(),
+            op: op.view(),
         };
         command.encode()
     }

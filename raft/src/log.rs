@@ -474,7 +474,7 @@ mod tests {
                 .map(|(i, &size)| Entry {
                     index: i as u64 + 1,
                     term: 1,
-                    data: vec![0; size],
+                    data: vec![0; size].into(),
                     ..Entry::default()
                 })
                 .collect()

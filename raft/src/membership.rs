@@ -32,7 +32,7 @@ impl<S: Storage> RawNode<S> {
         }
         self.propose_entries(vec![Entry {
             kind: EntryKind::ConfChange,
-            data: change.encode(),
+            data: change.encode().into(),
             ..Entry::default()
         }])
     }
@@ -223,7 +223,7 @@ impl<S: Storage> RawNode<S> {
         if ready {
             let leave = Entry {
                 kind: EntryKind::ConfChange,
-                data: ConfChange::leave_joint().encode(),
+                data: ConfChange::leave_joint().encode().into(),
                 ..Entry::default()
             };
             let _ = self.leader_propose(vec![leave]);

@@ -506,7 +506,7 @@ impl<S: Storage> RawNode<S> {
             MessageKind::ReadIndexResponse => {
                 self.read_states.push(ReadState {
                     index: message.index,
-                    request_ctx: message.context,
+                    request_ctx: message.context.into_vec(),
                 });
             }
             MessageKind::Propose => {
@@ -548,7 +548,9 @@ impl<S: Storage> RawNode<S> {
         match message.kind {
             MessageKind::AppendResponse => self.handle_append_response(&message),
             MessageKind::HeartbeatResponse => self.handle_heartbeat_response(&message),
-            MessageKind::ReadIndex => self.handle_read_index(message.from, message.context),
+            MessageKind::ReadIndex => {
+                self.handle_read_index(message.from, message.context.into_vec())
+            }
             MessageKind::Propose => {
                 // Nobody waits for an answer: a refused forwarded proposal is dropped, as in
                 // etcd (the proposer times out and retries).

@@ -15,7 +15,7 @@ impl<S: Storage> RawNode<S> {
     pub fn propose(&mut self, data: Vec<u8>) -> Result<Proposal, Error> {
         self.propose_entries(vec![Entry {
             kind: EntryKind::Normal,
-            data,
+            data: data.into(),
             ..Entry::default()
         }])
     }
@@ -24,7 +24,7 @@ impl<S: Storage> RawNode<S> {
     pub fn propose_batch(&mut self, batch: Vec<Vec<u8>>) -> Result<Proposal, Error> {
         let entries = batch.into_iter().map(|data| Entry {
             kind: EntryKind::Normal,
-            data,
+            data: data.into(),
             ..Entry::default()
         });
         self.propose_entries(entries.collect())

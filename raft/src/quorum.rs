@@ -20,22 +20,29 @@ pub fn majority_committed_index(
     voters: &BTreeSet<NodeId>,
     index_of: impl Fn(NodeId) -> u64,
 ) -> u64 {
-    if voters.is_empty() {
+    majority_index(voters.iter().map(|&id| index_of(id)))
+}
+
+/// The largest index that a majority of `indices` (one per voter) has reached; `u64::MAX` for
+/// no voters at all.
+pub(crate) fn majority_index(indices: impl ExactSizeIterator<Item = u64>) -> u64 {
+    let count = indices.len();
+    if count == 0 {
         return u64::MAX;
     }
     // A leader asks on every append response: configurations of up to `ON_STACK` voters (all
     // that simulations build) sort on the stack, larger ones in a buffer.
     const ON_STACK: usize = 16;
-    if voters.len() <= ON_STACK {
+    if count <= ON_STACK {
         let mut buffer = [0u64; ON_STACK];
-        let indices = &mut buffer[..voters.len()];
-        for (slot, &id) in indices.iter_mut().zip(voters) {
-            *slot = index_of(id);
+        let slots = &mut buffer[..count];
+        for (slot, index) in slots.iter_mut().zip(indices) {
+            *slot = index;
         }
-        return quorum_index(indices);
+        return quorum_index(slots);
     }
-    let mut indices: Vec<u64> = voters.iter().map(|&id| index_of(id)).collect();
-    quorum_index(&mut indices)
+    let mut buffer: Vec<u64> = indices.collect();
+    quorum_index(&mut buffer)
 }
 
 /// The largest index that a majority of `indices` (one per voter) has reached.

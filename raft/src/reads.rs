@@ -38,7 +38,7 @@ impl<S: Storage> RawNode<S> {
                     self.send(Message {
                         kind: MessageKind::ReadIndex,
                         to: leader,
-                        context,
+                        context: context.into(),
                         ..Message::default()
                     });
                     Ok(())
@@ -127,7 +127,7 @@ impl<S: Storage> RawNode<S> {
                 kind: MessageKind::ReadIndexResponse,
                 to: from,
                 index,
-                context,
+                context: context.into(),
                 ..Message::default()
             });
         }

@@ -24,14 +24,10 @@ impl<S: Storage> RawNode<S> {
     /// Commits the highest index replicated on a quorum, if it is of the current term (Figure 8:
     /// an older-term entry is committed only indirectly). Returns whether the commit moved.
     pub(crate) fn maybe_commit(&mut self) -> bool {
-        let progress = &self.tracker.progress;
         let quorum_index = if self.config.mutants.contains(Mutant::CommitHalfQuorum) {
             self.half_quorum_index()
         } else {
-            self.tracker
-                .config
-                .voters
-                .committed_index(|id| progress.get(&id).map_or(0, |p| p.match_index))
+            self.tracker.committed_index()
         };
         if quorum_index == u64::MAX || quorum_index <= self.log.committed {
             return false;
@@ -77,15 +73,12 @@ impl<S: Storage> RawNode<S> {
     /// Sends every member an append: new entries where it has room for them, else the commit
     /// index alone (etcd's `bcastAppend`).
     pub(crate) fn broadcast_append(&mut self) {
-        let members: Vec<NodeId> = self
-            .tracker
-            .progress
-            .keys()
-            .copied()
-            .filter(|&id| id != self.id)
-            .collect();
-        for id in members {
-            self.send_append(id);
+        // Sending changes no membership, so the walk by position sees every member once.
+        for position in 0..self.tracker.progress.len() {
+            let id = self.tracker.progress.id_at(position);
+            if id != self.id {
+                self.send_append(id);
+            }
         }
     }
 
@@ -176,18 +169,15 @@ impl<S: Storage> RawNode<S> {
     }
 
     pub(crate) fn broadcast_heartbeat(&mut self) {
-        let members: Vec<NodeId> = self
-            .tracker
-            .progress
-            .keys()
-            .copied()
-            .filter(|&id| id != self.id)
-            .collect();
         let unclamped = self
             .config
             .mutants
             .contains(Mutant::HeartbeatCommitBeyondMatch);
-        for to in members {
+        for position in 0..self.tracker.progress.len() {
+            let to = self.tracker.progress.id_at(position);
+            if to == self.id {
+                continue;
+            }
             let progress = self.tracker.progress.get_mut(&to).expect("listed above");
             // Never tell a follower to commit beyond what it is known to hold.
             let commit = if unclamped {

@@ -1,9 +1,9 @@
 //! The leader's view of each peer (progress, flow control) and the membership configuration with
 //! its change rules (single-server changes and joint consensus).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
-use crate::quorum::JointConfig;
+use crate::quorum::{JointConfig, majority_index};
 use crate::types::{ConfChange, ConfChangeKind, ConfChangeTransition, ConfState, NodeId};
 
 /// How the leader replicates to one follower.
@@ -417,11 +417,107 @@ impl Configuration {
     }
 }
 
+/// Every member's progress, ordered by id: a sorted vector rather than a map, since a leader
+/// looks a peer up on every response and clusters are small (a few comparisons in one cache
+/// line instead of a tree walk). Iterates in id order, as a `BTreeMap` would.
+#[derive(Clone, Debug, Default)]
+pub struct ProgressMap {
+    entries: Vec<(NodeId, Progress)>,
+}
+
+impl ProgressMap {
+    /// Where `id` is (`Ok`) or would be inserted (`Err`). A scan: clusters have a handful of
+    /// members, and a scan of a few ids costs less than a binary search's bookkeeping.
+    fn position(&self, id: NodeId) -> Result<usize, usize> {
+        let position = self
+            .entries
+            .iter()
+            .position(|&(entry_id, _)| entry_id >= id)
+            .unwrap_or(self.entries.len());
+        match self.entries.get(position) {
+            Some(&(entry_id, _)) if entry_id == id => Ok(position),
+            _ => Err(position),
+        }
+    }
+
+    pub fn get(&self, id: &NodeId) -> Option<&Progress> {
+        let position = self.position(*id).ok()?;
+        Some(&self.entries[position].1)
+    }
+
+    pub fn get_mut(&mut self, id: &NodeId) -> Option<&mut Progress> {
+        let position = self.position(*id).ok()?;
+        Some(&mut self.entries[position].1)
+    }
+
+    pub fn contains_key(&self, id: &NodeId) -> bool {
+        self.position(*id).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The id of the member at `position` in id order (to walk the members while sending to
+    /// them, which needs `&mut self` of the node, without collecting their ids first).
+    pub fn id_at(&self, position: usize) -> NodeId {
+        self.entries[position].0
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &NodeId> {
+        self.entries.iter().map(|(id, _)| id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &Progress)> {
+        self.entries.iter().map(|(id, progress)| (id, progress))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&NodeId, &mut Progress)> {
+        self.entries
+            .iter_mut()
+            .map(|(id, progress)| (&*id, progress))
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&NodeId, &mut Progress) -> bool) {
+        self.entries.retain_mut(|(id, progress)| keep(id, progress));
+    }
+
+    /// Adds `id` with the progress `create` makes, unless it is a member already.
+    pub fn insert_if_absent(&mut self, id: NodeId, create: impl FnOnce() -> Progress) {
+        if let Err(position) = self.position(id) {
+            self.entries.insert(position, (id, create()));
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a mut ProgressMap {
+    type Item = (&'a NodeId, &'a mut Progress);
+    type IntoIter = std::iter::Map<
+        std::slice::IterMut<'a, (NodeId, Progress)>,
+        fn(&'a mut (NodeId, Progress)) -> (&'a NodeId, &'a mut Progress),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries
+            .iter_mut()
+            .map(|(id, progress)| (&*id, progress))
+    }
+}
+
 /// Progress of every member, kept in step with the configuration.
 #[derive(Clone, Debug, Default)]
 pub struct ProgressTracker {
+    /// Set only through [`ProgressTracker::set_config`], which keeps the fields below in step.
     pub config: Configuration,
-    pub progress: BTreeMap<NodeId, Progress>,
+    pub progress: ProgressMap,
+    /// Where the incoming and outgoing voters sit in `progress` (every voter has progress), so
+    /// that the commit index a quorum supports needs no lookups.
+    incoming_positions: Vec<usize>,
+    outgoing_positions: Vec<usize>,
 }
 
 impl ProgressTracker {
@@ -432,13 +528,32 @@ impl ProgressTracker {
         let members = config.members();
         self.progress.retain(|id, _| members.contains(id));
         for id in members {
-            self.progress.entry(id).or_insert_with(|| {
+            self.progress.insert_if_absent(id, || {
                 let mut progress = Progress::new(next_index, limits);
                 progress.recent_active = true;
                 progress
             });
         }
         self.config = config;
+        let progress = &self.progress;
+        let position = |id: &NodeId| {
+            progress
+                .position(*id)
+                .expect("set_config gives every member progress")
+        };
+        self.incoming_positions = self.config.voters.incoming.iter().map(position).collect();
+        self.outgoing_positions = self.config.voters.outgoing.iter().map(position).collect();
+    }
+
+    /// The highest index a quorum of voters has matched: in a joint configuration, the lower
+    /// of the two halves' (an empty half constrains nothing). Equal to
+    /// `config.voters.committed_index` over the match indices.
+    pub fn committed_index(&self) -> u64 {
+        let entries = &self.progress.entries;
+        let match_at = |&position: &usize| entries[position].1.match_index;
+        let incoming = majority_index(self.incoming_positions.iter().map(match_at));
+        let outgoing = majority_index(self.outgoing_positions.iter().map(match_at));
+        incoming.min(outgoing)
     }
 
     pub fn is_voter(&self, id: NodeId) -> bool {
@@ -460,6 +575,40 @@ mod tests {
 
     fn ids(set: &BTreeSet<NodeId>) -> Vec<NodeId> {
         set.iter().copied().collect()
+    }
+
+    #[test]
+    fn committed_index_from_cached_positions_equals_the_quorum_rule() {
+        // The tracker's cached voter positions give what `JointConfig::committed_index` gives
+        // over the same match indices, simple and joint, after members come and go.
+        let limits = InflightLimits {
+            messages: 4,
+            bytes: u64::MAX,
+        };
+        let joint = Configuration::from_conf_state(&ConfState {
+            voters: [2, 3, 5].into_iter().collect(),
+            voters_outgoing: [1, 2, 4].into_iter().collect(),
+            learners: [6].into_iter().collect(),
+            ..ConfState::default()
+        });
+        let mut tracker = ProgressTracker::default();
+        assert_eq!(
+            tracker.committed_index(),
+            u64::MAX,
+            "no voters constrain nothing"
+        );
+        for configuration in [config(&[1, 2, 3], &[4]), joint, config(&[3, 5], &[])] {
+            tracker.set_config(configuration, 1, limits);
+            for (&id, progress) in &mut tracker.progress {
+                progress.match_index = id * 7 % 11;
+            }
+            let progress = &tracker.progress;
+            let expected = tracker
+                .config
+                .voters
+                .committed_index(|id| progress.get(&id).map_or(0, |p| p.match_index));
+            assert_eq!(tracker.committed_index(), expected, "{:?}", tracker.config);
+        }
     }
 
     #[test]

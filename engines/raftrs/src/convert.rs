@@ -33,7 +33,7 @@ pub fn message_to_ours(message: eraftpb::Message) -> Message {
             .map(|snapshot| Box::new(snapshot_to_ours(&snapshot))),
         reject: message.reject,
         reject_hint: message.reject_hint,
-        context: message.context.to_vec(),
+        context: message.context.as_ref().into(),
         read_round: message.commit_term,
         leader_transfer: false,
         transferee: message.request_snapshot,
@@ -129,13 +129,13 @@ pub fn entry_to_ours(entry: &eraftpb::Entry) -> Entry {
         term: entry.term,
         index: entry.index,
         kind,
-        data,
+        data: data.into(),
     }
 }
 
 pub fn entry_to_raftrs(entry: &Entry) -> eraftpb::Entry {
     let (entry_type, data) = match entry.kind {
-        EntryKind::Normal => (eraftpb::EntryType::EntryNormal, entry.data.clone()),
+        EntryKind::Normal => (eraftpb::EntryType::EntryNormal, entry.data.to_vec()),
         EntryKind::ConfChange => {
             let change = ConfChange::decode(&entry.data)
                 .expect("configuration entries carry a change the adapter encoded");
@@ -308,7 +308,7 @@ mod tests {
                 term: 3,
                 index: 8,
                 kind: EntryKind::Normal,
-                data: b"x".to_vec(),
+                data: b"x".as_slice().into(),
             }),
             eraftpb::Entry {
                 entry_type: eraftpb::EntryType::EntryConfChangeV2,

@@ -407,7 +407,7 @@ fn seed_775_a_candidate_removed_while_campaigning_does_not_win() {
         term: 1,
         index: 1,
         kind: raft::EntryKind::ConfChange,
-        data: ConfChange::leave_joint().encode(),
+        data: ConfChange::leave_joint().encode().into(),
     };
     storage.append(&[leave]);
     storage.set_hard_state(raft::HardState {

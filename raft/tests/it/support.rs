@@ -39,7 +39,7 @@ pub fn entries_with_terms(terms: &[u64]) -> Vec<Entry> {
             term,
             index: i as u64 + 1,
             kind: EntryKind::Normal,
-            data: vec![i as u8 + 1],
+            data: vec![i as u8 + 1].into(),
         })
         .collect()
 }
@@ -420,7 +420,7 @@ impl Network {
                 entries
                     .iter()
                     .filter(|e| e.kind == EntryKind::Normal)
-                    .map(|e| e.data.clone())
+                    .map(|e| e.data.to_vec())
                     .collect()
             })
             .unwrap_or_default()

@@ -898,7 +898,7 @@ fn write_preload(cluster: &mut Cluster, address: NodeId, preload: &Preload) {
                 term,
                 index: position as u64 + 1,
                 kind: EntryKind::Normal,
-                data: Vec::new(),
+                data: Default::default(),
             };
             log.extend(encode_entry(&entry));
         }

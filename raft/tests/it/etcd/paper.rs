@@ -339,7 +339,7 @@ fn leader_start_replication() {
     let expected_entry = Entry {
         term: 1,
         index: last + 1,
-        data: b"some data".to_vec(),
+        data: b"some data".as_slice().into(),
         ..Entry::default()
     };
     assert_eq!(
@@ -379,7 +379,7 @@ fn leader_commit_entry() {
     let committed: Vec<_> = ready
         .committed_entries
         .iter()
-        .map(|e| (e.index, e.term, e.data.clone()))
+        .map(|e| (e.index, e.term, e.data.to_vec()))
         .collect();
     assert_eq!(committed, vec![(last + 1, 1, b"some data".to_vec())]);
     let messages = sorted(ready.messages);
@@ -452,7 +452,7 @@ fn leader_commit_preceding_entries() {
         expected.push((last + 2, 3, b"some data".to_vec()));
         let applied: Vec<_> = next_ents(&mut node)
             .into_iter()
-            .map(|e| (e.index, e.term, e.data))
+            .map(|e| (e.index, e.term, e.data.to_vec()))
             .collect();
         assert_eq!(applied, expected, "log {log:?}");
     }
@@ -464,7 +464,7 @@ fn follower_commit_entry() {
     let entry = |index, data: &[u8]| Entry {
         term: 1,
         index,
-        data: data.to_vec(),
+        data: data.into(),
         ..Entry::default()
     };
     let cases = [

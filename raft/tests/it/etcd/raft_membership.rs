@@ -15,7 +15,7 @@ fn change(kind: ConfChangeKind, id: NodeId) -> ConfChange {
 fn conf_change_entry(change: &ConfChange) -> Entry {
     Entry {
         kind: EntryKind::ConfChange,
-        data: change.encode(),
+        data: change.encode().into(),
         ..Entry::default()
     }
 }
@@ -77,7 +77,7 @@ fn step_ignore_config() {
         kind: EntryKind::Normal,
         term: 1,
         index: 3,
-        data: Vec::new(),
+        data: Default::default(),
     };
     assert_eq!(appended, vec![expected]);
     assert_eq!(node.pending_conf_index(), pending);
@@ -200,7 +200,7 @@ fn commit_after_remove_node() {
     node.step(ack).unwrap();
     let applied = next_ents(&mut node);
     let kinds: Vec<(EntryKind, Vec<u8>)> =
-        applied.iter().map(|e| (e.kind, e.data.clone())).collect();
+        applied.iter().map(|e| (e.kind, e.data.to_vec())).collect();
     assert_eq!(
         kinds,
         vec![
@@ -213,7 +213,7 @@ fn commit_after_remove_node() {
     let applied = next_ents(&mut node);
     assert_eq!(applied.len(), 1);
     assert_eq!(
-        (applied[0].kind, applied[0].data.as_slice()),
+        (applied[0].kind, &applied[0].data[..]),
         (EntryKind::Normal, &b"hello"[..])
     );
 }

@@ -29,7 +29,7 @@ fn progress_leader() {
     let ready = persist_once(&mut node).unwrap();
     assert_eq!(ready.entries.len(), 6);
     assert!(ready.entries[0].data.is_empty());
-    assert_eq!(ready.entries[5].data, b"foo");
+    assert_eq!(&ready.entries[5].data[..], b"foo");
     let progress = node.progress(1).unwrap();
     assert_eq!((progress.match_index, progress.next_index), (6, 7));
 }

@@ -14,7 +14,7 @@ fn applied_data(node: &mut Node) -> Vec<Vec<u8>> {
     next_ents(node)
         .into_iter()
         .filter(|entry| !entry.data.is_empty())
-        .map(|entry| entry.data)
+        .map(|entry| entry.data.to_vec())
         .collect()
 }
 
@@ -311,7 +311,7 @@ fn raft_frees_read_only_mem() {
     // A read request the leader holds is freed once a quorum confirms it (etcd#7571).
     let mut node = leader_with_commit();
     let mut request = message(MessageKind::ReadIndex, 2, 1, 0);
-    request.context = b"ctx".to_vec();
+    request.context = b"ctx".as_slice().into();
     node.step(request).unwrap();
     let messages = read_messages(&mut node);
     assert_eq!(messages.len(), 1);
@@ -326,7 +326,7 @@ fn raft_frees_read_only_mem() {
     assert!(
         answers
             .iter()
-            .any(|m| m.kind == MessageKind::ReadIndexResponse && m.context == b"ctx"),
+            .any(|m| m.kind == MessageKind::ReadIndexResponse && *m.context == *b"ctx"),
         "{answers:?}"
     );
 }
@@ -488,7 +488,7 @@ fn read_only_duplicate_request() {
     net.campaign(1);
     let delayed: Rc<RefCell<Vec<Message>>> = Rc::default();
     let mut request_a = message(MessageKind::ReadIndex, 2, 1, 0);
-    request_a.context = b"A".to_vec();
+    request_a.context = b"A".as_slice().into();
     let minimum_a = net.get(1).commit_index();
     // The request is duplicated for later (by the network, or a client retrying).
     delayed.borrow_mut().push(request_a.clone());

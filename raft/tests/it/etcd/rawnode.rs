@@ -88,9 +88,9 @@ fn check_last_two_entries(node: &Node, change: &ConfChange) -> u64 {
         .entries(last - 1, last + 1, usize::MAX)
         .unwrap();
     assert_eq!(entries.len(), 2);
-    assert_eq!(entries[0].data, b"somedata");
+    assert_eq!(&entries[0].data[..], b"somedata");
     assert_eq!(entries[1].kind, EntryKind::ConfChange);
-    assert_eq!(entries[1].data, change.encode());
+    assert_eq!(entries[1].data.to_vec(), change.encode());
     last
 }
 
@@ -272,7 +272,7 @@ fn raw_node_propose_add_duplicate_node() {
         .storage()
         .entries(last - 2, last + 1, usize::MAX)
         .unwrap();
-    let data: Vec<Vec<u8>> = entries.into_iter().map(|e| e.data).collect();
+    let data: Vec<Vec<u8>> = entries.into_iter().map(|e| e.data.to_vec()).collect();
     assert_eq!(data, vec![add_1.encode(), add_1.encode(), add_2.encode()]);
     assert_eq!(
         node.conf_state().voters.into_iter().collect::<Vec<_>>(),
@@ -333,7 +333,7 @@ fn raw_node_start() {
         Entry {
             term: 1,
             index: 3,
-            data: b"foo".to_vec(),
+            data: b"foo".as_slice().into(),
             ..Entry::default()
         },
     ];
@@ -369,7 +369,7 @@ fn raw_node_restart() {
         Entry {
             term: 1,
             index: 2,
-            data: b"foo".to_vec(),
+            data: b"foo".as_slice().into(),
             ..Entry::default()
         },
     ];
@@ -392,7 +392,7 @@ fn raw_node_restart_from_snapshot() {
     let entries = vec![Entry {
         term: 1,
         index: 3,
-        data: b"foo".to_vec(),
+        data: b"foo".as_slice().into(),
         ..Entry::default()
     }];
     let mut storage = storage_from_snapshot(snapshot);
@@ -437,14 +437,14 @@ fn raw_node_commit_pagination_after_restart() {
         .map(|index| Entry {
             term: 1,
             index,
-            data: b"a".to_vec(),
+            data: b"a".as_slice().into(),
             ..Entry::default()
         })
         .collect();
     entries.push(Entry {
         term: 1,
         index: 11,
-        data: b"boom".to_vec(),
+        data: b"boom".as_slice().into(),
         ..Entry::default()
     });
     let storage = storage_with_log(&[1], &entries, hard_state(1, Some(1), 10));

@@ -286,7 +286,7 @@ pub fn log_entries(node: &Node) -> Vec<(u64, u64, Vec<u8>)> {
     node.entries(node.first_index(), node.last_index() + 1)
         .expect("the log holds them")
         .into_iter()
-        .map(|entry| (entry.index, entry.term, entry.data))
+        .map(|entry| (entry.index, entry.term, entry.data.to_vec()))
         .collect()
 }
 

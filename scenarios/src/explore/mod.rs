@@ -8,6 +8,8 @@
 //! it exactly. The explorer's own choices come from its own seeded stream, so an exploration
 //! replays too.
 
+pub mod compare;
+
 use std::collections::BTreeMap;
 
 use sim::{FaultAction, NANOS_PER_MILLI, NodeId, RngStream, SeedRng};

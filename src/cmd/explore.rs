@@ -150,7 +150,8 @@ fn run_compare(args: &ExploreArgs) -> anyhow::Result<ExitCode> {
     };
     let window_count = scenarios::explore::compare::windows(config.seeds, config.windows).len();
     println!(
-        "runs to first detection from the start of {window_count} windows of seeds {} (a miss counts as the whole window)",
+        "runs to first detection from the start of {window_count} window{} of seeds {} (a miss counts as the whole window)",
+        if window_count == 1 { "" } else { "s" },
         config.seeds
     );
     println!(

@@ -214,3 +214,33 @@ pub fn compare(
         None => Ok(rows),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_equal_in_order_and_drop_the_remainder() {
+        let seeds = SeedRange { start: 10, end: 41 };
+        let cut: Vec<(u64, u64)> = windows(seeds, 3)
+            .into_iter()
+            .map(|w| (w.start, w.end))
+            .collect();
+        assert_eq!(cut, [(10, 20), (20, 30), (30, 40)]);
+        assert_eq!(windows(SeedRange { start: 0, end: 2 }, 5).len(), 2);
+    }
+
+    #[test]
+    fn a_miss_counts_as_the_whole_budget_and_ties_are_equal() {
+        let row = CompareRow {
+            mutant: Mutant::Raft(raft::Mutant::NoDedup),
+            swarm: vec![Some(1), Some(4), None],
+            explorer: vec![Some(1), Some(2), Some(9)],
+            budget: 10,
+        };
+        assert_eq!(row.mean(&row.swarm), 5.0);
+        assert_eq!(row.median(&row.swarm), 4.0);
+        assert_eq!(row.mean(&row.explorer), 4.0);
+        assert_eq!(row.explorer_fewer_equal_more(), (2, 1, 0));
+    }
+}

@@ -80,10 +80,12 @@ fn vote_half_quorum_seed_1_shrinks() {
     check(1, Mutant::Raft(raft::Mutant::VoteHalfQuorum));
 }
 
-/// Seed 1 shrinks too, but only to about a third (its failure needs a long run of operations).
+/// Its first failing seed, 1, shrinks only to about a third (its failure needs a long run of
+/// operations) and seed 3 takes 15 s to shrink in the test profile; seed 13 shrinks to a 351 ms
+/// run in a fraction of a second.
 #[test]
-fn truncate_without_conflict_seed_3_shrinks() {
-    check(3, Mutant::Raft(raft::Mutant::TruncateWithoutConflict));
+fn truncate_without_conflict_seed_13_shrinks() {
+    check(13, Mutant::Raft(raft::Mutant::TruncateWithoutConflict));
 }
 
 #[test]

@@ -14,7 +14,8 @@
 //! 4. `campaign`: many seeds on threads, result files, summaries, JUnit, shards and merging.
 //! 5. `shrink`: delta-debugging a failing run down to a seeded-run script.
 //! 6. `script`: scenario scripts, their runners and their inline expected output.
-//! 7. `explore`: coverage-guided exploration, runs derived from those that reached rare marks.
+//! 7. `explore`: coverage-guided exploration, fresh seeds directed at a planted bug's danger
+//!    marks and runs derived from those that reached rare marks; swarm against explorer.
 //! 8. `testing`: raftsim as a library: `Campaign` runs seeds against any engine from a
 //!    user's `cargo test` (`RAFTSIM_SEED`, `RAFTSIM_SEEDS`).
 

@@ -3,6 +3,11 @@
 //! shifted, dropped or duplicated, two servers swapped, a knob changed); prints the marks
 //! reached as it goes and stops at the first failure, written as a scenario script with its
 //! replay command. Exit 0 nothing found, 1 a failure found, 2 bad input.
+//!
+//! `--compare --windows W`: cuts the seeds into W windows and searches each mutant (each on its
+//! own) from the start of every window, by plain swarm and by the explorer, and prints the runs
+//! to first detection of both, mean and median over the windows. With `--gate` it exits 1 when
+//! the explorer misses a mutant in some window.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +16,7 @@ use anyhow::Context as _;
 use clap::Args;
 use scenarios::campaign::SeedRange;
 use scenarios::config::{Mutant, ServiceKind};
+use scenarios::explore::compare::{CompareConfig, CompareRow, compare};
 use scenarios::explore::{ExploreConfig, Explored, explore};
 
 #[derive(Debug, Args)]
@@ -33,11 +39,28 @@ pub struct ExploreArgs {
     /// Print only the end.
     #[arg(long)]
     pub quiet: bool,
+    /// Compare runs to first detection with plain swarm, each mutant on its own (all of the
+    /// service's by default), from the start of every window of the seeds.
+    #[arg(long)]
+    pub compare: bool,
+    /// With --compare: equal windows the seeds are cut into; each window's seed count is both
+    /// searches' budget.
+    #[arg(long, default_value_t = 20, value_name = "W", requires = "compare")]
+    pub windows: u64,
+    /// With --compare: worker threads; all cores by default.
+    #[arg(long, requires = "compare")]
+    pub jobs: Option<usize>,
+    /// With --compare: exit 1 when the explorer misses a mutant in some window (CI's guard).
+    #[arg(long, requires = "compare")]
+    pub gate: bool,
 }
 
 pub fn run(args: ExploreArgs) -> anyhow::Result<ExitCode> {
     if let Some(mutant) = args.mutants.iter().find(|m| m.service() != args.service) {
         anyhow::bail!("mutant {mutant} needs --service {}", mutant.service());
+    }
+    if args.compare {
+        return run_compare(&args);
     }
     let seeds = args.seeds.end - args.seeds.start;
     let config = ExploreConfig {
@@ -103,4 +126,81 @@ pub fn run(args: ExploreArgs) -> anyhow::Result<ExitCode> {
         println!("replay: {replay}");
     }
     Ok(ExitCode::from(1))
+}
+
+fn run_compare(args: &ExploreArgs) -> anyhow::Result<ExitCode> {
+    if args.runs_max.is_some() || args.out.is_some() {
+        anyhow::bail!(
+            "--compare takes each window's seed count as the budget and writes no script: drop --runs-max and --out"
+        );
+    }
+    let mutants: Vec<Mutant> = if args.mutants.is_empty() {
+        Mutant::all()
+            .filter(|m| m.service() == args.service)
+            .collect()
+    } else {
+        args.mutants.clone()
+    };
+    let config = CompareConfig {
+        seeds: args.seeds,
+        windows: args.windows,
+        service: args.service,
+        mutants,
+        jobs: super::campaign::worker_count(args.jobs)?,
+    };
+    let window_count = scenarios::explore::compare::windows(config.seeds, config.windows).len();
+    println!(
+        "runs to first detection from the start of {window_count} window{} of seeds {} (a miss counts as the whole window)",
+        if window_count == 1 { "" } else { "s" },
+        config.seeds
+    );
+    println!(
+        "| mutant | swarm: mean | swarm: median | explorer: mean | explorer: median | explorer fewer / equal / more runs (windows) |\n|---|---|---|---|---|---|"
+    );
+    let mut on_row = |row: &CompareRow| {
+        let (fewer, equal, more) = row.explorer_fewer_equal_more();
+        println!(
+            "| {} | {} | {} | {} | {} | {fewer} / {equal} / {more} |",
+            row.mutant,
+            with_misses(row.mean(&row.swarm), &row.swarm),
+            row.median(&row.swarm),
+            with_misses(row.mean(&row.explorer), &row.explorer),
+            row.median(&row.explorer),
+        );
+    };
+    let rows = compare(&config, &mut on_row)?;
+    let fewer = rows
+        .iter()
+        .filter(|row| row.mean(&row.explorer) < row.mean(&row.swarm))
+        .count();
+    let more = rows
+        .iter()
+        .filter(|row| row.mean(&row.explorer) > row.mean(&row.swarm))
+        .count();
+    println!(
+        "\nexplorer's mean runs to detection: fewer than swarm's for {fewer} of {} mutants, more for {more}",
+        rows.len()
+    );
+    let missed: Vec<String> = rows
+        .iter()
+        .filter(|row| row.explorer.iter().any(Option::is_none))
+        .map(|row| row.mutant.to_string())
+        .collect();
+    if !missed.is_empty() {
+        println!("the explorer missed in some window: {}", missed.join(", "));
+        if args.gate {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A mean, marked as a lower bound with the number of windows that found nothing.
+fn with_misses(mean: f64, searches: &[Option<u64>]) -> String {
+    let missed = searches.iter().filter(|d| d.is_none()).count();
+    if missed == 0 {
+        format!("{mean:.1}")
+    } else {
+        format!("≥{mean:.1} ({missed} missed)")
+    }
 }

@@ -58,3 +58,26 @@ fn derived_runs_mutate_kept_schedules_and_marks_only_grow() {
     assert_eq!(end.runs, 12);
     assert!(derived >= 6, "{derived} derived runs");
 }
+
+#[test]
+fn compare_counts_both_searches_and_the_explorer_starts_where_swarm_does() {
+    use scenarios::explore::compare::{CompareConfig, compare, swarm_search, windows};
+    let config = CompareConfig {
+        seeds: "0..40".parse().unwrap(),
+        windows: 2,
+        service: ServiceKind::Kv,
+        mutants: vec![Mutant::Raft(raft::Mutant::NoDedup)],
+        jobs: 2,
+    };
+    let mut seen = 0;
+    let rows = compare(&config, &mut |_| seen += 1).expect("runs");
+    assert_eq!((rows.len(), seen), (1, 1));
+    let row = &rows[0];
+    for (w, window) in windows(config.seeds, 2).into_iter().enumerate() {
+        let swarm = swarm_search(window, ServiceKind::Kv, config.mutants[0]);
+        assert_eq!(row.swarm[w], swarm);
+        let explorer = row.explorer[w].expect("no-dedup is found within 20 runs");
+        // With nothing learned the explorer's first run is the window's first seed.
+        assert_eq!(swarm == Some(1), explorer == 1, "{row:?}");
+    }
+}

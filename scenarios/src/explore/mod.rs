@@ -1,12 +1,19 @@
-//! The coverage-guided explorer (`raftsim explore`): swarm seeds, plus runs derived from the
-//! ones that reached rare coverage marks, their fault schedules mutated (a fault shifted,
-//! dropped, duplicated, two servers' roles swapped) or a Raft knob changed. Like a fuzzer's
-//! corpus, the runs that reached the rarest marks are the ones mutated most.
+//! The coverage-guided explorer (`raftsim explore`): directed swarm seeds, plus a tenth of runs
+//! derived from the ones that reached rare coverage marks, their fault schedules mutated (a
+//! fault shifted, dropped, duplicated, two servers' roles swapped) or a Raft knob changed.
+//! Each planted bug names the marks of the states it needs (`danger`); of the next few unused
+//! seeds, the explorer runs the one whose configuration most resembles those of runs that
+//! reached them (`direct`), and mutates runs that reached them most. Like a fuzzer's corpus,
+//! the runs that reached the rarest marks are the ones mutated most.
 //!
 //! Every derived run is still a configuration and a fault schedule: a replay of it is bit for
 //! bit, and a failure is written as a seeded-run script (`raftsim scenario FILE`) that replays
 //! it exactly. The explorer's own choices come from its own seeded stream, so an exploration
 //! replays too.
+
+pub mod compare;
+pub mod danger;
+mod direct;
 
 use std::collections::BTreeMap;
 
@@ -72,6 +79,8 @@ struct Entry {
     config: RunConfig,
     faults: FaultSchedule,
     marks: Vec<String>,
+    /// It reached one of the bug's danger marks.
+    danger: bool,
 }
 
 /// Explores until the first failure or `runs_max` runs; `on_run` sees every run as it ends.
@@ -85,22 +94,21 @@ pub fn explore(
         .into_iter()
         .map(|name| (name.to_string(), 0))
         .collect();
-    let mut next_seed = config.seeds.start;
+    let mut direction = Direction::new(&config.mutants);
+    let mut fresh_seeds = direct::Pool::new(config.seeds);
     let mut run = 0;
     // Mutations the cluster cannot take are tried again, but not forever.
     let mut attempts = 0;
     while run < config.runs_max && attempts < config.runs_max.saturating_mul(10) {
         attempts += 1;
-        // Half the runs are fresh seeds (all of them until a run is kept); the others mutate a
-        // kept run.
-        let fresh = corpus.is_empty() || (next_seed < config.seeds.end && rng.chance(0.5));
+        // Fresh seeds until a run is kept, then mostly fresh seeds.
+        let fresh = corpus.is_empty() || (!fresh_seeds.is_empty() && !rng.chance(DERIVED_SHARE));
         let (seed, how, run_config, faults) = if fresh {
-            if next_seed >= config.seeds.end {
+            let Some((seed, run_config)) = fresh_seeds.take(&direction.model, |seed| {
+                swarm::config_for(seed, Shape::Swarm, config.service, &config.mutants)
+            }) else {
                 break;
-            }
-            let seed = next_seed;
-            next_seed += 1;
-            let run_config = swarm::config_for(seed, Shape::Swarm, config.service, &config.mutants);
+            };
             (seed, "seed".to_string(), run_config, None)
         } else {
             let parent = pick_parent(&corpus, &reached, &mut rng);
@@ -158,15 +166,21 @@ pub fn explore(
             replay: fresh.then(|| replay_command(config, seed)),
         });
         let marks: Vec<String> = outcome.marks.keys().cloned().collect();
-        // Keep runs that reached a mark few runs reach: below a tenth of the runs so far.
+        let danger = direction.is_danger(&marks);
+        if !direction.danger_marks.is_empty() {
+            direction.model.learn(&run_config, danger);
+        }
+        // Keep runs that reached a mark few runs reach (below a tenth of the runs so far) or
+        // one of the bug's danger states.
         let rare = marks
             .iter()
             .any(|name| reached.get(name).is_some_and(|&count| count * 10 <= run));
-        if rare || !new_marks.is_empty() {
+        if rare || danger || !new_marks.is_empty() {
             corpus.push(Entry {
                 config: run_config,
                 faults: outcome.faults,
                 marks,
+                danger,
             });
         }
         let explored = Explored {
@@ -193,6 +207,42 @@ pub fn explore(
     })
 }
 
+/// The share of runs derived from kept ones once the corpus holds one. Measured (issue 16):
+/// runs derived from a run that passed fail less often than fresh seeds do, even those derived
+/// from runs that reached the bug's danger marks (a passing run is evidence against its
+/// configuration and schedule), so most of the budget goes to directed fresh seeds.
+const DERIVED_SHARE: f64 = 0.1;
+
+/// Where the explorer steers: the bug's danger marks, and which configurations have reached
+/// them (to choose fresh seeds).
+struct Direction {
+    danger_marks: Vec<&'static str>,
+    model: direct::Model,
+}
+
+impl Direction {
+    fn new(mutants: &[Mutant]) -> Self {
+        let mut danger_marks: Vec<&'static str> = mutants
+            .iter()
+            .flat_map(|&m| danger::danger_marks(m))
+            .collect();
+        danger_marks.sort_unstable();
+        danger_marks.dedup();
+        Self {
+            danger_marks,
+            model: direct::Model::default(),
+        }
+    }
+
+    /// Whether a run with these marks reached the bug's danger (never for a bug with no danger
+    /// marks: its fresh seeds go in order).
+    fn is_danger(&self, marks: &[String]) -> bool {
+        marks
+            .iter()
+            .any(|mark| self.danger_marks.contains(&mark.as_str()))
+    }
+}
+
 /// The command that reruns fresh seed `seed` of the exploration.
 fn replay_command(config: &ExploreConfig, seed: u64) -> String {
     let shape = crate::run::SeedShape {
@@ -203,7 +253,8 @@ fn replay_command(config: &ExploreConfig, seed: u64) -> String {
     crate::run::Repro::campaign(seed, &shape).command()
 }
 
-/// A kept run, chosen with weight by how rare its rarest mark is.
+/// A kept run, chosen with weight by how rare its rarest mark is, eight times more for one
+/// that reached the bug's danger.
 fn pick_parent<'a>(
     corpus: &'a [Entry],
     reached: &BTreeMap<String, u64>,
@@ -218,7 +269,7 @@ fn pick_parent<'a>(
             .copied()
             .unwrap_or(u64::MAX / 2)
             .max(1);
-        (1_000_000 / rarest).max(1)
+        (1_000_000 / rarest).max(1) * if entry.danger { 8 } else { 1 }
     };
     let total: u64 = corpus.iter().map(weight).sum();
     let mut pick = rng.below(total);

@@ -1,0 +1,73 @@
+//! What the explorer knows of each planted bug: the coverage marks of the state the bug needs
+//! before it can do harm (Figure 8's danger for committing an earlier term's entry, a vote asked
+//! of a restarted server for forgetting the vote). A run that reached one is the explorer's
+//! evidence that its configuration leads towards the bug; the marks are named, not fitted.
+
+use raft::Mark;
+
+use crate::config::Mutant;
+use crate::harness::marks::HarnessMark;
+
+/// The marks of the states `mutant` needs; none for a bug any busy run reaches.
+pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
+    use raft::Mutant as M;
+    let Mutant::Raft(mutant) = mutant else {
+        // The sharded service's bugs are in migration, which no mark describes yet.
+        return Vec::new();
+    };
+    let (harness, raft): (&[HarnessMark], &[Mark]) = match mutant {
+        M::CommitPreviousTerm => (&[HarnessMark::Figure8Danger], &[]),
+        // A leader elected without the latest entries overwrites them.
+        M::VoteWithoutLogCheck | M::AppendWithoutPrevTermCheck => {
+            (&[HarnessMark::Figure8Danger], &[Mark::TruncateConflict])
+        }
+        // Votes counted twice or short of a majority, pre-votes taken as votes: a second
+        // leader.
+        M::VoteCountNotSet | M::VoteHalfQuorum | M::PreVoteCountedAsVote => {
+            (&[HarnessMark::TwoLeaders, HarnessMark::JointPartition], &[])
+        }
+        M::ForgetVoteOnRestart => (&[], &[Mark::VoteAfterRestart]),
+        M::AckBeforeSync => (&[HarnessMark::CrashLostWrites], &[]),
+        M::NoTruncateOnConflict | M::TruncateWithoutConflict => {
+            (&[HarnessMark::LateDelivery], &[Mark::TruncateConflict])
+        }
+        // Several servers changed at once never enter a joint configuration.
+        M::DirectMultiChange => (
+            &[HarnessMark::LeaderOutsideConfiguration],
+            &[Mark::ConfChangeNewLeader],
+        ),
+        M::ConfChangeBeforeNoop => (&[], &[Mark::ConfChangeNewLeader]),
+        M::ReadIndexBeforeNoop => (&[], &[Mark::ReadIndexFirstRound]),
+        // A deposed leader, or a follower behind, still answering reads. (The stale
+        // acknowledgement a reused read context lets through is the one `stale-read-ack` counts,
+        // so under that bug the mark is never hit.)
+        M::ReadContextReuse | M::LeaderLocalRead | M::FollowerLocalRead => {
+            (&[HarnessMark::TwoLeaders], &[])
+        }
+        M::ReadBeforeApplied => (&[], &[Mark::ReadIndexFirstRound]),
+        M::SnapshotOffByOne => (&[], &[Mark::SnapshotOverLongerLog]),
+        M::HeartbeatCommitBeyondMatch => (&[], &[Mark::TruncateConflict]),
+        M::NoDedup | M::MatchToLastIndex | M::CommitHalfQuorum => (&[], &[]),
+    };
+    harness
+        .iter()
+        .map(|mark| mark.name())
+        .chain(raft.iter().map(|mark| mark.name()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::marks::all_names;
+
+    #[test]
+    fn every_danger_mark_is_one_its_service_can_reach() {
+        for mutant in Mutant::all() {
+            let reachable = all_names(mutant.service(), true);
+            for mark in danger_marks(mutant) {
+                assert!(reachable.contains(&mark), "{mutant}: {mark}");
+            }
+        }
+    }
+}

@@ -360,6 +360,23 @@ mod tests {
     use crate::config::ServiceKind;
     use crate::config::swarm::{Shape, config_for};
 
+    /// The servers whose links to every node `planned` sets to `drop_probability`.
+    fn losing_all(planned: &Planned, drop_probability: f64) -> Vec<NodeId> {
+        let to_all = |action: &Fault| match *action {
+            Fault::LinkLoss {
+                from: Some(from),
+                to: None,
+                drop_probability: p,
+                ..
+            } if p == drop_probability => Some(from),
+            _ => None,
+        };
+        planned
+            .iter()
+            .filter_map(|(_, action)| to_all(action))
+            .collect()
+    }
+
     /// A round moves a shard away from its owner at the controller's leader and drops only what
     /// the owner's servers send to clients, until the owner applies the move.
     #[test]
@@ -410,19 +427,7 @@ mod tests {
         let owner = first.owner(*shard);
         assert_ne!(*group, owner);
         let owners: Vec<NodeId> = first.groups[&owner].iter().map(|&s| s as NodeId).collect();
-        let dropped: Vec<NodeId> = planned
-            .iter()
-            .filter_map(|(_, action)| match action {
-                Fault::LinkLoss {
-                    from: Some(from),
-                    to: None,
-                    drop_probability,
-                    ..
-                } if *drop_probability == 1.0 => Some(*from),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(dropped, owners);
+        assert_eq!(losing_all(&planned, 1.0), owners);
         for (_, action) in &planned {
             action.validate(config.servers).expect("valid");
         }
@@ -432,19 +437,7 @@ mod tests {
         assert!(motif.observe(3_000, &view).is_empty());
         view.group_configs[owner as usize - 1] = first.num + 1;
         let restored = motif.observe(4_000, &view);
-        let from: Vec<NodeId> = restored
-            .iter()
-            .filter_map(|(_, action)| match action {
-                Fault::LinkLoss {
-                    from: Some(from),
-                    to: None,
-                    drop_probability,
-                    ..
-                } if *drop_probability == config.link.drop_probability => Some(*from),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(from, owners);
+        assert_eq!(losing_all(&restored, config.link.drop_probability), owners);
         assert!(motif.round.is_none());
     }
 

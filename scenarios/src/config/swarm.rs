@@ -85,7 +85,7 @@ pub fn draw_sharded(seed: u64) -> RunConfig {
 /// forked, short of that log's end.
 fn draw_sharded_motifs(seed: u64, config: &mut RunConfig) {
     let mut rng = SeedRng::new(seed).stream("swarm-sharded-motifs");
-    config.faults.lost_reply_move = rng.chance(0.6);
+    config.faults.lost_reply_move = rng.chance(0.85);
     config.faults.snapshot_over_tail = rng.chance(0.4);
     if config.faults.snapshot_over_tail {
         config.snapshot_threshold_entries = *rng.pick(&[1, 2, 3]);

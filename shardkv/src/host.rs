@@ -484,12 +484,16 @@ impl Host {
             .min(QUERY_WAIT_POLLS_MAX)
     }
 
+    /// Only the configuration counts as an answer: a replica that refuses (it does not lead)
+    /// answers at once, and taking that for one would reset the wait to its shortest, so a
+    /// controller whose replicas refuse without forwarding got a query entry from each group
+    /// every other poll, more than its log could commit (campaign seed 2821).
     fn on_query_reply(&mut self, env: &mut impl Env, reply: kv::ClientReply<CtrlReply>) {
         self.query_outstanding = false;
-        self.queries_unanswered = 0;
         let replicas = &self.config.layout.controller;
         match reply.outcome {
             ReplyOutcome::Ok(CtrlReply::Config(config)) => {
+                self.queries_unanswered = 0;
                 let next = config.num == self.config_num() + 1;
                 if next && self.replica.is_leader() && self.may_configure() {
                     self.propose(env, GroupCommand::Configure(config));

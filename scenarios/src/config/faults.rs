@@ -34,6 +34,12 @@ pub enum FaultKind {
     /// A change of the sharded service's configuration at the controller's leader: a group
     /// joins or leaves, or a shard moves; sometimes the group losing shards is cut off at once.
     ControllerChange,
+    /// The sharded service's motif (`run::shard_motifs`): a shard moved away from a group whose
+    /// replies to clients are lost until it has applied the move.
+    LostReplyMove,
+    /// The sharded service's motif: a replica group's leader cut off alone until its successor
+    /// commits, so the successor's snapshot lands on the old leader's longer, divergent log.
+    SnapshotOverTail,
 }
 
 /// When a swarm seed draws a kind's switch (the order of draws is part of every seed).
@@ -73,7 +79,7 @@ impl FaultKindSpec {
 }
 
 /// Every kind, in the order the nemesis lists and the swarm draws them.
-pub const FAULT_KINDS: [FaultKindSpec; 18] = [
+pub const FAULT_KINDS: [FaultKindSpec; 20] = [
     FaultKindSpec {
         kind: FaultKind::Partition,
         name: Some("partition"),
@@ -217,6 +223,22 @@ pub const FAULT_KINDS: [FaultKindSpec; 18] = [
         needs: None,
         swarm: SwarmDraw::Own,
         actions: &["admin", "partition", "heal"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::LostReplyMove,
+        name: Some("lost-reply-move"),
+        switch: |mix| &mut mix.lost_reply_move,
+        needs: Some(FaultKind::ControllerChange),
+        swarm: SwarmDraw::Own,
+        actions: &["admin", "link-loss"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::SnapshotOverTail,
+        name: Some("snapshot-over-tail"),
+        switch: |mix| &mut mix.snapshot_over_tail,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["partition", "heal"],
     },
 ];
 

@@ -153,6 +153,15 @@ pub struct FaultMix {
     /// some with the group losing a shard cut off right after.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub controller: bool,
+    /// The lost-reply-move motif (the sharded service): a shard moved away from its group while
+    /// that group's replies to clients are lost, so clients retry writes it applied at the new
+    /// owner (`run::shard_motifs`).
+    #[serde(default)]
+    pub lost_reply_move: bool,
+    /// The snapshot-over-tail motif (the sharded service): a replica group's leader cut off
+    /// alone until its successor commits (`run::shard_motifs`).
+    #[serde(default)]
+    pub snapshot_over_tail: bool,
 }
 
 impl fmt::Display for FaultMix {
@@ -198,6 +207,8 @@ impl FaultMix {
             single_change: true,
             multi_change: true,
             controller: false,
+            lost_reply_move: false,
+            snapshot_over_tail: false,
         }
     }
 
@@ -564,8 +575,11 @@ impl RunConfig {
             if let Some(mutant) = self.shard_mutants().next() {
                 return refuse(format!("mutant {mutant} needs the sharded service"));
             }
-            if self.faults.controller {
+            if self.faults.controller || self.faults.lost_reply_move {
                 return refuse("controller changes need the sharded service".into());
+            }
+            if self.faults.snapshot_over_tail {
+                return refuse("the snapshot-over-tail motif needs the sharded service".into());
             }
             return Ok(());
         };

@@ -75,7 +75,21 @@ pub fn draw_sharded(seed: u64) -> RunConfig {
     config.conf_change_on_append = false;
     config.initial_voters = None;
     config.initial_learners = 0;
+    draw_sharded_motifs(seed, &mut config);
     config
+}
+
+/// The sharded service's motifs, from their own stream (`swarm-sharded-motifs`) so the draws
+/// above stay what they were. A seed with the snapshot-over-tail motif compacts every one to
+/// three entries: its successor's snapshot lands just past where the cut-off leader's log
+/// forked, short of that log's end.
+fn draw_sharded_motifs(seed: u64, config: &mut RunConfig) {
+    let mut rng = SeedRng::new(seed).stream("swarm-sharded-motifs");
+    config.faults.lost_reply_move = rng.chance(0.85);
+    config.faults.snapshot_over_tail = rng.chance(0.4);
+    if config.faults.snapshot_over_tail {
+        config.snapshot_threshold_entries = *rng.pick(&[1, 2, 3]);
+    }
 }
 
 /// Draws one swarm configuration from `seed`.
@@ -359,5 +373,14 @@ mod tests {
         };
         assert!(configs.iter().any(|c| partly_joined(&c)));
         assert!(configs.iter().any(|c| !partly_joined(&c)));
+        assert!(configs.iter().any(|c| c.faults.lost_reply_move));
+        let tails = configs.iter().filter(|c| c.faults.snapshot_over_tail);
+        assert!(tails.clone().count() > 0);
+        assert!(tails.clone().all(|c| c.snapshot_threshold_entries <= 3));
+        let kv_motifs = |c: RunConfig| c.faults.lost_reply_move || c.faults.snapshot_over_tail;
+        assert!(
+            !(0..200).map(draw).any(kv_motifs),
+            "the KV service has neither"
+        );
     }
 }

@@ -167,6 +167,9 @@ pub struct ClusterView<'a> {
     pub group_leaders: Vec<NodeId>,
     /// The sharded service: the controller's leader and its latest configuration.
     pub controller: Option<(NodeId, shardkv::Config)>,
+    /// The sharded service: per replica group (`g1` first), the number of the configuration
+    /// its most applied running replica is at (0 when none runs).
+    pub group_configs: Vec<u64>,
 }
 
 /// The cluster in the simulator, with its oracles.
@@ -585,6 +588,7 @@ impl Cluster {
             joint: voters.as_ref().is_some_and(|voters| voters.is_joint()),
             group_leaders: Vec::new(),
             controller: None,
+            group_configs: Vec::new(),
         }
     }
 

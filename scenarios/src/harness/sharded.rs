@@ -189,6 +189,12 @@ impl Cluster {
         let controller = self
             .group_leader(&layout.controller, 0, &controller())
             .map(|(node, server)| (node, server.state_machine().latest().clone()));
+        let group_configs = (1..=layout.group_count() as GroupId)
+            .map(|group| {
+                self.most_applied(group)
+                    .map_or(0, |state| state.config().num)
+            })
+            .collect();
         ClusterView {
             servers: self.servers,
             network: self.sim.network(),
@@ -198,6 +204,7 @@ impl Cluster {
             joint: false,
             group_leaders,
             controller,
+            group_configs,
         }
     }
 

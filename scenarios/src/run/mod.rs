@@ -14,6 +14,7 @@ pub mod motifs;
 pub mod nemesis;
 pub mod record;
 pub mod repro;
+pub mod shard_motifs;
 
 use engine::Engine as _;
 use kv::HistoryRecord;

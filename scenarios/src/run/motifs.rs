@@ -20,7 +20,7 @@ const ROUND_ELECTIONS_MAX: u64 = 6;
 pub type Planned = Vec<(u64, Fault)>;
 
 /// One to three start times in `earliest_ns..=latest_ns`, in order.
-fn plan_starts(rng: &mut RngStream, earliest_ns: u64, latest_ns: u64) -> Vec<u64> {
+pub(super) fn plan_starts(rng: &mut RngStream, earliest_ns: u64, latest_ns: u64) -> Vec<u64> {
     if latest_ns < earliest_ns {
         return Vec::new();
     }
@@ -670,6 +670,7 @@ mod tests {
             joint: false,
             group_leaders: Vec::new(),
             controller: None,
+            group_configs: Vec::new(),
         };
         for seed in 0..20 {
             let mut motif = MultiChange::new(clock(), SeedRng::new(seed).stream("test"));

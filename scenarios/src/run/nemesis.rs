@@ -27,6 +27,8 @@ enum Pending {
     Apply(FaultAction),
     /// A timed motif's start: it acts on the cluster as it is then.
     Motif(super::motifs::Timed),
+    /// A sharded motif's start.
+    ShardMotif(super::shard_motifs::ShardTimed),
 }
 
 pub enum FaultSource {
@@ -108,6 +110,8 @@ pub struct Nemesis {
     shards: usize,
     /// The operator's sequence number of the last controller change.
     controller_seq: u64,
+    /// The sharded service's motifs the mix switches on.
+    shard_motifs: super::shard_motifs::ShardMotifs,
 }
 
 impl Nemesis {
@@ -133,6 +137,7 @@ impl Nemesis {
             groups: config.service.sharded().map_or(0, |s| s.group_sizes.len()),
             shards: config.service.sharded().map_or(0, |s| s.shards),
             controller_seq: 0,
+            shard_motifs: super::shard_motifs::ShardMotifs::new(config, root),
         };
         let kinds = planned_kinds(&config.faults);
         // Faults start between 200 ms in and 300 ms before the end: shorter runs get none.
@@ -156,6 +161,9 @@ impl Nemesis {
         }
         for (at, motif) in nemesis.motifs.planned_starts(earliest) {
             nemesis.push(at, Pending::Motif(motif));
+        }
+        for (at, motif) in nemesis.shard_motifs.planned_starts(earliest) {
+            nemesis.push(at, Pending::ShardMotif(motif));
         }
         // Membership changes come on top of the other faults, planned from their own stream,
         // so switching them on leaves the rest of the plan as it was.
@@ -209,16 +217,13 @@ impl Nemesis {
         match pending {
             Pending::Apply(action) => vec![action],
             Pending::Motif(motif) => {
-                let mut planned = self.motifs.start(motif, at_ns, view);
-                // What the motif does at once happens now; the rest is scheduled.
-                let now: Vec<FaultAction> = planned
-                    .extract_if(.., |(delay, _)| *delay == 0)
-                    .map(|(_, action)| action)
-                    .collect();
-                for (delay, action) in planned {
-                    self.push((at_ns + delay).min(self.end_ns), Pending::Apply(action));
-                }
-                now
+                let planned = self.motifs.start(motif, at_ns, view);
+                self.schedule_motif(at_ns, planned)
+            }
+            Pending::ShardMotif(motif) => {
+                let seq = &mut self.controller_seq;
+                let planned = self.shard_motifs.start(motif, at_ns, view, seq);
+                self.schedule_motif(at_ns, planned)
             }
             Pending::Start { kind, length_ns } => {
                 let (begin, undos) = self.resolve(kind, length_ns, view);
@@ -228,6 +233,22 @@ impl Nemesis {
                 begin
             }
         }
+    }
+
+    /// What a motif started at `at_ns` does at once (returned), and the rest scheduled.
+    fn schedule_motif(
+        &mut self,
+        at_ns: u64,
+        mut planned: super::motifs::Planned,
+    ) -> Vec<FaultAction> {
+        let now: Vec<FaultAction> = planned
+            .extract_if(.., |(delay, _)| *delay == 0)
+            .map(|(_, action)| action)
+            .collect();
+        for (delay, action) in planned {
+            self.push((at_ns + delay).min(self.end_ns), Pending::Apply(action));
+        }
+        now
     }
 
     /// The node a fault lands on: the leader (one of the replica groups' leaders, for the
@@ -368,7 +389,9 @@ impl Nemesis {
             | Kind::CrashAfterCommit
             | Kind::SplitVote
             | Kind::SingleChange
-            | Kind::MultiChange => {
+            | Kind::MultiChange
+            | Kind::LostReplyMove
+            | Kind::SnapshotOverTail => {
                 unreachable!("motifs are run off the cluster's state, never planned")
             }
             Kind::ControllerChange => self.controller_change(length_ns, view),
@@ -636,7 +659,9 @@ impl Nemesis {
         if now_ns >= self.end_ns {
             return;
         }
-        for (delay, action) in self.motifs.observe(now_ns, observed, view) {
+        let mut planned = self.motifs.observe(now_ns, observed, view);
+        planned.extend(self.shard_motifs.observe(now_ns, observed, view));
+        for (delay, action) in planned {
             let at = reaction_time(now_ns, delay);
             if at < self.end_ns {
                 self.push(at, Pending::Apply(action));
@@ -768,6 +793,7 @@ mod tests {
                 joint: false,
                 group_leaders: Vec::new(),
                 controller: None,
+                group_configs: Vec::new(),
             };
             let (begin, undos) = nemesis.cut_leader_off(2, NANOS_PER_MILLI, &view);
             let mut after = network.clone();

@@ -368,6 +368,21 @@ fn seed_28_sharded_controller_outgrown_by_polls() {
     assert_sharded_swarm_seed_passes(28, 4);
 }
 
+/// Controller replicas that do not forward proposals refuse a group's query at once; the
+/// refusal reset the group's wait to one poll, so each group added a query entry every other
+/// poll to a controller log that commits one entry per round trip (syncs up to 30 ms): its log
+/// reached 1,196 entries with 1,152 committed, and no group got past configuration 1 of 3.
+#[test]
+fn seed_2821_sharded_controller_refusals_reset_the_polls_wait() {
+    assert_sharded_swarm_seed_passes(2821, 1);
+}
+
+/// The same at four groups of three: 1,072 entries with 704 committed.
+#[test]
+fn seed_4445_sharded_controller_refusals_reset_the_polls_wait() {
+    assert_sharded_swarm_seed_passes(4445, 1);
+}
+
 /// A shard moved to g2 while g1 keeps writes coming: serving it before it is installed shows
 /// clients an empty shard.
 #[test]

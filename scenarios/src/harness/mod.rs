@@ -146,6 +146,8 @@ pub struct Observed {
     pub role_changed: bool,
     /// The server granted its vote to another server.
     pub voted_for_other: bool,
+    /// The server its vote of its current term went to (an address), if it voted.
+    pub vote: Option<NodeId>,
     /// The server leads and its commit index advanced.
     pub leader_committed: bool,
 }
@@ -167,6 +169,20 @@ pub struct ClusterView<'a> {
     pub group_leaders: Vec<NodeId>,
     /// The sharded service: the controller's leader and its latest configuration.
     pub controller: Option<(NodeId, shardkv::Config)>,
+    /// The KV service: each server's log as it is now (`None`: down); empty for the sharded
+    /// service.
+    pub logs: Vec<Option<LogEnd>>,
+}
+
+/// Where one server's log stands, as the nemesis sees it. Ordered as Raft compares logs for a
+/// vote: by last term, then last index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogEnd {
+    pub last_term: u64,
+    pub last_index: u64,
+    pub commit: u64,
+    /// The first index still in the log (entries before it are in the snapshot).
+    pub first_index: u64,
 }
 
 /// The cluster in the simulator, with its oracles.
@@ -453,6 +469,7 @@ impl Cluster {
             role,
             role_changed,
             voted_for_other,
+            vote: vote.1.map(|raft_id| kv::server::address(raft_id) as NodeId),
             leader_committed: committed && role == Role::Leader,
         }
     }
@@ -570,6 +587,18 @@ impl Cluster {
             joint: voters.as_ref().is_some_and(|voters| voters.is_joint()),
             group_leaders: Vec::new(),
             controller: None,
+            logs: (0..self.servers)
+                .map(|id| {
+                    let raft = self.sim.node(id).and_then(ClusterNode::as_server)?.raft();
+                    let last_index = raft.last_index();
+                    Some(LogEnd {
+                        last_term: raft.term_at(last_index).unwrap_or(0),
+                        last_index,
+                        commit: raft.commit_index(),
+                        first_index: raft.first_index(),
+                    })
+                })
+                .collect(),
         }
     }
 

@@ -198,6 +198,7 @@ impl Cluster {
             joint: false,
             group_leaders,
             controller,
+            logs: Vec::new(),
         }
     }
 

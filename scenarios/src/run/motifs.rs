@@ -670,6 +670,7 @@ mod tests {
             joint: false,
             group_leaders: Vec::new(),
             controller: None,
+            logs: Vec::new(),
         };
         for seed in 0..20 {
             let mut motif = MultiChange::new(clock(), SeedRng::new(seed).stream("test"));

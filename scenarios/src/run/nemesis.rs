@@ -768,6 +768,7 @@ mod tests {
                 joint: false,
                 group_leaders: Vec::new(),
                 controller: None,
+                logs: Vec::new(),
             };
             let (begin, undos) = nemesis.cut_leader_off(2, NANOS_PER_MILLI, &view);
             let mut after = network.clone();

@@ -368,7 +368,9 @@ impl Nemesis {
             | Kind::CrashAfterCommit
             | Kind::SplitVote
             | Kind::SingleChange
-            | Kind::MultiChange => {
+            | Kind::MultiChange
+            | Kind::DoubleVote
+            | Kind::SnapshotTail => {
                 unreachable!("motifs are run off the cluster's state, never planned")
             }
             Kind::ControllerChange => self.controller_change(length_ns, view),

@@ -813,8 +813,8 @@ mod tests {
         assert_eq!(
             FaultMix::all(8).to_string(),
             "8[partition,cut,crash,bounce,power-loss,pause,clock,loss,duplication,membership,\
-             figure8,stale-leader,crash-after-commit,split-vote,single-change,multi-change] \
-             aim-leader=50% react=30%x4"
+             figure8,stale-leader,crash-after-commit,split-vote,single-change,multi-change,\
+             double-vote,snapshot-tail] aim-leader=50% react=30%x4"
         );
     }
 }

@@ -834,7 +834,7 @@ impl DoubleVote {
         if now_ns < self.busy_until_ns
             || view.joint
             || voters.len() < 3
-            || voters.len() % 2 == 0
+            || voters.len().is_multiple_of(2)
             || !voters.contains(&leader)
         {
             return Vec::new();

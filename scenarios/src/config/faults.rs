@@ -31,6 +31,8 @@ pub enum FaultKind {
     SplitVote,
     SingleChange,
     MultiChange,
+    DoubleVote,
+    SnapshotTail,
     /// A change of the sharded service's configuration at the controller's leader: a group
     /// joins or leaves, or a shard moves; sometimes the group losing shards is cut off at once.
     ControllerChange,
@@ -79,7 +81,7 @@ impl FaultKindSpec {
 }
 
 /// Every kind, in the order the nemesis lists and the swarm draws them.
-pub const FAULT_KINDS: [FaultKindSpec; 20] = [
+pub const FAULT_KINDS: [FaultKindSpec; 22] = [
     FaultKindSpec {
         kind: FaultKind::Partition,
         name: Some("partition"),
@@ -215,6 +217,31 @@ pub const FAULT_KINDS: [FaultKindSpec; 20] = [
         needs: Some(FaultKind::Membership),
         swarm: SwarmDraw::Own,
         actions: &["admin", "partition", "heal"],
+    },
+    FaultKindSpec {
+        kind: FaultKind::DoubleVote,
+        name: Some("double-vote"),
+        switch: |mix| &mut mix.double_vote,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &[
+            "crash",
+            "restart",
+            "partition",
+            "heal",
+            "cut",
+            "restore",
+            "hold",
+            "release",
+        ],
+    },
+    FaultKindSpec {
+        kind: FaultKind::SnapshotTail,
+        name: Some("snapshot-tail"),
+        switch: |mix| &mut mix.snapshot_tail,
+        needs: None,
+        swarm: SwarmDraw::Own,
+        actions: &["partition", "clock-jump", "heal"],
     },
     FaultKindSpec {
         kind: FaultKind::ControllerChange,

@@ -149,6 +149,15 @@ pub struct FaultMix {
     /// The Figure 10 motif: a leader adds several spares at once and is cut off with them.
     #[serde(default)]
     pub multi_change: bool,
+    /// The double-vote motif: every voter loses the leader at once, the voters split in two
+    /// sides that only one server bridges, and that server bounced once it votes in the new
+    /// term, with the other side's requests held for it.
+    #[serde(default)]
+    pub double_vote: bool,
+    /// The snapshot-tail motif: a leader frozen while nobody else can elect, taking writes it
+    /// cannot commit, then cut off until the others' leader compacts past where they diverge.
+    #[serde(default)]
+    pub snapshot_tail: bool,
     /// Controller changes (the sharded service): groups joining and leaving, shards moved,
     /// some with the group losing a shard cut off right after.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -206,6 +215,8 @@ impl FaultMix {
             split_vote: true,
             single_change: true,
             multi_change: true,
+            double_vote: true,
+            snapshot_tail: true,
             controller: false,
             lost_reply_move: false,
             snapshot_over_tail: false,
@@ -232,6 +243,8 @@ impl FaultMix {
             split_vote: false,
             single_change: false,
             multi_change: false,
+            double_vote: false,
+            snapshot_tail: false,
             ..Self::all(0)
         }
     }
@@ -814,8 +827,8 @@ mod tests {
         assert_eq!(
             FaultMix::all(8).to_string(),
             "8[partition,cut,crash,bounce,power-loss,pause,clock,loss,duplication,membership,\
-             figure8,stale-leader,crash-after-commit,split-vote,single-change,multi-change] \
-             aim-leader=50% react=30%x4"
+             figure8,stale-leader,crash-after-commit,split-vote,single-change,multi-change,\
+             double-vote,snapshot-tail] aim-leader=50% react=30%x4"
         );
     }
 }

@@ -146,6 +146,8 @@ pub struct Observed {
     pub role_changed: bool,
     /// The server granted its vote to another server.
     pub voted_for_other: bool,
+    /// The server its vote of its current term went to (an address), if it voted.
+    pub vote: Option<NodeId>,
     /// The server leads and its commit index advanced.
     pub leader_committed: bool,
 }
@@ -170,6 +172,20 @@ pub struct ClusterView<'a> {
     /// The sharded service: per replica group (`g1` first), the number of the configuration
     /// its most applied running replica is at (0 when none runs).
     pub group_configs: Vec<u64>,
+    /// The KV service: each server's log as it is now (`None`: down); empty for the sharded
+    /// service.
+    pub logs: Vec<Option<LogEnd>>,
+}
+
+/// Where one server's log stands, as the nemesis sees it. Ordered as Raft compares logs for a
+/// vote: by last term, then last index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogEnd {
+    pub last_term: u64,
+    pub last_index: u64,
+    pub commit: u64,
+    /// The first index still in the log (entries before it are in the snapshot).
+    pub first_index: u64,
 }
 
 /// The cluster in the simulator, with its oracles.
@@ -471,6 +487,7 @@ impl Cluster {
             role,
             role_changed,
             voted_for_other,
+            vote: vote.1.map(|raft_id| kv::server::address(raft_id) as NodeId),
             leader_committed: committed && role == Role::Leader,
         }
     }
@@ -589,6 +606,18 @@ impl Cluster {
             group_leaders: Vec::new(),
             controller: None,
             group_configs: Vec::new(),
+            logs: (0..self.servers)
+                .map(|id| {
+                    let raft = self.sim.node(id).and_then(ClusterNode::as_server)?.raft();
+                    let last_index = raft.last_index();
+                    Some(LogEnd {
+                        last_term: raft.term_at(last_index).unwrap_or(0),
+                        last_index,
+                        commit: raft.commit_index(),
+                        first_index: raft.first_index(),
+                    })
+                })
+                .collect(),
         }
     }
 

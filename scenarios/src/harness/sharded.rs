@@ -205,6 +205,7 @@ impl Cluster {
             group_leaders,
             controller,
             group_configs,
+            logs: Vec::new(),
         }
     }
 

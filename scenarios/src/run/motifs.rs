@@ -41,6 +41,8 @@ struct Clock {
     latency_max_ns: u64,
     /// No round starts after this (the liveness phase heals everything anyway).
     last_start_ns: u64,
+    /// Configurations take effect when appended, not when applied.
+    conf_change_on_append: bool,
 }
 
 impl Clock {
@@ -51,6 +53,7 @@ impl Clock {
             sync_max_ns: config.disk.sync_latency_ns_max,
             latency_max_ns: config.link.latency_ns_max.max(NANOS_PER_MILLI),
             last_start_ns: config.duration_ns.saturating_sub(8 * election_ns),
+            conf_change_on_append: config.conf_change_on_append,
         }
     }
 }
@@ -62,6 +65,8 @@ pub enum Timed {
     SplitVote,
     SingleChange,
     MultiChange,
+    DoubleVote,
+    SnapshotTail,
 }
 
 /// The motifs a run's mix switches on.
@@ -72,6 +77,8 @@ pub struct Motifs {
     split_vote: Option<SplitVote>,
     single_change: Option<SingleChange>,
     multi_change: Option<MultiChange>,
+    double_vote: Option<DoubleVote>,
+    snapshot_tail: Option<SnapshotTail>,
 }
 
 impl Motifs {
@@ -96,6 +103,12 @@ impl Motifs {
             multi_change: mix
                 .multi_change
                 .then(|| MultiChange::new(clock, stream("multi-change"))),
+            double_vote: mix
+                .double_vote
+                .then(|| DoubleVote::new(clock, stream("double-vote"))),
+            snapshot_tail: mix
+                .snapshot_tail
+                .then(|| SnapshotTail::new(clock, stream("snapshot-tail"))),
         }
     }
 
@@ -122,6 +135,16 @@ impl Motifs {
                 starts.push((at, Timed::MultiChange));
             }
         }
+        if let Some(motif) = &mut self.double_vote {
+            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
+                starts.push((at, Timed::DoubleVote));
+            }
+        }
+        if let Some(motif) = &mut self.snapshot_tail {
+            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
+                starts.push((at, Timed::SnapshotTail));
+            }
+        }
         starts
     }
 
@@ -146,7 +169,15 @@ impl Motifs {
             Timed::MultiChange => self
                 .multi_change
                 .as_mut()
-                .map_or_else(Vec::new, |m| m.start(leader, view)),
+                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
+            Timed::DoubleVote => self
+                .double_vote
+                .as_mut()
+                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
+            Timed::SnapshotTail => self
+                .snapshot_tail
+                .as_mut()
+                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
         }
     }
 
@@ -174,6 +205,20 @@ impl Motifs {
             && let Some(motif) = &mut self.split_vote
         {
             planned.extend(motif.on_vote(observed.node, now_ns));
+        }
+        if let Some(motif) = &mut self.double_vote {
+            planned.extend(motif.observe(now_ns, observed, view));
+        }
+        if new_leader && let Some(motif) = &mut self.snapshot_tail {
+            planned.extend(motif.on_leader(observed.node, now_ns, view));
+        }
+        if observed.leader_committed {
+            if let Some(motif) = &mut self.multi_change {
+                planned.extend(motif.on_commit(observed.node, now_ns, view));
+            }
+            if let Some(motif) = &mut self.snapshot_tail {
+                planned.extend(motif.on_commit(observed.node, now_ns, view));
+            }
         }
         planned
     }
@@ -602,47 +647,461 @@ impl SingleChange {
     }
 }
 
-/// Figure 10: a leader adds several spares in one change and is cut off with them at once.
-/// Correct Raft enters joint consensus, which still needs a majority of the old configuration;
-/// a leader that changes several voters in one step (direct-multi-change) commits with the new
-/// servers alone while the old configuration's majority, cut off, could elect another leader:
-/// the look-ahead completeness oracle reports it.
+/// Figure 10: a leader adds several spares in one change, and the leader, the spares and as
+/// few old voters as it takes to make a majority of the new configuration are cut off from an
+/// old majority the moment the change is in effect at the leader: at once when configurations
+/// take effect on append, else when the leader commits the change (before its followers hear
+/// of the commit). Correct Raft enters joint consensus, which still needs a majority of the old
+/// configuration; a leader that changes several voters in one step (direct-multi-change)
+/// commits with its side alone while the old majority, cut off, elects another leader: the
+/// look-ahead completeness oracle reports it.
 struct MultiChange {
     rng: RngStream,
     clock: Clock,
+    /// A change proposed under configurations applied when committed, waiting for its commit.
+    pending: Option<PendingChange>,
+}
+
+#[derive(Clone, Debug)]
+struct PendingChange {
+    leader: NodeId,
+    /// The index the change entry takes in the leader's log.
+    index: u64,
+    groups: Vec<Vec<NodeId>>,
+    since_ns: u64,
 }
 
 impl MultiChange {
     fn new(clock: Clock, rng: RngStream) -> Self {
-        MultiChange { rng, clock }
+        MultiChange {
+            rng,
+            clock,
+            pending: None,
+        }
     }
 
-    fn start(&mut self, leader: NodeId, view: &ClusterView) -> Planned {
+    /// The leader's side (the leader, `added`, and old voters enough for a majority of the new
+    /// configuration) and the rest, when the rest still holds a majority of the old one.
+    fn sides(
+        &mut self,
+        leader: NodeId,
+        added: &[NodeId],
+        view: &ClusterView,
+    ) -> Option<Vec<Vec<NodeId>>> {
+        let majority = |count: usize| count / 2 + 1;
+        let mut old: Vec<NodeId> = view
+            .voters
+            .iter()
+            .copied()
+            .filter(|&n| n != leader)
+            .collect();
+        // A leader that appended its own removal leads without being a voter.
+        let leader_votes = usize::from(view.voters.contains(&leader));
+        let new_count = view.voters.len() + added.len();
+        let extra = majority(new_count).saturating_sub(leader_votes + added.len());
+        if old.len() < extra || old.len() - extra < majority(view.voters.len()) {
+            return None;
+        }
+        self.rng.shuffle(&mut old);
+        let mut side = vec![leader];
+        side.extend_from_slice(added);
+        side.extend_from_slice(&old[..extra]);
+        let rest: Vec<NodeId> = (0..view.servers).filter(|n| !side.contains(n)).collect();
+        Some(vec![side, rest])
+    }
+
+    fn start(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
         let mut spares: Vec<NodeId> = (0..view.servers)
             .filter(|&n| n != leader && !view.voters.contains(&n))
             .collect();
-        if view.joint || spares.len() < 2 {
+        let waiting = self.pending.as_ref().is_some_and(|pending| {
+            now_ns <= pending.since_ns + ROUND_ELECTIONS_MAX * self.clock.election_ns
+        });
+        if view.joint || spares.len() < 2 || waiting {
             return Vec::new();
         }
+        self.pending = None;
         self.rng.shuffle(&mut spares);
         let count = self.rng.range_inclusive(2, spares.len() as u64) as usize;
-        let added = &spares[..count];
-        let mut side = vec![leader];
-        side.extend_from_slice(added);
-        let rest: Vec<NodeId> = (0..view.servers).filter(|n| !side.contains(n)).collect();
+        let Some(groups) = self
+            .sides(leader, &spares[..count], view)
+            .or_else(|| self.sides(leader, &spares, view))
+        else {
+            return Vec::new();
+        };
+        let added: Vec<NodeId> = groups[0]
+            .iter()
+            .copied()
+            .filter(|n| spares.contains(n))
+            .collect();
+        let change = (0, AdminCommand::change_voters(&added, &[]).to(leader));
+        if self.clock.conf_change_on_append {
+            let mut planned = vec![change];
+            planned.extend(self.cut(groups));
+            return planned;
+        }
+        let Some(Some(log)) = view.logs.get(leader as usize) else {
+            return vec![change];
+        };
+        self.pending = Some(PendingChange {
+            leader,
+            index: log.last_index + 1,
+            groups,
+            since_ns: now_ns,
+        });
+        vec![change]
+    }
+
+    /// The cut, and its heal a few election timeouts later.
+    fn cut(&mut self, groups: Vec<Vec<NodeId>>) -> Planned {
         let heal_ns = self
             .rng
             .range_inclusive(2 * self.clock.election_ns, 5 * self.clock.election_ns);
+        vec![(0, Fault::Partition { groups }), (heal_ns, Fault::Heal)]
+    }
+
+    fn on_commit(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        let Some(pending) = &self.pending else {
+            return Vec::new();
+        };
+        if now_ns > pending.since_ns + ROUND_ELECTIONS_MAX * self.clock.election_ns {
+            self.pending = None;
+            return Vec::new();
+        }
+        let committed = view
+            .logs
+            .get(leader as usize)
+            .copied()
+            .flatten()
+            .is_some_and(|log| log.commit >= pending.index);
+        if leader != pending.leader || !committed {
+            return Vec::new();
+        }
+        let groups = pending.groups.clone();
+        self.pending = None;
+        self.cut(groups)
+    }
+}
+
+/// A vote given twice in one term (forget-vote-on-restart), built step by step. The leader is
+/// bounced, so every voter loses it at once. When the first candidate appears, the voters
+/// split in two sides cut off from each other, each one short of a majority, and one voter
+/// (the one with the shortest log) bridges them. When the bridge votes, the candidate it
+/// voted for is cut off from it (its appends would give the bridge a leader and an entry of the
+/// new term), the bridge is bounced once its vote is synced, and the other side's requests to
+/// it are held until it is back. Correct Raft refuses the other side's candidate from the vote
+/// the bridge persisted; a bridge that forgot it elects a second leader in the same term.
+struct DoubleVote {
+    rng: RngStream,
+    clock: Clock,
+    stage: DoubleVoteStage,
+    busy_until_ns: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DoubleVoteStage {
+    Idle,
+    /// The leader of `voters` was bounced at `since_ns`; waiting for the first candidate.
+    Leaderless {
+        voters: Vec<NodeId>,
+        since_ns: u64,
+    },
+    /// The voters split in `sides`, `bridge` reaching both; waiting for the bridge's vote.
+    Split {
+        bridge: NodeId,
+        sides: [Vec<NodeId>; 2],
+        since_ns: u64,
+    },
+}
+
+impl DoubleVote {
+    /// Election timeouts a stage waits for its next step before the round is abandoned.
+    const STAGE_ELECTIONS_MAX: u64 = 3;
+    /// Election timeouts the two sides stay cut off from each other.
+    const SPLIT_ELECTIONS: u64 = 5;
+
+    fn new(clock: Clock, rng: RngStream) -> Self {
+        DoubleVote {
+            rng,
+            clock,
+            stage: DoubleVoteStage::Idle,
+            busy_until_ns: 0,
+        }
+    }
+
+    fn start(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        let voters = &view.voters;
+        if now_ns < self.busy_until_ns
+            || view.joint
+            || voters.len() < 3
+            || voters.len().is_multiple_of(2)
+            || !voters.contains(&leader)
+        {
+            return Vec::new();
+        }
+        let election_ns = self.clock.election_ns;
+        self.busy_until_ns = now_ns + (Self::SPLIT_ELECTIONS + 3) * election_ns;
+        self.stage = DoubleVoteStage::Leaderless {
+            voters: voters.clone(),
+            since_ns: now_ns,
+        };
+        // Back before anyone campaigns: it votes like the others.
+        let down_ns = self
+            .rng
+            .range_inclusive(NANOS_PER_MILLI / 10, self.clock.latency_max_ns);
         vec![
-            (0, AdminCommand::change_voters(added, &[]).to(leader)),
+            (0, Fault::Crash { node: leader }),
+            (down_ns, Fault::Restart { node: leader }),
+        ]
+    }
+
+    fn observe(&mut self, now_ns: u64, observed: &Observed, view: &ClusterView) -> Planned {
+        let deadline =
+            |since_ns: u64| since_ns + Self::STAGE_ELECTIONS_MAX * self.clock.election_ns;
+        match &self.stage {
+            DoubleVoteStage::Idle => Vec::new(),
+            DoubleVoteStage::Leaderless { since_ns, .. }
+            | DoubleVoteStage::Split { since_ns, .. }
+                if now_ns > deadline(*since_ns) =>
+            {
+                self.stage = DoubleVoteStage::Idle;
+                Vec::new()
+            }
+            DoubleVoteStage::Leaderless { voters, .. } => {
+                let candidate = observed.node;
+                if !(observed.role_changed
+                    && observed.role == raft::Role::Candidate
+                    && voters.contains(&candidate))
+                {
+                    return Vec::new();
+                }
+                let voters = voters.clone();
+                self.split(candidate, &voters, now_ns, view)
+            }
+            DoubleVoteStage::Split { bridge, sides, .. } => {
+                let (bridge, sides) = (*bridge, sides.clone());
+                let Some(candidate) = observed.vote.filter(|_| observed.voted_for_other) else {
+                    return Vec::new();
+                };
+                if observed.node != bridge {
+                    return Vec::new();
+                }
+                let Some(side) = sides.iter().position(|s| s.contains(&candidate)) else {
+                    return Vec::new();
+                };
+                self.stage = DoubleVoteStage::Idle;
+                self.bounce_bridge(bridge, candidate, &sides[1 - side])
+            }
+        }
+    }
+
+    /// Splits `voters` around the first candidate: the bridge is a voter with the shortest
+    /// log (it must find both candidates' logs up to date), the other side gets the longest
+    /// logs (its candidate must win the bridge and its side).
+    fn split(
+        &mut self,
+        candidate: NodeId,
+        voters: &[NodeId],
+        now_ns: u64,
+        view: &ClusterView,
+    ) -> Planned {
+        let log_of = |n: &NodeId| view.logs.get(*n as usize).copied().flatten();
+        let mut others: Vec<NodeId> = voters.iter().copied().filter(|&n| n != candidate).collect();
+        self.rng.shuffle(&mut others);
+        // Longest first, servers that are down last; a stable sort leaves equal logs in
+        // shuffled order.
+        others.sort_by_key(|n| std::cmp::Reverse(log_of(n)));
+        let bridge_at = others
+            .iter()
+            .rposition(|n| log_of(n).is_some())
+            .unwrap_or(others.len() - 1);
+        let bridge = others.remove(bridge_at);
+        let half = voters.len() / 2;
+        let other_side = others[..half].to_vec();
+        let mut own_side = vec![candidate];
+        own_side.extend_from_slice(&others[half..]);
+        self.stage = DoubleVoteStage::Split {
+            bridge,
+            sides: [own_side.clone(), other_side.clone()],
+            since_ns: now_ns,
+        };
+        vec![
             (
                 0,
                 Fault::Partition {
-                    groups: vec![side, rest],
+                    groups: vec![own_side, other_side],
                 },
             ),
-            (heal_ns, Fault::Heal),
+            (Self::SPLIT_ELECTIONS * self.clock.election_ns, Fault::Heal),
         ]
+    }
+
+    /// The bridge voted for `candidate`: cut the candidate's messages to it, hold the other
+    /// side's, and bounce it once the vote is synced; the other side's requests arrive when it
+    /// is back.
+    fn bounce_bridge(
+        &mut self,
+        bridge: NodeId,
+        candidate: NodeId,
+        other_side: &[NodeId],
+    ) -> Planned {
+        let clock = self.clock;
+        let crash_ns =
+            2 * clock.sync_max_ns + self.rng.range_inclusive(1, clock.latency_max_ns / 4 + 1);
+        let back_ns = crash_ns
+            + self
+                .rng
+                .range_inclusive(NANOS_PER_MILLI / 10, clock.latency_max_ns);
+        let restore_ns = Self::SPLIT_ELECTIONS * clock.election_ns;
+        let mut planned = vec![
+            (
+                0,
+                Fault::CutLink {
+                    from: candidate,
+                    to: bridge,
+                },
+            ),
+            (crash_ns, Fault::Crash { node: bridge }),
+            (back_ns, Fault::Restart { node: bridge }),
+            (
+                restore_ns,
+                Fault::RestoreLink {
+                    from: candidate,
+                    to: bridge,
+                },
+            ),
+        ];
+        for &other in other_side {
+            planned.push((
+                0,
+                Fault::HoldLink {
+                    from: other,
+                    to: bridge,
+                },
+            ));
+            planned.push((
+                back_ns + 1,
+                Fault::ReleaseLink {
+                    from: other,
+                    to: bridge,
+                },
+            ));
+        }
+        planned
+    }
+}
+
+/// A snapshot installed over a longer log (`snapshot-over-longer-log`). The leader's clock is
+/// frozen (no ticks: it neither steps down nor campaigns) while every server is cut off from
+/// every other: nobody else can elect, so clients keep coming back to the leader, whose log
+/// grows a tail it cannot commit. Then the others are joined up without it and elect a leader;
+/// once that leader has compacted past where the old leader's log left off, everything heals,
+/// and the old leader, its tail longer than the snapshot, is sent the snapshot.
+struct SnapshotTail {
+    rng: RngStream,
+    clock: Clock,
+    stage: SnapshotTailStage,
+    busy_until_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SnapshotTailStage {
+    Idle,
+    /// `old` leads alone, its log `diverged_at` entries long when it was cut off; waiting for
+    /// the others' leader to compact past that.
+    Growing {
+        old: NodeId,
+        diverged_at: u64,
+        since_ns: u64,
+    },
+}
+
+impl SnapshotTail {
+    /// Election timeouts the round lasts at most.
+    const ROUND_ELECTIONS_MAX: u64 = 14;
+
+    fn new(clock: Clock, rng: RngStream) -> Self {
+        SnapshotTail {
+            rng,
+            clock,
+            stage: SnapshotTailStage::Idle,
+            busy_until_ns: 0,
+        }
+    }
+
+    fn start(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        let Some(Some(log)) = view.logs.get(leader as usize) else {
+            return Vec::new();
+        };
+        if now_ns < self.busy_until_ns || view.servers < 3 || view.voters.len() < 3 {
+            return Vec::new();
+        }
+        let election_ns = self.clock.election_ns;
+        let round_ns = Self::ROUND_ELECTIONS_MAX * election_ns;
+        self.busy_until_ns = now_ns + round_ns + election_ns;
+        self.stage = SnapshotTailStage::Growing {
+            old: leader,
+            diverged_at: log.last_index,
+            since_ns: now_ns,
+        };
+        // Each client's write waits at the leader for a request timeout (an election
+        // timeout), then tries the others, who send it back: a few entries per client.
+        let alone_ns = self.rng.range_inclusive(4 * election_ns, 7 * election_ns);
+        let rest: Vec<NodeId> = (0..view.servers).filter(|&n| n != leader).collect();
+        vec![
+            (
+                0,
+                Fault::ClockJump {
+                    node: leader,
+                    delta_ns: -i64::try_from(alone_ns).expect("election timeouts fit in i64"),
+                },
+            ),
+            (
+                0,
+                Fault::Partition {
+                    groups: (0..view.servers).map(|n| vec![n]).collect(),
+                },
+            ),
+            (
+                alone_ns,
+                Fault::Partition {
+                    groups: vec![vec![leader], rest],
+                },
+            ),
+            (round_ns, Fault::Heal),
+        ]
+    }
+
+    /// A leader of the others: it already compacted past the old leader's log, or will as it
+    /// commits.
+    fn on_leader(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        self.on_commit(leader, now_ns, view)
+    }
+
+    fn on_commit(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+        let SnapshotTailStage::Growing {
+            old,
+            diverged_at,
+            since_ns,
+        } = self.stage
+        else {
+            return Vec::new();
+        };
+        if now_ns > since_ns + Self::ROUND_ELECTIONS_MAX * self.clock.election_ns {
+            self.stage = SnapshotTailStage::Idle;
+            return Vec::new();
+        }
+        let compacted_past = view
+            .logs
+            .get(leader as usize)
+            .copied()
+            .flatten()
+            .is_some_and(|log| log.first_index > diverged_at + 1);
+        if leader == old || !compacted_past {
+            return Vec::new();
+        }
+        self.stage = SnapshotTailStage::Idle;
+        vec![(0, Fault::Heal)]
     }
 }
 
@@ -651,9 +1110,168 @@ mod tests {
     use sim::{LinkConfig, Network};
 
     use super::*;
+    use crate::config::Property;
+    use crate::harness::LogEnd;
 
     fn clock() -> Clock {
         Clock::new(&RunConfig::standard(1))
+    }
+
+    /// A four-second standard run with no faults but one motif, and `mutant` planted.
+    fn motif_config(
+        seed: u64,
+        motif: fn(&mut FaultMix) -> &mut bool,
+        mutant: Option<raft::Mutant>,
+    ) -> RunConfig {
+        let mut config = RunConfig::standard(seed);
+        config.duration_ns = 4 * sim::NANOS_PER_SEC;
+        config.faults = FaultMix::none();
+        *motif(&mut config.faults) = true;
+        config.mutants = mutant
+            .map(crate::config::Mutant::Raft)
+            .into_iter()
+            .collect();
+        config
+    }
+
+    /// Runs `configs`: how many reached `mark`, and the properties violated.
+    fn outcomes(configs: impl Iterator<Item = RunConfig>, mark: &str) -> (usize, Vec<Property>) {
+        let mut reached = 0;
+        let mut violated = Vec::new();
+        for config in configs {
+            let outcome = crate::run::run(&config).expect("a valid configuration");
+            reached += usize::from(outcome.marks.contains_key(mark));
+            violated.extend(outcome.violation.map(|v| v.property));
+        }
+        (reached, violated)
+    }
+
+    fn view_of(
+        network: &Network,
+        leader: Option<NodeId>,
+        logs: Vec<Option<LogEnd>>,
+    ) -> ClusterView<'_> {
+        ClusterView {
+            servers: logs.len() as NodeId,
+            network,
+            leader,
+            voters: (0..logs.len() as NodeId).collect(),
+            learners: Vec::new(),
+            joint: false,
+            group_leaders: Vec::new(),
+            controller: None,
+            logs,
+        }
+    }
+
+    fn log_end(last_term: u64, last_index: u64) -> Option<LogEnd> {
+        Some(LogEnd {
+            last_term,
+            last_index,
+            commit: 0,
+            first_index: 1,
+        })
+    }
+
+    /// The split leaves the bridge outside both sides, each side one short of a majority, the
+    /// bridge the voter with the shortest log and the other side with the longest.
+    #[test]
+    fn double_vote_splits_the_voters_around_a_bridge_with_the_shortest_log() {
+        let network = Network::new(5, LinkConfig::default());
+        let logs = vec![
+            log_end(2, 9),
+            log_end(2, 7),
+            log_end(1, 12),
+            log_end(2, 9),
+            log_end(2, 8),
+        ];
+        let view = view_of(&network, None, logs);
+        for seed in 0..20 {
+            let mut motif = DoubleVote::new(clock(), SeedRng::new(seed).stream("test"));
+            let planned = motif.split(3, &[0, 1, 2, 3, 4], 0, &view);
+            let DoubleVoteStage::Split { bridge, sides, .. } = &motif.stage else {
+                panic!("seed {seed}: no split");
+            };
+            assert_eq!(*bridge, 2, "seed {seed}: n3's log ends in the oldest term");
+            assert_eq!(sides[0][0], 3, "seed {seed}: the candidate's side first");
+            assert_eq!(sides[0].len(), 2, "seed {seed}");
+            assert_eq!(sides[1].len(), 2, "seed {seed}");
+            let mut other = sides[1].clone();
+            other.sort_unstable();
+            assert_eq!(
+                other,
+                [0, 4],
+                "seed {seed}: the two longest logs after the candidate's"
+            );
+            let Fault::Partition { groups } = &planned[0].1 else {
+                panic!("seed {seed}: {}", planned[0].1);
+            };
+            assert!(!groups.iter().flatten().any(|n| n == bridge), "seed {seed}");
+        }
+    }
+
+    /// Built from the cluster's state, the double vote asks a restarted bridge for its vote a
+    /// second time in one term (without PreVote: with it, the vote the bridge persisted already
+    /// refuses the pre-vote). Correct code refuses; a node that forgets its vote elects two
+    /// leaders in one term, with PreVote or without.
+    #[test]
+    fn double_vote_asks_a_restarted_bridge_for_a_second_vote_in_one_term() {
+        let motif: fn(&mut FaultMix) -> &mut bool = |mix| &mut mix.double_vote;
+        let config = |seed, mutant, pre_vote| {
+            let mut config = motif_config(seed, motif, mutant);
+            config.raft.pre_vote = pre_vote;
+            config
+        };
+        let mark = "vote-after-restart";
+        let (reached, violated) = outcomes((0..6).map(|seed| config(seed, None, false)), mark);
+        assert_eq!(violated, []);
+        assert!(reached >= 3, "{reached} of 6 seeds");
+        let (_, violated) = outcomes((0..6).map(|seed| config(seed, None, true)), mark);
+        assert_eq!(violated, []);
+        let forget = Some(raft::Mutant::ForgetVoteOnRestart);
+        for pre_vote in [false, true] {
+            let (_, violated) = outcomes((0..6).map(|seed| config(seed, forget, pre_vote)), mark);
+            let two_leaders = violated
+                .iter()
+                .filter(|&&property| property == Property::ElectionSafety)
+                .count();
+            assert!(two_leaders >= 2, "pre-vote {pre_vote}: {violated:?}");
+        }
+    }
+
+    /// Under configurations applied when committed, the cut comes when the leader commits the
+    /// change: correct Raft is then joint with a partition splitting the old and the new
+    /// majorities; a direct change commits on the new side while the old side elects.
+    #[test]
+    fn multi_change_cuts_the_cluster_when_the_change_commits() {
+        let motif: fn(&mut FaultMix) -> &mut bool = |mix| &mut mix.multi_change;
+        let config = |seed, mutant| {
+            let mut config = motif_config(seed, motif, mutant);
+            config.initial_voters = Some(3);
+            config
+        };
+        let (reached, violated) =
+            outcomes((0..6).map(|seed| config(seed, None)), "joint-partition");
+        assert_eq!(violated, []);
+        assert!(reached >= 3, "{reached} of 6 seeds");
+        let direct = Some(raft::Mutant::DirectMultiChange);
+        let (_, violated) = outcomes((0..6).map(|seed| config(seed, direct)), "joint-partition");
+        assert!(violated.len() >= 2, "{violated:?}");
+    }
+
+    /// A leader that takes writes alone while nobody else can elect, then meets a successor
+    /// that compacted past it: it installs a snapshot over its longer log.
+    #[test]
+    fn snapshot_tail_installs_a_snapshot_over_a_deposed_leaders_tail() {
+        let motif: fn(&mut FaultMix) -> &mut bool = |mix| &mut mix.snapshot_tail;
+        let config = |seed| {
+            let mut config = motif_config(seed, motif, None);
+            config.snapshot_threshold_entries = 10;
+            config
+        };
+        let (reached, violated) = outcomes((0..6).map(config), "snapshot-over-longer-log");
+        assert_eq!(violated, []);
+        assert!(reached >= 3, "{reached} of 6 seeds");
     }
 
     /// Campaign seed 782: a leader that appended its own removal leads without being a voter of
@@ -671,10 +1289,11 @@ mod tests {
             group_leaders: Vec::new(),
             controller: None,
             group_configs: Vec::new(),
+            logs: Vec::new(),
         };
         for seed in 0..20 {
             let mut motif = MultiChange::new(clock(), SeedRng::new(seed).stream("test"));
-            for (_, action) in motif.start(2, &view) {
+            for (_, action) in motif.start(2, 0, &view) {
                 if let Fault::Partition { groups } = &action {
                     let mut all: Vec<NodeId> = groups.iter().flatten().copied().collect();
                     all.sort_unstable();

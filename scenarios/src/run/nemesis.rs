@@ -391,7 +391,9 @@ impl Nemesis {
             | Kind::SingleChange
             | Kind::MultiChange
             | Kind::LostReplyMove
-            | Kind::SnapshotOverTail => {
+            | Kind::SnapshotOverTail
+            | Kind::DoubleVote
+            | Kind::SnapshotTail => {
                 unreachable!("motifs are run off the cluster's state, never planned")
             }
             Kind::ControllerChange => self.controller_change(length_ns, view),
@@ -794,6 +796,7 @@ mod tests {
                 group_leaders: Vec::new(),
                 controller: None,
                 group_configs: Vec::new(),
+                logs: Vec::new(),
             };
             let (begin, undos) = nemesis.cut_leader_off(2, NANOS_PER_MILLI, &view);
             let mut after = network.clone();

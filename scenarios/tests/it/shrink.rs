@@ -29,8 +29,8 @@ fn check(seed: u64, mutant: Mutant) {
 }
 
 #[test]
-fn vote_without_log_check_seed_4_shrinks() {
-    check(4, Mutant::Raft(raft::Mutant::VoteWithoutLogCheck));
+fn vote_without_log_check_seed_3_shrinks() {
+    check(3, Mutant::Raft(raft::Mutant::VoteWithoutLogCheck));
 }
 
 #[test]

@@ -1160,6 +1160,7 @@ mod tests {
             joint: false,
             group_leaders: Vec::new(),
             controller: None,
+            group_configs: Vec::new(),
             logs,
         }
     }

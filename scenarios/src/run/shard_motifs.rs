@@ -414,6 +414,7 @@ mod tests {
             group_leaders: Vec::new(),
             controller: Some((0, first.clone())),
             group_configs: vec![first.num; sharded.group_sizes.len()],
+            logs: Vec::new(),
         };
         let mut seq = 4;
         let planned = motif.start(1_000, &view, &mut seq);
@@ -482,6 +483,7 @@ mod tests {
             group_leaders: vec![1],
             controller: None,
             group_configs: Vec::new(),
+            logs: Vec::new(),
         };
         let planned = motif.start(1_000, &view);
         let rest: Vec<NodeId> = (0..servers).filter(|&n| n != 1).collect();
@@ -496,6 +498,7 @@ mod tests {
             role,
             role_changed,
             voted_for_other: false,
+            vote: None,
             leader_committed,
         };
         let leader = raft::Role::Leader;

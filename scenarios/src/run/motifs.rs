@@ -32,21 +32,21 @@ pub(super) fn plan_starts(rng: &mut RngStream, earliest_ns: u64, latest_ns: u64)
     starts
 }
 
-/// Timing every motif works from.
+/// Timing every motif works from (the sharded motifs' too).
 #[derive(Clone, Copy, Debug)]
-struct Clock {
+pub(super) struct Clock {
     /// The election timeout: how long followers wait for a leader they stopped hearing.
-    election_ns: u64,
+    pub(super) election_ns: u64,
     sync_max_ns: u64,
-    latency_max_ns: u64,
+    pub(super) latency_max_ns: u64,
     /// No round starts after this (the liveness phase heals everything anyway).
-    last_start_ns: u64,
+    pub(super) last_start_ns: u64,
     /// Configurations take effect when appended, not when applied.
     conf_change_on_append: bool,
 }
 
 impl Clock {
-    fn new(config: &RunConfig) -> Self {
+    pub(super) fn new(config: &RunConfig) -> Self {
         let election_ns = config.tick_ns * config.election_tick;
         Clock {
             election_ns,

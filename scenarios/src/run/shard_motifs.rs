@@ -21,11 +21,11 @@
 //! it catches the old leader up with a snapshot its longer, divergent log reaches past: the
 //! snapshot must replace that whole log.
 
-use sim::{NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
+use sim::{NodeId, RngStream, SeedRng};
 
 use shardkv::{Change, GroupId, OperatorChange};
 
-use super::motifs::{Planned, plan_starts};
+use super::motifs::{Clock, Planned, plan_starts};
 use crate::config::RunConfig;
 use crate::harness::{AdminCommand, ClusterView, Fault, Observed};
 
@@ -102,27 +102,6 @@ impl ShardMotifs {
     }
 }
 
-/// Timing the sharded motifs work from.
-#[derive(Clone, Copy, Debug)]
-struct Timing {
-    /// The election timeout: how long followers wait for a leader they stopped hearing.
-    election_ns: u64,
-    latency_max_ns: u64,
-    /// No round starts after this (the liveness phase heals everything anyway).
-    last_start_ns: u64,
-}
-
-impl Timing {
-    fn new(config: &RunConfig) -> Self {
-        let election_ns = config.tick_ns * config.election_tick;
-        Timing {
-            election_ns,
-            latency_max_ns: config.link.latency_ns_max.max(NANOS_PER_MILLI),
-            last_start_ns: config.duration_ns.saturating_sub(8 * election_ns),
-        }
-    }
-}
-
 /// How long a round waits for the group to apply the move, in election timeouts, before it lets
 /// the replies through anyway (the controller's leader may have lost the change).
 const ROUND_ELECTIONS_MAX: u64 = 8;
@@ -138,7 +117,7 @@ struct Round {
 
 struct LostReplyMove {
     rng: RngStream,
-    timing: Timing,
+    timing: Clock,
     keys: usize,
     shards: usize,
     /// The links' own loss and duplication, which a round puts back.
@@ -156,7 +135,7 @@ impl LostReplyMove {
         }
         Some(LostReplyMove {
             rng: root.stream("motif-lost-reply-move"),
-            timing: Timing::new(config),
+            timing: Clock::new(config),
             keys: config.keys,
             shards: sharded.shards,
             base_drop_probability: config.link.drop_probability,
@@ -261,7 +240,7 @@ impl LostReplyMove {
 /// A replica group's leader cut off alone, until its successor commits.
 struct SnapshotOverTail {
     rng: RngStream,
-    timing: Timing,
+    timing: Clock,
     /// Each replica group's servers.
     groups: Vec<Vec<NodeId>>,
     round: Option<TailRound>,
@@ -291,7 +270,7 @@ impl SnapshotOverTail {
             .collect();
         Some(SnapshotOverTail {
             rng: root.stream("motif-snapshot-over-tail"),
-            timing: Timing::new(config),
+            timing: Clock::new(config),
             groups,
             round: None,
         })

@@ -69,6 +69,51 @@ pub enum Timed {
     SnapshotTail,
 }
 
+impl Timed {
+    /// Every timed motif, in the order their start times are planned.
+    const ALL: [Timed; 6] = [
+        Timed::StaleLeader,
+        Timed::SplitVote,
+        Timed::SingleChange,
+        Timed::MultiChange,
+        Timed::DoubleVote,
+        Timed::SnapshotTail,
+    ];
+}
+
+/// What the run asks of a timed motif: its start times from its own stream, and a round begun
+/// on the leader of the moment.
+trait TimedMotif {
+    /// The motif's stream and the latest time a round may start.
+    fn schedule(&mut self) -> (&mut RngStream, u64);
+    fn start_round(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned;
+}
+
+/// Each timed motif keeps its stream in `rng`, its timing in `clock` and begins a round in its
+/// own `start`.
+macro_rules! timed_motif {
+    ($($motif:ty),*) => {$(
+        impl TimedMotif for $motif {
+            fn schedule(&mut self) -> (&mut RngStream, u64) {
+                (&mut self.rng, self.clock.last_start_ns)
+            }
+
+            fn start_round(&mut self, leader: NodeId, now_ns: u64, view: &ClusterView) -> Planned {
+                self.start(leader, now_ns, view)
+            }
+        }
+    )*};
+}
+
+timed_motif!(
+    StaleLeader,
+    SplitVote,
+    SingleChange,
+    MultiChange,
+    DoubleVote,
+    SnapshotTail
+);
+
 /// The motifs a run's mix switches on.
 pub struct Motifs {
     figure8: Option<Figure8>,
@@ -112,37 +157,27 @@ impl Motifs {
         }
     }
 
+    /// The timed motif `motif`, when the run's mix switched it on.
+    fn timed(&mut self, motif: Timed) -> Option<&mut dyn TimedMotif> {
+        match motif {
+            Timed::StaleLeader => self.stale_leader.as_mut().map(|m| m as _),
+            Timed::SplitVote => self.split_vote.as_mut().map(|m| m as _),
+            Timed::SingleChange => self.single_change.as_mut().map(|m| m as _),
+            Timed::MultiChange => self.multi_change.as_mut().map(|m| m as _),
+            Timed::DoubleVote => self.double_vote.as_mut().map(|m| m as _),
+            Timed::SnapshotTail => self.snapshot_tail.as_mut().map(|m| m as _),
+        }
+    }
+
     /// When the timed motifs start: one to three times each, from their own streams.
     pub fn planned_starts(&mut self, earliest_ns: u64) -> Vec<(u64, Timed)> {
         let mut starts = Vec::new();
-        if let Some(motif) = &mut self.stale_leader {
-            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
-                starts.push((at, Timed::StaleLeader));
-            }
-        }
-        if let Some(motif) = &mut self.split_vote {
-            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
-                starts.push((at, Timed::SplitVote));
-            }
-        }
-        if let Some(motif) = &mut self.single_change {
-            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
-                starts.push((at, Timed::SingleChange));
-            }
-        }
-        if let Some(motif) = &mut self.multi_change {
-            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
-                starts.push((at, Timed::MultiChange));
-            }
-        }
-        if let Some(motif) = &mut self.double_vote {
-            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
-                starts.push((at, Timed::DoubleVote));
-            }
-        }
-        if let Some(motif) = &mut self.snapshot_tail {
-            for at in plan_starts(&mut motif.rng, earliest_ns, motif.clock.last_start_ns) {
-                starts.push((at, Timed::SnapshotTail));
+        for kind in Timed::ALL {
+            if let Some(motif) = self.timed(kind) {
+                let (rng, last_start_ns) = motif.schedule();
+                for at in plan_starts(rng, earliest_ns, last_start_ns) {
+                    starts.push((at, kind));
+                }
             }
         }
         starts
@@ -153,32 +188,8 @@ impl Motifs {
         let Some(leader) = view.leader else {
             return Vec::new();
         };
-        match motif {
-            Timed::StaleLeader => self
-                .stale_leader
-                .as_mut()
-                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
-            Timed::SplitVote => self
-                .split_vote
-                .as_mut()
-                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
-            Timed::SingleChange => self
-                .single_change
-                .as_mut()
-                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
-            Timed::MultiChange => self
-                .multi_change
-                .as_mut()
-                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
-            Timed::DoubleVote => self
-                .double_vote
-                .as_mut()
-                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
-            Timed::SnapshotTail => self
-                .snapshot_tail
-                .as_mut()
-                .map_or_else(Vec::new, |m| m.start(leader, now_ns, view)),
-        }
+        self.timed(motif)
+            .map_or_else(Vec::new, |m| m.start_round(leader, now_ns, view))
     }
 
     /// What the motifs do about what an event showed at `now_ns`.

@@ -610,16 +610,6 @@ impl RunConfig {
         Ok(())
     }
 
-    fn mutant_set(&self) -> MutantSet {
-        let mut set = MutantSet::default();
-        for &mutant in &self.mutants {
-            if let Mutant::Raft(mutant) = mutant {
-                set.insert(mutant);
-            }
-        }
-        set
-    }
-
     /// The sharded KV's mutants switched on.
     pub fn shard_mutants(&self) -> impl Iterator<Item = shardkv::Mutant> + '_ {
         self.mutants.iter().filter_map(|mutant| match mutant {
@@ -644,7 +634,7 @@ impl RunConfig {
         if self.read_mode == ReadMode::Lease {
             config.read_only = raft::ReadOnlyOption::LeaseBased;
         }
-        config.mutants = self.mutant_set();
+        config.mutants = raft_mutants(&self.mutants);
         config.max_entries_per_msg = self.max_entries_per_msg;
         config.conf_change_on_append = self.conf_change_on_append;
         config
@@ -666,9 +656,7 @@ impl RunConfig {
             tick_ns: self.tick_ns,
             read_mode: self.read_mode,
             snapshot_threshold_entries: self.snapshot_threshold_entries,
-            state_machine: kv::StateMachineConfig {
-                no_dedup: self.mutants.contains(&Mutant::Raft(raft::Mutant::NoDedup)),
-            },
+            state_machine: state_machine_config(&self.mutants),
         }
     }
 
@@ -795,6 +783,24 @@ impl fmt::Display for RunConfig {
             write!(f, " {knob}")?;
         }
         Ok(())
+    }
+}
+
+/// The Raft mutants among `mutants`, as a Raft configuration takes them.
+pub(crate) fn raft_mutants(mutants: &[Mutant]) -> MutantSet {
+    let mut set = MutantSet::default();
+    for &mutant in mutants {
+        if let Mutant::Raft(mutant) = mutant {
+            set.insert(mutant);
+        }
+    }
+    set
+}
+
+/// The KV state machine's settings under `mutants` (no-dedup is the state machine's bug).
+pub(crate) fn state_machine_config(mutants: &[Mutant]) -> kv::StateMachineConfig {
+    kv::StateMachineConfig {
+        no_dedup: mutants.contains(&Mutant::Raft(raft::Mutant::NoDedup)),
     }
 }
 

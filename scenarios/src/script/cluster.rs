@@ -17,7 +17,7 @@ use sim::{NodeId, SimConfig};
 use super::parse::{ClusterSettings, Command, Expectation, Line, ReplyExpect};
 use super::syntax::{Filter, NodeList, describe_message};
 use super::{Script, ScriptError, ScriptOptions, ScriptOutcome};
-use crate::config::{Mutant, Property, Violation};
+use crate::config::{Mutant, Property, Violation, raft_mutants, state_machine_config};
 use crate::engines::{AnyEngine, EngineChoice};
 use crate::harness::history;
 use crate::harness::nodes::ClusterNode;
@@ -842,11 +842,7 @@ fn server_config(settings: &ClusterSettings, address: NodeId) -> ServerConfig {
     if settings.read_mode == kv::ReadMode::Lease {
         raft.read_only = raft::ReadOnlyOption::LeaseBased;
     }
-    for &mutant in &settings.mutants {
-        if let Mutant::Raft(mutant) = mutant {
-            raft.mutants.insert(mutant);
-        }
-    }
+    raft.mutants = raft_mutants(&settings.mutants);
     let voters = settings
         .voters
         .clone()
@@ -859,11 +855,7 @@ fn server_config(settings: &ClusterSettings, address: NodeId) -> ServerConfig {
         tick_ns: settings.tick_ns,
         read_mode: settings.read_mode,
         snapshot_threshold_entries: settings.snapshot_threshold_entries,
-        state_machine: kv::StateMachineConfig {
-            no_dedup: settings
-                .mutants
-                .contains(&Mutant::Raft(raft::Mutant::NoDedup)),
-        },
+        state_machine: state_machine_config(&settings.mutants),
     }
 }
 

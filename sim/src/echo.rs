@@ -41,8 +41,16 @@ impl EchoNode {
         if self.exchanges_done == self.exchanges_target {
             return;
         }
-        let peer = (self.id + self.next_peer_offset) % self.node_count;
-        self.next_peer_offset = self.next_peer_offset % (self.node_count - 1) + 1;
+        // Offsets run 1, 2, ..., n - 1, 1, ...: every peer in turn, without a division.
+        let mut peer = self.id + self.next_peer_offset;
+        if peer >= self.node_count {
+            peer -= self.node_count;
+        }
+        self.next_peer_offset = if self.next_peer_offset + 1 == self.node_count {
+            1
+        } else {
+            self.next_peer_offset + 1
+        };
         ctx.send(
             peer,
             EchoMessage::Request {
@@ -130,7 +138,7 @@ pub fn run_echo(config: EchoConfig) -> Result<EchoReport, SimError> {
     let mut sim = Simulation::new(sim_config, config.seed, move |id| {
         EchoNode::new(id, node_count, target)
     })?;
-    while sim.step().is_some() || sim.peek_time_ns().is_some() {}
+    sim.run_to_end();
     for id in 0..node_count {
         let done = sim.node(id).map_or(0, EchoNode::exchanges_done);
         assert_eq!(

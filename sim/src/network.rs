@@ -69,6 +69,9 @@ pub(crate) struct Route {
     pub held: bool,
     /// Neither loss nor duplication: a send draws only its latency.
     pub lossless: bool,
+    /// The number of latencies `config` allows, `latency_ns_max - latency_ns_min + 1`; 0 when
+    /// that is 2^64 (every `u64`).
+    pub latency_span: u64,
 }
 
 impl Route {
@@ -78,6 +81,7 @@ impl Route {
             up: true,
             held: false,
             lossless: config.drop_probability <= 0.0 && config.duplicate_probability <= 0.0,
+            latency_span: (config.latency_ns_max - config.latency_ns_min).wrapping_add(1),
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct Network {
     cut: Vec<bool>,
     /// Whether any link is held.
     any_held: bool,
+    /// Whether every link is up (no partition, no cut): deliveries skip the per-link check.
+    all_up: bool,
 }
 
 impl Network {
@@ -102,6 +108,7 @@ impl Network {
             group: vec![GROUP_EVERYWHERE; node_count],
             cut: vec![false; cells],
             any_held: false,
+            all_up: true,
         }
     }
 
@@ -111,7 +118,10 @@ impl Network {
 
     #[inline]
     fn cell(&self, from: NodeId, to: NodeId) -> usize {
-        from as usize * self.node_count + to as usize
+        // Callers pass node ids below `node_count` (at most `NODES_MAX`): this cannot wrap.
+        (from as usize)
+            .wrapping_mul(self.node_count)
+            .wrapping_add(to as usize)
     }
 
     #[inline]
@@ -127,7 +137,7 @@ impl Network {
     /// Whether a message sent now from `from` to `to` can arrive.
     #[inline]
     pub fn is_up(&self, from: NodeId, to: NodeId) -> bool {
-        self.route(from, to).up
+        self.all_up || self.route(from, to).up
     }
 
     /// Sets loss and duplication on every link matching `from`/`to` (`None` matches all).
@@ -223,6 +233,7 @@ impl Network {
                 self.routes[cell].up = from == to || (same_side && !self.cut[cell]);
             }
         }
+        self.all_up = self.routes.iter().all(|route| route.up);
     }
 
     /// Directed graph of working links among `members`.

@@ -3,9 +3,11 @@
 //!
 //! The heap holds only small keys; event payloads sit in a slab and are never moved while the
 //! heap reorders, which keeps the per-event cost flat whatever the payload's size.
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+//!
+//! A pop leaves its key at the root as a hole instead of restoring the heap at once: most
+//! events schedule another (a delivery answers, a timer re-arms), and that push then fills the
+//! hole with one sift down, where a pop and a push would each restore the heap. Keys are unique,
+//! so the order events come out in is the keys' order whatever shape the heap has.
 
 /// Upper bound on pending events; a run that exceeds it has a runaway feedback loop. It is also
 /// the number of slab slots a key can name.
@@ -23,8 +25,15 @@ fn key(time_ns: u64, seq: u64, slot: u32) -> u128 {
 }
 
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Reverse<u128>>,
+    /// A binary min-heap of keys.
+    heap: Vec<u128>,
+    /// The root key is the last one popped (its event already taken), waiting to be replaced
+    /// by the next push or removed by the next pop.
+    hole: bool,
     slots: Vec<Option<E>>,
+    /// The slot freed last, handed out first: most pops are followed by a push, and this keeps
+    /// that pair off the free list.
+    spare: Option<u32>,
     free_slots: Vec<u32>,
     next_seq: u64,
 }
@@ -32,8 +41,10 @@ pub struct EventQueue<E> {
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         Self {
-            heap: BinaryHeap::new(),
+            heap: Vec::new(),
+            hole: false,
             slots: Vec::new(),
+            spare: None,
             free_slots: Vec::new(),
             next_seq: 0,
         }
@@ -41,36 +52,57 @@ impl<E> Default for EventQueue<E> {
 }
 
 impl<E> EventQueue<E> {
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, time_ns: u64, event: E) {
-        assert!(
-            self.heap.len() < QUEUE_CAPACITY_MAX,
-            "event queue over its bound of {QUEUE_CAPACITY_MAX} events"
-        );
         assert!(
             self.next_seq <= SEQ_MAX,
             "more than {SEQ_MAX} events queued in one run"
         );
-        let slot = match self.free_slots.pop() {
+        let slot = match self.spare.take().or_else(|| self.free_slots.pop()) {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
                 slot
             }
             None => {
+                // Every pending event holds a slot of its own, so the slab bounds the queue.
+                assert!(
+                    self.slots.len() < QUEUE_CAPACITY_MAX,
+                    "event queue over its bound of {QUEUE_CAPACITY_MAX} events"
+                );
                 self.slots.push(Some(event));
                 (self.slots.len() - 1) as u32
             }
         };
         let seq = self.next_seq;
-        self.next_seq += 1;
-        self.heap.push(Reverse(key(time_ns, seq, slot)));
+        // Cannot wrap: the sequence was checked against `SEQ_MAX` above.
+        self.next_seq = seq.wrapping_add(1);
+        let key = key(time_ns, seq, slot);
+        if self.hole {
+            self.hole = false;
+            self.fill_from(0, key);
+        } else {
+            self.heap.push(key);
+            self.sift_up(self.heap.len() - 1, key);
+        }
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let Reverse(key) = self.heap.pop()?;
+        if std::mem::replace(&mut self.hole, false) {
+            let last = self
+                .heap
+                .pop()
+                .expect("a hole is the root of a non-empty heap");
+            if !self.heap.is_empty() {
+                self.fill_from(0, last);
+            }
+        }
+        let key = *self.heap.first()?;
+        self.hole = true;
         let slot = (key as u32) & ((1 << SLOT_BITS) - 1);
-        self.free_slots.push(slot);
+        if let Some(older) = self.spare.replace(slot) {
+            self.free_slots.push(older);
+        }
         let event = self.slots[slot as usize]
             .take()
             .expect("a queued key has its event");
@@ -78,15 +110,59 @@ impl<E> EventQueue<E> {
     }
 
     pub fn peek_time_ns(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse(key)| (key >> 64) as u64)
+        let keys = &self.heap;
+        let next = if self.hole {
+            // Under the hole, the smallest live key is one of the root's two children.
+            keys.get(1..3.min(keys.len()))?.iter().min()
+        } else {
+            keys.first()
+        };
+        next.map(|key| (key >> 64) as u64)
+    }
+
+    /// Puts `key` into the heap through the empty position `pos`, moving smaller children up.
+    #[inline(always)]
+    fn fill_from(&mut self, mut pos: usize, key: u128) {
+        let keys = self.heap.as_mut_slice();
+        loop {
+            let left = 2 * pos + 1;
+            let Some(&left_key) = keys.get(left) else {
+                break;
+            };
+            let (child, child_key) = match keys.get(left + 1) {
+                Some(&right_key) if right_key < left_key => (left + 1, right_key),
+                _ => (left, left_key),
+            };
+            if child_key >= key {
+                break;
+            }
+            keys[pos] = child_key;
+            pos = child;
+        }
+        keys[pos] = key;
+    }
+
+    /// Puts `key` at the empty position `pos` or, while it is earlier than its parent, higher.
+    #[inline(always)]
+    fn sift_up(&mut self, mut pos: usize, key: u128) {
+        let keys = &mut self.heap;
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            if keys[parent] <= key {
+                break;
+            }
+            keys[pos] = keys[parent];
+            pos = parent;
+        }
+        keys[pos] = key;
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() - usize::from(self.hole)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 
@@ -103,6 +179,36 @@ mod tests {
         queue.push(10, "b");
         let order: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
         assert_eq!(order, vec![(10, "a"), (10, "b"), (20, "c"), (20, "d")]);
+    }
+
+    #[test]
+    fn pops_and_pushes_in_any_mix_keep_key_order() {
+        // A reference run against a sorted list, with pops leaving holes that pushes fill.
+        let mut queue = EventQueue::default();
+        let mut reference: Vec<(u64, u64)> = Vec::new();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next_id = 0u64;
+        for _ in 0..5_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if state.is_multiple_of(3) {
+                let expected = (!reference.is_empty()).then(|| reference.remove(0));
+                assert_eq!(queue.peek_time_ns(), expected.map(|(time, _)| time));
+                assert_eq!(queue.pop(), expected);
+            } else {
+                let time = state % 64;
+                queue.push(time, next_id);
+                let at = reference.partition_point(|&(t, _)| t <= time);
+                reference.insert(at, (time, next_id));
+                next_id += 1;
+            }
+            assert_eq!(queue.len(), reference.len());
+            assert_eq!(
+                queue.peek_time_ns(),
+                reference.first().map(|&(time, _)| time)
+            );
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl SeedRng {
         rng.set_stream(stream_number(name));
         RngStream {
             rng,
-            buffer: [0; BUFFER_WORDS],
+            buffer: [0; BUFFER_WORDS * 8],
             next: BUFFER_WORDS,
         }
     }
@@ -53,12 +53,13 @@ const BUFFER_WORDS: usize = 32;
 /// Draws come from a buffer filled [`BUFFER_WORDS`] at a time from the generator's byte stream,
 /// which yields exactly the values successive `next_u64` calls on the generator would (both
 /// read its 32-bit output words in order, two per draw, low word first), with the refill out of
-/// the hot path. [`RngStream::generator`] hands back the generator at the stream's logical
+/// the hot path. The buffer keeps the bytes as generated; a draw reads its eight bytes as one
+/// little-endian word. [`RngStream::generator`] hands back the generator at the stream's logical
 /// position.
 #[derive(Clone, Debug)]
 pub struct RngStream {
     rng: ChaCha8Rng,
-    buffer: [u64; BUFFER_WORDS],
+    buffer: [u8; BUFFER_WORDS * 8],
     /// The next unused draw in `buffer`; `BUFFER_WORDS` when it is empty.
     next: usize,
 }
@@ -67,9 +68,9 @@ impl RngStream {
     #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         if self.next < BUFFER_WORDS {
-            let value = self.buffer[self.next];
+            let at = self.next * 8;
             self.next += 1;
-            value
+            u64::from_le_bytes(self.buffer[at..at + 8].try_into().expect("8 bytes"))
         } else {
             self.refill()
         }
@@ -79,13 +80,9 @@ impl RngStream {
     #[cold]
     #[inline(never)]
     fn refill(&mut self) -> u64 {
-        let mut bytes = [0u8; BUFFER_WORDS * 8];
-        self.rng.fill_bytes(&mut bytes);
-        for (word, chunk) in self.buffer.iter_mut().zip(bytes.chunks_exact(8)) {
-            *word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
-        }
+        self.rng.fill_bytes(&mut self.buffer);
         self.next = 1;
-        self.buffer[0]
+        u64::from_le_bytes(self.buffer[..8].try_into().expect("8 bytes"))
     }
 
     /// Uniform in `0..bound` (Lemire's multiply-shift with rejection, so no modulo bias; the

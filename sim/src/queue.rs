@@ -19,6 +19,9 @@ pub const QUEUE_CAPACITY_MAX: usize = 1 << SLOT_BITS;
 const SLOT_BITS: u32 = 24;
 const SEQ_MAX: u64 = (1 << (64 - SLOT_BITS)) - 1;
 
+/// Up to this many keys, [`EventQueue::fill_from`] sifts down comparing as it goes.
+const SMALL_HEAP: usize = 16;
+
 #[inline]
 fn key(time_ns: u64, seq: u64, slot: u32) -> u128 {
     (u128::from(time_ns) << 64) | u128::from(seq << SLOT_BITS) | u128::from(slot)
@@ -120,26 +123,53 @@ impl<E> EventQueue<E> {
         next.map(|key| (key >> 64) as u64)
     }
 
-    /// Puts `key` into the heap through the empty position `pos`, moving smaller children up.
+    /// Puts `key` into the heap through the empty position `pos`.
+    ///
+    /// Two ways, by the heap's size. On a handful of keys (echo's five in flight), smaller
+    /// children move up only while they are earlier than `key`: the fewest instructions. On
+    /// hundreds (a Raft cluster's messages and timers), the smaller child moves up until the
+    /// empty position is a leaf, picked without a branch, and `key` then rises from there:
+    /// which child is smaller cannot be predicted, and pushed keys are mostly later than most
+    /// queued ones, so they rise little (callgrind's branch model: fewer mispredictions than
+    /// the standard library's heap on the standard run).
     #[inline(always)]
     fn fill_from(&mut self, mut pos: usize, key: u128) {
         let keys = self.heap.as_mut_slice();
+        let len = keys.len();
+        if len <= SMALL_HEAP {
+            loop {
+                let left = 2 * pos + 1;
+                let Some(&left_key) = keys.get(left) else {
+                    break;
+                };
+                let (child, child_key) = match keys.get(left + 1) {
+                    Some(&right_key) if right_key < left_key => (left + 1, right_key),
+                    _ => (left, left_key),
+                };
+                if child_key >= key {
+                    break;
+                }
+                keys[pos] = child_key;
+                pos = child;
+            }
+            keys[pos] = key;
+            return;
+        }
         loop {
             let left = 2 * pos + 1;
-            let Some(&left_key) = keys.get(left) else {
-                break;
-            };
-            let (child, child_key) = match keys.get(left + 1) {
-                Some(&right_key) if right_key < left_key => (left + 1, right_key),
-                _ => (left, left_key),
-            };
-            if child_key >= key {
+            if left + 1 < len {
+                let child = left + usize::from(keys[left + 1] < keys[left]);
+                keys[pos] = keys[child];
+                pos = child;
+            } else {
+                if left < len {
+                    keys[pos] = keys[left];
+                    pos = left;
+                }
                 break;
             }
-            keys[pos] = child_key;
-            pos = child;
         }
-        keys[pos] = key;
+        self.sift_up(pos, key);
     }
 
     /// Puts `key` at the empty position `pos` or, while it is earlier than its parent, higher.

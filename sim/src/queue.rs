@@ -6,7 +6,7 @@
 //!
 //! A pop leaves its key at the root as a hole instead of restoring the heap at once: most
 //! events schedule another (a delivery answers, a timer re-arms), and that push then fills the
-//! hole with one sift down, where a pop and a push would each restore the heap. Keys are unique,
+//! hole in one pass, where a pop and a push would each restore the heap. Keys are unique,
 //! so the order events come out in is the keys' order whatever shape the heap has.
 
 /// Upper bound on pending events; a run that exceeds it has a runaway feedback loop. It is also

@@ -329,24 +329,13 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
     /// Puts a message on the wire: loss, latency and duplication are drawn now.
     #[inline]
     fn transmit(&mut self, from: NodeId, to: NodeId, message: M) {
-        let now = self.now_ns;
         if !self.network.is_up(from, to) {
-            count(&mut self.stats.messages_dropped);
-            self.note_dropped_at_send(from, to, &message, DropReason::LinkDown);
-            let names = self.log.names();
-            self.log.record(now, Some(from), "drop", || {
-                format!("to {}: link down", names.of(to))
-            });
+            self.drop_at_send(from, to, &message, DropReason::LinkDown, "link down");
             return;
         }
         let link = *self.network.link(from, to);
         if self.network_rng.chance(link.drop_probability) {
-            count(&mut self.stats.messages_dropped);
-            self.note_dropped_at_send(from, to, &message, DropReason::Lost);
-            let names = self.log.names();
-            self.log.record(now, Some(from), "drop", || {
-                format!("to {}: lost", names.of(to))
-            });
+            self.drop_at_send(from, to, &message, DropReason::Lost, "lost");
             return;
         }
         if self.network_rng.chance(link.duplicate_probability) {
@@ -360,6 +349,23 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             .network_rng
             .range_inclusive(link.latency_ns_min, link.latency_ns_max);
         self.enqueue(from, to, message, latency, false);
+    }
+
+    /// Counts, records and logs a message that never makes it onto the wire.
+    fn drop_at_send(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        message: &M,
+        reason: DropReason,
+        why: &str,
+    ) {
+        count(&mut self.stats.messages_dropped);
+        self.note_dropped_at_send(from, to, message, reason);
+        let names = self.log.names();
+        self.log.record(self.now_ns, Some(from), "drop", || {
+            format!("to {}: {why}", names.of(to))
+        });
     }
 
     /// Schedules the delivery of a message that made it onto the wire, `latency_ns` from now.

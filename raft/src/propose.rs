@@ -85,6 +85,10 @@ impl<S: Storage> RawNode<S> {
             });
         }
         let first_index = self.log.last_index() + 1;
+        // A change counts as pending only once it is in the log: one the uncommitted-bytes limit
+        // drops below would otherwise block every later change until an entry past it applies,
+        // which an idle cluster never appends (campaign seed 1503).
+        let pending_before = self.pending_conf_index;
         let mut changes = Vec::new();
         for (offset, entry) in entries.iter_mut().enumerate() {
             let Some(change) = entry.conf_change() else {
@@ -97,14 +101,15 @@ impl<S: Storage> RawNode<S> {
             self.pending_conf_index = first_index + offset as u64;
             changes.push(change);
         }
-        let last_index = self
-            .append_entries(entries)
-            .ok_or_else(|| Error::ProposalDropped {
+        let Some(last_index) = self.append_entries(entries) else {
+            self.pending_conf_index = pending_before;
+            return Err(Error::ProposalDropped {
                 reason: format!(
                     "{} uncommitted bytes reach max_uncommitted_entries_size {}",
                     self.uncommitted_size, self.config.max_uncommitted_entries_size
                 ),
-            })?;
+            });
+        };
         if self.config.conf_change_on_append && !changes.is_empty() {
             // Switching configuration sends the new entry to every member, old and new.
             for change in &changes {

@@ -438,3 +438,33 @@ fn seed_775_a_candidate_removed_while_campaigning_does_not_win() {
     }
     assert_eq!(network.get(4).role(), Role::Follower);
 }
+
+/// Campaign seed 1503: a change the uncommitted-bytes limit drops is not pending. Counting it
+/// refused every later change until an entry past it applied, which an idle cluster never
+/// appends (the liveness phase's re-adding of a removed voter waited forever).
+#[test]
+fn seed_1503_a_change_dropped_by_the_uncommitted_limit_is_not_pending() {
+    let mut network = Network::with_config(&[1, 2, 3], |config| {
+        config.max_uncommitted_entries_size = 16;
+    });
+    network.elect(1);
+    // Nothing commits until the network settles: proposals fill the uncommitted tail.
+    while network.node(1).propose(b"12345678".to_vec()).is_ok() {}
+    let remove = ConfChange::single(ConfChangeKind::RemoveNode, 3);
+    let dropped = network.node(1).propose_conf_change(remove.clone());
+    assert!(
+        matches!(&dropped, Err(Error::ProposalDropped { reason }) if reason.contains("uncommitted")),
+        "{dropped:?}"
+    );
+    network.settle();
+    let leader = network.get(1);
+    assert_eq!(leader.role(), Role::Leader);
+    assert!(
+        leader.pending_conf_index() <= leader.commit_index(),
+        "pending {} past commit {}",
+        leader.pending_conf_index(),
+        leader.commit_index()
+    );
+    change(&mut network, 1, remove);
+    assert_eq!(ids(&network.get(1).conf_state().voters), vec![1, 2]);
+}

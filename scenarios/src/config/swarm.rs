@@ -62,7 +62,8 @@ pub fn draw_sharded(seed: u64) -> RunConfig {
     let sharded = ShardedConfig {
         shards: *rng.pick(&[4, 10, 10, 16]),
         initial_groups: if rng.chance(0.5) { groups } else { groups - 1 },
-        poll_ticks: *rng.pick(&[5, 10, 10, 20]),
+        // Groups that poll the controller seldom start fewer migrations in a run.
+        poll_ticks: *rng.pick(&[5, 5, 10, 10, 20]),
         group_sizes,
     };
     config.keys = rng.range_inclusive(6, 20) as usize;
@@ -83,13 +84,21 @@ pub fn draw_sharded(seed: u64) -> RunConfig {
     config
 }
 
+/// The shortest run a sharded seed draws.
+const SHARDED_DURATION_NS_MIN: u64 = 8 * NANOS_PER_SEC;
+
 /// The sharded service's motifs, from their own stream (`swarm-sharded-motifs`) so the draws
 /// above stay what they were. A seed with the snapshot-over-tail motif compacts every one to
 /// three entries: its successor's snapshot lands just past where the cut-off leader's log
 /// forked, short of that log's end.
 fn draw_sharded_motifs(seed: u64, config: &mut RunConfig) {
+    // A migration bug needs a move, a client that wrote the shard around it, and a read after:
+    // runs of at least eight seconds fit several moves.
+    config.duration_ns = config.duration_ns.max(SHARDED_DURATION_NS_MIN);
     let mut rng = SeedRng::new(seed).stream("swarm-sharded-motifs");
-    config.faults.lost_reply_move = rng.chance(0.85);
+    // Two clients seldom write a shard while it moves and read it after.
+    config.clients = config.clients.max(3);
+    config.faults.lost_reply_move = rng.chance(0.95);
     config.faults.snapshot_over_tail = rng.chance(0.4);
     if config.faults.snapshot_over_tail {
         config.snapshot_threshold_entries = *rng.pick(&[1, 2, 3]);
@@ -100,16 +109,21 @@ fn draw_sharded_motifs(seed: u64, config: &mut RunConfig) {
 pub fn draw(seed: u64) -> RunConfig {
     let mut rng = SeedRng::new(seed).stream("swarm");
     let mut config = RunConfig::standard(seed);
-    config.servers = *rng.pick(&[3, 3, 5, 5, 5, 7]);
+    // Three servers leave no room for the membership motifs and give duplicated or stale
+    // messages few voters to reach: a fifth of seeds, not a third.
+    config.servers = *rng.pick(&[3, 5, 5, 5, 7]);
     config.clients = rng.range_inclusive(2, 7) as usize;
-    config.duration_ns = *rng.pick(&[4, 6, 8, 10]) * NANOS_PER_SEC;
+    // Four-second runs fit barely one motif round after the cluster settles.
+    config.duration_ns = *rng.pick(&[6, 8, 10, 10]) * NANOS_PER_SEC;
     // No lease reads: a lease is unsafe by design once a leader is cut off or paused longer
     // than its clock allows (scenario S7 shows it), so a swarm run of it would fail on correct
     // code. `raftsim run --read-mode lease` still runs them.
+    // Reads through the log exercise no read path of their own: a fifth of seeds.
     config.read_mode = *rng.pick(&[
         ReadMode::Log,
         ReadMode::ReadIndex,
         ReadMode::ReadIndex,
+        ReadMode::Follower,
         ReadMode::Follower,
     ]);
     config.snapshot_threshold_entries = *rng.pick(&[10, 10, 30, 100, 200, 1_000]);
@@ -121,9 +135,10 @@ pub fn draw(seed: u64) -> RunConfig {
     let latency_max_ms = *rng.pick(&[5, 10, 20]);
     config.link.latency_ns_max = latency_max_ms * NANOS_PER_MILLI;
     // Background duplication: every message may arrive twice (votes, acks, read confirmations).
-    config.link.duplicate_probability = *rng.pick(&[0.0, 0.0, 0.05, 0.2]);
-    // Slow disks widen every window between a write and its sync.
-    let sync_max_ms = *rng.pick(&[2, 2, 10, 30]);
+    config.link.duplicate_probability = *rng.pick(&[0.0, 0.05, 0.2, 0.2]);
+    // Slow disks widen every window between a write and its sync (a lost acknowledged write
+    // needs one): half the seeds get the slowest.
+    let sync_max_ms = *rng.pick(&[2, 10, 30, 30]);
     config.disk.sync_latency_ns_max = sync_max_ms * NANOS_PER_MILLI;
     config.disk.torn_write_probability = *rng.pick(&[0.0, 0.5]);
     // Small appends split a leader's catch-up over several messages (Figure 8's step c).
@@ -162,7 +177,8 @@ fn draw_learners(seed: u64, config: &mut RunConfig) {
 
 /// etcd-raft's knobs, from their own stream: message and in-flight byte limits, the in-flight
 /// window, committed bytes per Ready, the uncommitted-bytes limit, proposal forwarding, and
-/// PreVote and CheckQuorum in every combination (both on most often).
+/// PreVote and CheckQuorum in every combination (PreVote on most often; CheckQuorum off in half
+/// the seeds, where a stale leader keeps leading until it hears of a newer term).
 fn draw_raft_knobs(seed: u64, config: &mut RunConfig) {
     const INF: u64 = u64::MAX;
     let mut rng = SeedRng::new(seed).stream("swarm-raft");
@@ -170,7 +186,7 @@ fn draw_raft_knobs(seed: u64, config: &mut RunConfig) {
     (knobs.pre_vote, knobs.check_quorum) = *rng.pick(&[
         (true, true),
         (true, true),
-        (true, true),
+        (true, false),
         (true, false),
         (false, true),
         (false, false),
@@ -183,10 +199,11 @@ fn draw_raft_knobs(seed: u64, config: &mut RunConfig) {
     knobs.disable_proposal_forwarding = rng.chance(0.2);
 }
 
-/// Most seeds get a read-only client, from its own stream.
+/// Most seeds get a read-only client, from its own stream: a client that only reads keeps
+/// asking the leader it knows, a stale one included.
 fn draw_readers(seed: u64, config: &mut RunConfig) {
     let mut rng = SeedRng::new(seed).stream("swarm-readers");
-    if config.clients >= 2 && rng.chance(0.6) {
+    if config.clients >= 2 && rng.chance(0.9) {
         config.readers = 1;
     }
 }
@@ -194,19 +211,20 @@ fn draw_readers(seed: u64, config: &mut RunConfig) {
 /// Motifs, from their own stream so the draws above stay what they were.
 fn draw_motifs(seed: u64, config: &mut RunConfig) {
     let mut rng = SeedRng::new(seed).stream("swarm-motifs");
-    config.faults.figure8 = rng.chance(0.4);
+    config.faults.figure8 = rng.chance(0.5);
     // Figure 8 needs the old entry to reach the majority without the new term's entry: one
     // entry per append makes that the rule rather than luck.
-    if config.faults.figure8 && rng.chance(0.5) {
+    if config.faults.figure8 && rng.chance(0.8) {
         config.max_entries_per_msg = 1;
     }
-    config.faults.stale_leader = rng.chance(0.5);
-    config.faults.crash_after_commit = rng.chance(0.4);
+    config.faults.stale_leader = rng.chance(0.7);
+    config.faults.crash_after_commit = rng.chance(0.6);
     config.faults.split_vote = rng.chance(0.4);
     // The membership motifs need their configuration shape: changes on, an even configuration
     // with a spare and configurations effective on append (S5), or two spares (Figure 10).
     if config.servers >= 5 {
-        match rng.below(4) {
+        // A third of these seeds each: the single-server shape, the two-spare shape, neither.
+        match rng.below(3) {
             0 => {
                 config.faults.membership = true;
                 config.faults.single_change = true;

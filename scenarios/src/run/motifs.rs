@@ -15,6 +15,10 @@ use crate::harness::{AdminCommand, ClusterView, Fault, Observed};
 const ROUNDS_MAX: u32 = 3;
 /// Election timeouts a Figure 8 round waits for its second leader before it heals.
 const ROUND_ELECTIONS_MAX: u64 = 6;
+/// Times the crash-after-commit motif runs, at most, per run: a round lasts a few election
+/// timeouts, and it shows a bug only when a client's read reaches the new leader in the short
+/// window before its first commit, so a run has room for, and needs, more of them.
+const CRASH_AFTER_COMMIT_ROUNDS_MAX: u32 = 6;
 
 /// What a motif asks for: actions at a delay from now.
 pub type Planned = Vec<(u64, Fault)>;
@@ -423,7 +427,7 @@ impl CrashAfterCommit {
         CrashAfterCommit {
             rng,
             clock,
-            rounds_left: ROUNDS_MAX,
+            rounds_left: CRASH_AFTER_COMMIT_ROUNDS_MAX,
             crashed: None,
             busy_until_ns: 0,
         }

@@ -767,8 +767,8 @@ fn reaction_time(now_ns: u64, delay_ns: u64) -> u64 {
 const MEMBERSHIP_CHANGES_MAX: u64 = 3;
 
 /// Controller changes per run (the sharded service).
-const CONTROLLER_CHANGES_MIN: u64 = 2;
-const CONTROLLER_CHANGES_MAX: u64 = 8;
+const CONTROLLER_CHANGES_MIN: u64 = 3;
+const CONTROLLER_CHANGES_MAX: u64 = 10;
 
 /// New leaders handed a membership change at once, at most, per run.
 const MEMBERSHIP_REACTIONS_MAX: u32 = 4;

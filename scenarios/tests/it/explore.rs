@@ -12,6 +12,7 @@ fn config(mutant: raft::Mutant, seeds: &str, runs_max: u64) -> ExploreConfig {
         service: ServiceKind::Kv,
         mutants: vec![Mutant::Raft(mutant)],
         runs_max,
+        prior: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn compare_counts_both_searches_and_the_explorer_starts_where_swarm_does() {
         service: ServiceKind::Kv,
         mutants: vec![Mutant::Raft(raft::Mutant::NoDedup)],
         jobs: 2,
+        prior: None,
     };
     let mut seen = 0;
     let rows = compare(&config, &mut |_| seen += 1).expect("runs");

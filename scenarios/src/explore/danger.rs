@@ -1,7 +1,9 @@
 //! What the explorer knows of each planted bug: the coverage marks of the state the bug needs
 //! before it can do harm (Figure 8's danger for committing an earlier term's entry, a vote asked
-//! of a restarted server for forgetting the vote). A run that reached one is the explorer's
-//! evidence that its configuration leads towards the bug; the marks are named, not fitted.
+//! of a restarted server for forgetting the vote, a shard moved away after applying a write its
+//! client still waits on for migrating without the sessions). A run that reached one is the
+//! explorer's evidence that its configuration leads towards the bug; the marks are named, not
+//! fitted: they stand for what a user names when directing the explorer at changed code.
 
 use raft::Mark;
 

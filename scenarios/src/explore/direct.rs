@@ -273,21 +273,19 @@ mod tests {
         assert!(pool.is_empty());
     }
 
+    /// Seed 0's configuration with the Figure 8 motif, and without.
+    fn with_and_without_figure8() -> (RunConfig, RunConfig) {
+        let mut with = draw(0);
+        with.faults.figure8 = true;
+        let mut without = with.clone();
+        without.faults.figure8 = false;
+        (with, without)
+    }
+
     fn result(config: RunConfig, marks: &[&str]) -> SeedResult {
         SeedResult {
-            seed: config.seed,
-            verdict: crate::campaign::Verdict::Pass,
-            property: None,
-            message: None,
-            trace_hash: String::new(),
-            simulated_ns: 0,
-            events: 0,
-            messages: 0,
-            wall_ms: 0.0,
-            replay: String::new(),
-            mutants: Vec::new(),
-            config,
             marks: marks.iter().map(|mark| (mark.to_string(), 1)).collect(),
+            ..SeedResult::before_run(config, String::new(), Vec::new())
         }
     }
 
@@ -318,10 +316,7 @@ mod tests {
 
     #[test]
     fn a_prior_directs_the_first_choice_and_widens_the_pool() {
-        let mut like = draw(0);
-        like.faults.figure8 = true;
-        let mut unlike = like.clone();
-        unlike.faults.figure8 = false;
+        let (like, unlike) = with_and_without_figure8();
         let runs: Vec<SeedResult> = (0..20)
             .map(|i| {
                 if i % 2 == 0 {
@@ -353,10 +348,7 @@ mod tests {
 
     #[test]
     fn a_configuration_like_those_that_reached_danger_scores_higher() {
-        let mut like = draw(0);
-        like.faults.figure8 = true;
-        let mut unlike = like.clone();
-        unlike.faults.figure8 = false;
+        let (like, unlike) = with_and_without_figure8();
         let mut model = Model::default();
         for _ in 0..3 {
             model.learn(&like, true);

@@ -45,6 +45,14 @@ enum Stage {
     BackingOff { timer: TimerToken },
 }
 
+/// A clerk's outstanding write: whose, which, and the shard it goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingWrite {
+    pub client_id: u64,
+    pub seq: u64,
+    pub shard: usize,
+}
+
 #[derive(Clone, Debug)]
 struct Pending {
     seq: u64,
@@ -106,6 +114,18 @@ impl Clerk {
 
     pub fn is_idle(&self) -> bool {
         self.pending.is_none()
+    }
+
+    /// The outstanding operation when it is a write.
+    pub fn pending_write(&self) -> Option<PendingWrite> {
+        self.pending
+            .as_ref()
+            .filter(|pending| !pending.op.is_read_only())
+            .map(|pending| PendingWrite {
+                client_id: self.client_id,
+                seq: pending.seq,
+                shard: pending.shard,
+            })
     }
 
     /// The latest configuration this clerk knows.

@@ -27,7 +27,7 @@ use kv::persist::{HARDSTATE_FILE, LOG_FILE, SNAPSHOT_FILE};
 use kv::{ClientRequest, ReplyOutcome, Server, ServerConfig};
 use raft::JitterSource;
 
-use crate::config::{Config, GROUPS_MAX, GroupId, Layout};
+use crate::config::{Config, GROUPS_MAX, GroupId, Layout, SHARDS_MAX};
 use crate::controller::{CtrlOp, CtrlReply, CtrlStateMachine, OPERATOR_CLIENT, OperatorChange};
 use crate::group::{GroupCommand, GroupOptions, GroupStateMachine, ShardStatus};
 use crate::mutant::Mutant;
@@ -174,6 +174,12 @@ pub struct Host {
     /// The leader's own commands in its log not yet applied, each with its (index, term): the
     /// same command is not proposed again while one of them may still apply.
     proposed: BTreeMap<Vec<u8>, (u64, u64)>,
+    /// The configuration whose pulls this host last answered as leader, and the shards it sent.
+    answered: (u64, Vec<usize>),
+    /// Pulls answered with a shard already sent for the same configuration (a coverage mark:
+    /// the first reply was lost or late, and what the old owner still holds is all it can send
+    /// again).
+    pulls_answered_again: u64,
 }
 
 /// The wait for a query's answer in the first round of the replicas: a replica that is down or
@@ -220,6 +226,8 @@ impl Host {
             queries_unanswered: 0,
             next_query_seq: 1,
             proposed: BTreeMap::new(),
+            answered: (0, Vec::new()),
+            pulls_answered_again: 0,
         };
         env.set_tick_timer(host.config.tick_ns);
         host.flush_syncs(env);
@@ -519,6 +527,7 @@ impl Host {
             return;
         };
         let sent: Vec<usize> = handed.iter().map(|(shard, _)| *shard).collect();
+        self.note_answered(num, &sent);
         env.send(
             from,
             Wire::PullReply {
@@ -533,6 +542,32 @@ impl Host {
         if mutants.contains(Mutant::DeleteBeforeConfirm) && still_held {
             self.propose(env, GroupCommand::Delete { num, shards: sent });
         }
+    }
+
+    /// Counts a pull answered again with a shard already sent for configuration `num`.
+    fn note_answered(&mut self, num: u64, sent: &[usize]) {
+        if self.answered.0 != num {
+            self.answered = (num, Vec::new());
+        }
+        let answered = &mut self.answered.1;
+        if sent.iter().any(|shard| answered.contains(shard)) {
+            self.pulls_answered_again += 1;
+        }
+        for &shard in sent {
+            if !answered.contains(&shard) {
+                answered.push(shard);
+            }
+        }
+        assert!(
+            answered.len() <= SHARDS_MAX,
+            "{} shards answered",
+            answered.len()
+        );
+    }
+
+    /// Pulls answered again since last asked (see `pulls_answered_again`).
+    pub fn take_pulls_answered_again(&mut self) -> u64 {
+        std::mem::take(&mut self.pulls_answered_again)
     }
 
     /// A new owner installed shards: drop them (through the log), and say so once dropped.

@@ -23,7 +23,7 @@ pub mod host;
 pub mod mutant;
 pub mod wire;
 
-pub use clerk::{Clerk, ClerkAction};
+pub use clerk::{Clerk, ClerkAction, PendingWrite};
 pub use config::{CONTROLLER_REPLICAS, Config, GROUPS_MAX, GroupId, Layout, SHARDS_MAX, shard_of};
 pub use controller::{
     Change, CtrlCommand, CtrlOp, CtrlReply, CtrlStateMachine, OPERATOR_CLIENT, OperatorChange,

@@ -11,13 +11,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
 use scenarios::campaign::SeedRange;
 use scenarios::config::{Mutant, ServiceKind};
 use scenarios::explore::compare::{CompareConfig, CompareRow, compare};
-use scenarios::explore::{ExploreConfig, Explored, explore};
+use scenarios::explore::{ExploreConfig, Explored, Prior, explore};
 
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
@@ -50,6 +51,10 @@ pub struct ExploreArgs {
     /// With --compare: worker threads; all cores by default.
     #[arg(long, requires = "compare")]
     pub jobs: Option<usize>,
+    /// A campaign of the correct code (its results.jsonl) to learn from before the first run:
+    /// which configurations reached the bug's danger marks.
+    #[arg(long, value_name = "FILE")]
+    pub prior: Option<PathBuf>,
     /// With --compare: exit 1 when the explorer misses a mutant in some window (CI's guard).
     #[arg(long, requires = "compare")]
     pub gate: bool,
@@ -68,6 +73,7 @@ pub fn run(args: ExploreArgs) -> anyhow::Result<ExitCode> {
         service: args.service,
         mutants: args.mutants.clone(),
         runs_max: args.runs_max.unwrap_or(seeds.saturating_mul(2)),
+        prior: read_prior(&args)?,
     };
     let quiet = args.quiet;
     let mut on_run = |explored: &Explored| {
@@ -147,6 +153,7 @@ fn run_compare(args: &ExploreArgs) -> anyhow::Result<ExitCode> {
         service: args.service,
         mutants,
         jobs: super::campaign::worker_count(args.jobs)?,
+        prior: read_prior(args)?,
     };
     let window_count = scenarios::explore::compare::windows(config.seeds, config.windows).len();
     println!(
@@ -193,6 +200,17 @@ fn run_compare(args: &ExploreArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--prior` campaign, if one is named.
+fn read_prior(args: &ExploreArgs) -> anyhow::Result<Option<Arc<Prior>>> {
+    let Some(path) = &args.prior else {
+        return Ok(None);
+    };
+    let results = scenarios::campaign::output::read_results(path)?;
+    let prior = Prior::from_results(&results, args.service)
+        .with_context(|| format!("--prior {}", path.display()))?;
+    Ok(Some(Arc::new(prior)))
 }
 
 /// A mean, marked as a lower bound with the number of windows that found nothing.

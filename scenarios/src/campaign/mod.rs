@@ -177,6 +177,25 @@ pub struct SeedResult {
 }
 
 impl SeedResult {
+    /// The line of a run not yet made: a pass, with nothing counted and no marks.
+    pub fn before_run(config: RunConfig, replay: String, mutants: Vec<String>) -> SeedResult {
+        SeedResult {
+            seed: config.seed,
+            verdict: Verdict::Pass,
+            property: None,
+            message: None,
+            trace_hash: String::new(),
+            simulated_ns: 0,
+            events: 0,
+            messages: 0,
+            wall_ms: 0.0,
+            replay,
+            mutants,
+            config,
+            marks: BTreeMap::new(),
+        }
+    }
+
     /// Whether this seed fails the CI gate.
     pub fn fails_gate(&self, allow_unknown: bool) -> bool {
         match self.verdict {
@@ -220,20 +239,10 @@ impl SeedResult {
 pub fn evaluate(seed: u64, shape: &SeedShape, check_determinism: bool) -> SeedResult {
     let config = shape.config(seed);
     let repro = Repro::campaign(seed, shape);
+    let mutants = shape.mutants.iter().map(|m| m.name().to_string()).collect();
     let mut result = SeedResult {
         seed,
-        verdict: Verdict::Pass,
-        property: None,
-        message: None,
-        trace_hash: String::new(),
-        simulated_ns: 0,
-        events: 0,
-        messages: 0,
-        wall_ms: 0.0,
-        replay: repro.command(),
-        mutants: shape.mutants.iter().map(|m| m.name().to_string()).collect(),
-        config: config.clone(),
-        marks: BTreeMap::new(),
+        ..SeedResult::before_run(config.clone(), repro.command(), mutants)
     };
     let options = RunOptions {
         record_trace: check_determinism,

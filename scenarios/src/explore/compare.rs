@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use crate::campaign::{SeedRange, Verdict, evaluate};
 use crate::config::{Mutant, ServiceKind};
 use crate::run::{RunError, SeedShape};
 
-use super::{ExploreConfig, explore};
+use super::{ExploreConfig, Prior, explore};
 
 /// What to compare.
 #[derive(Clone, Debug)]
@@ -25,6 +25,8 @@ pub struct CompareConfig {
     pub mutants: Vec<Mutant>,
     /// Threads; the searches are independent.
     pub jobs: usize,
+    /// The explorer's prior: a campaign of the correct code on seeds outside the windows.
+    pub prior: Option<Arc<Prior>>,
 }
 
 /// How a search ended: the runs it made to its first failure, or `None` when the window's
@@ -108,12 +110,14 @@ pub fn explorer_search(
     window: SeedRange,
     service: ServiceKind,
     mutant: Mutant,
+    prior: Option<Arc<Prior>>,
 ) -> Result<Detection, RunError> {
     let config = ExploreConfig {
         seeds: window,
         service,
         mutants: vec![mutant],
         runs_max: window.end - window.start,
+        prior,
     };
     let end = explore(&config, &mut |_| {})?;
     Ok(end.failure.map(|(run, _)| run))
@@ -159,7 +163,7 @@ pub fn compare(
                     let mutant = config.mutants[task.mutant];
                     let window = windows[task.window];
                     let detection = if task.explorer {
-                        explorer_search(window, config.service, mutant)
+                        explorer_search(window, config.service, mutant, config.prior.clone())
                     } else {
                         Ok(swarm_search(window, config.service, mutant))
                     };

@@ -1,7 +1,9 @@
 //! What the explorer knows of each planted bug: the coverage marks of the state the bug needs
 //! before it can do harm (Figure 8's danger for committing an earlier term's entry, a vote asked
-//! of a restarted server for forgetting the vote). A run that reached one is the explorer's
-//! evidence that its configuration leads towards the bug; the marks are named, not fitted.
+//! of a restarted server for forgetting the vote, a shard moved away after applying a write its
+//! client still waits on for migrating without the sessions). A run that reached one is the
+//! explorer's evidence that its configuration leads towards the bug; the marks are named, not
+//! fitted: they stand for what a user names when directing the explorer at changed code.
 
 use raft::Mark;
 
@@ -11,9 +13,9 @@ use crate::harness::marks::HarnessMark;
 /// The marks of the states `mutant` needs; none for a bug any busy run reaches.
 pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
     use raft::Mutant as M;
-    let Mutant::Raft(mutant) = mutant else {
-        // The sharded service's bugs are in migration, which no mark describes yet.
-        return Vec::new();
+    let mutant = match mutant {
+        Mutant::Raft(mutant) => mutant,
+        Mutant::Shard(mutant) => return shard_danger_marks(mutant),
     };
     let (harness, raft): (&[HarnessMark], &[Mark]) = match mutant {
         M::CommitPreviousTerm => (&[HarnessMark::Figure8Danger], &[]),
@@ -21,9 +23,8 @@ pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
         M::VoteWithoutLogCheck | M::AppendWithoutPrevTermCheck => {
             (&[HarnessMark::Figure8Danger], &[Mark::TruncateConflict])
         }
-        // Votes counted twice or short of a majority, pre-votes taken as votes: a second
-        // leader.
-        M::VoteCountNotSet | M::VoteHalfQuorum | M::PreVoteCountedAsVote => {
+        // Votes counted twice, pre-votes taken as votes: a second leader.
+        M::VoteCountNotSet | M::PreVoteCountedAsVote => {
             (&[HarnessMark::TwoLeaders, HarnessMark::JointPartition], &[])
         }
         M::ForgetVoteOnRestart => (&[], &[Mark::VoteAfterRestart]),
@@ -47,13 +48,29 @@ pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
         M::ReadBeforeApplied => (&[], &[Mark::ReadIndexFirstRound]),
         M::SnapshotOffByOne => (&[], &[Mark::SnapshotOverLongerLog]),
         M::HeartbeatCommitBeyondMatch => (&[], &[Mark::TruncateConflict]),
-        M::NoDedup | M::MatchToLastIndex | M::CommitHalfQuorum => (&[], &[]),
+        // Short of a majority wins any election (in three servers, a candidate's own vote): any
+        // run with an election reaches it.
+        M::NoDedup | M::MatchToLastIndex | M::CommitHalfQuorum | M::VoteHalfQuorum => (&[], &[]),
     };
     harness
         .iter()
         .map(|mark| mark.name())
         .chain(raft.iter().map(|mark| mark.name()))
         .collect()
+}
+
+/// The marks of the migration states a sharded-service bug needs.
+fn shard_danger_marks(mutant: shardkv::Mutant) -> Vec<&'static str> {
+    use shardkv::Mutant as M;
+    let marks: &[HarnessMark] = match mutant {
+        // A write retried at the new owner after the old one applied it.
+        M::MigrateWithoutDedup => &[HarnessMark::MoveWithUnansweredWrite],
+        // A pull asked again after its reply was lost.
+        M::DeleteBeforeConfirm => &[HarnessMark::PullAnsweredAgain],
+        // Any migration with clients busy reaches them.
+        M::ServeBeforeInstall | M::ConfigBeforeMigration | M::WriteAfterHandoff => &[],
+    };
+    marks.iter().map(|mark| mark.name()).collect()
 }
 
 #[cfg(test)]

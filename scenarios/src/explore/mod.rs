@@ -4,7 +4,9 @@
 //! Each planted bug names the marks of the states it needs (`danger`); of the next few unused
 //! seeds, the explorer runs the one whose configuration most resembles those of runs that
 //! reached them (`direct`), and mutates runs that reached them most. Like a fuzzer's corpus,
-//! the runs that reached the rarest marks are the ones mutated most.
+//! the runs that reached the rarest marks are the ones mutated most. Given a `Prior` (an
+//! earlier campaign of the correct code) it learns from that first, weighs more candidates and
+//! makes no derived runs: measured, directed fresh seeds then fail more often than they do.
 //!
 //! Every derived run is still a configuration and a fault schedule: a replay of it is bit for
 //! bit, and a failure is written as a seeded-run script (`raftsim scenario FILE`) that replays
@@ -16,6 +18,7 @@ pub mod danger;
 mod direct;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sim::{FaultAction, NANOS_PER_MILLI, NodeId, RngStream, SeedRng};
 
@@ -26,6 +29,8 @@ use crate::harness::FaultSchedule;
 use crate::run::{RunError, RunOptions, catch_panic, run_with};
 use crate::script::render_seeded_run;
 
+pub use direct::{Prior, PriorError};
+
 /// What to explore.
 #[derive(Clone, Debug)]
 pub struct ExploreConfig {
@@ -35,6 +40,9 @@ pub struct ExploreConfig {
     pub mutants: Vec<Mutant>,
     /// Runs at most, fresh and derived together.
     pub runs_max: u64,
+    /// An earlier campaign of the correct code to learn from before the first run (none: the
+    /// explorer learns only from its own runs).
+    pub prior: Option<Arc<Prior>>,
 }
 
 /// One run the explorer made.
@@ -94,15 +102,16 @@ pub fn explore(
         .into_iter()
         .map(|name| (name.to_string(), 0))
         .collect();
-    let mut direction = Direction::new(&config.mutants);
-    let mut fresh_seeds = direct::Pool::new(config.seeds);
+    let mut direction = Direction::new(&config.mutants, config.prior.as_deref());
+    let mut fresh_seeds = direct::Pool::new(config.seeds, config.prior.is_some());
     let mut run = 0;
     // Mutations the cluster cannot take are tried again, but not forever.
     let mut attempts = 0;
     while run < config.runs_max && attempts < config.runs_max.saturating_mul(10) {
         attempts += 1;
         // Fresh seeds until a run is kept, then mostly fresh seeds.
-        let fresh = corpus.is_empty() || (!fresh_seeds.is_empty() && !rng.chance(DERIVED_SHARE));
+        let fresh = corpus.is_empty()
+            || (!fresh_seeds.is_empty() && (config.prior.is_some() || !rng.chance(DERIVED_SHARE)));
         let (seed, how, run_config, faults) = if fresh {
             let Some((seed, run_config)) = fresh_seeds.take(&direction.model, |seed| {
                 swarm::config_for(seed, Shape::Swarm, config.service, &config.mutants)
@@ -221,26 +230,37 @@ struct Direction {
 }
 
 impl Direction {
-    fn new(mutants: &[Mutant]) -> Self {
+    fn new(mutants: &[Mutant], prior: Option<&Prior>) -> Self {
         let mut danger_marks: Vec<&'static str> = mutants
             .iter()
             .flat_map(|&m| danger::danger_marks(m))
             .collect();
         danger_marks.sort_unstable();
         danger_marks.dedup();
+        let model = match prior {
+            Some(prior) if !danger_marks.is_empty() => {
+                direct::Model::from_prior(prior, |marks| reaches(&danger_marks, marks))
+            }
+            _ => direct::Model::default(),
+        };
         Self {
             danger_marks,
-            model: direct::Model::default(),
+            model,
         }
     }
 
     /// Whether a run with these marks reached the bug's danger (never for a bug with no danger
     /// marks: its fresh seeds go in order).
     fn is_danger(&self, marks: &[String]) -> bool {
-        marks
-            .iter()
-            .any(|mark| self.danger_marks.contains(&mark.as_str()))
+        reaches(&self.danger_marks, marks)
     }
+}
+
+/// Whether `marks` holds one of `danger_marks`.
+fn reaches(danger_marks: &[&str], marks: &[String]) -> bool {
+    marks
+        .iter()
+        .any(|mark| danger_marks.contains(&mark.as_str()))
 }
 
 /// The command that reruns fresh seed `seed` of the exploration.

@@ -28,24 +28,41 @@ pub enum HarnessMark {
     /// A leader leads without being a voter of its latest configuration (it appended its own
     /// removal).
     LeaderOutsideConfiguration,
+    /// The sharded service: a group stopped serving a shard (it moved away) after applying a
+    /// client's write to it that the client still waits on: its retry goes to the new owner,
+    /// where only the shard's migrated sessions tell that it applied.
+    MoveWithUnansweredWrite,
+    /// The sharded service: an old owner answered a pull with a shard it had already sent for
+    /// the same configuration (the first reply lost or late). The host counts it; the harness
+    /// gathers it with the Raft marks.
+    PullAnsweredAgain,
 }
 
 impl HarnessMark {
-    pub const ALL: [HarnessMark; 6] = [
+    pub const ALL: [HarnessMark; 8] = [
         HarnessMark::Figure8Danger,
         HarnessMark::CrashLostWrites,
         HarnessMark::TwoLeaders,
         HarnessMark::JointPartition,
         HarnessMark::LateDelivery,
         HarnessMark::LeaderOutsideConfiguration,
+        HarnessMark::MoveWithUnansweredWrite,
+        HarnessMark::PullAnsweredAgain,
     ];
 
-    /// Reached only where Raft's membership changes.
-    fn needs_membership_changes(self) -> bool {
-        matches!(
-            self,
-            HarnessMark::JointPartition | HarnessMark::LeaderOutsideConfiguration
-        )
+    /// Whether a run of `service` can reach it: the membership marks need Raft's membership
+    /// to change (the KV service only), the migration marks need shards to move (the sharded
+    /// service only).
+    fn reachable_in(self, service: ServiceKind) -> bool {
+        match self {
+            HarnessMark::JointPartition | HarnessMark::LeaderOutsideConfiguration => {
+                service == ServiceKind::Kv
+            }
+            HarnessMark::MoveWithUnansweredWrite | HarnessMark::PullAnsweredAgain => {
+                service == ServiceKind::Sharded
+            }
+            _ => true,
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -56,6 +73,8 @@ impl HarnessMark {
             HarnessMark::JointPartition => "joint-partition",
             HarnessMark::LateDelivery => "late-delivery",
             HarnessMark::LeaderOutsideConfiguration => "leader-outside-configuration",
+            HarnessMark::MoveWithUnansweredWrite => "move-with-unanswered-write",
+            HarnessMark::PullAnsweredAgain => "pull-answered-again",
         }
     }
 }
@@ -88,13 +107,13 @@ impl Marks {
 }
 
 /// Every mark a run of `service` can reach, by name: the sharded service changes no Raft
-/// group's membership, so the membership marks are not its; the Raft core's marks only with
-/// our engine (`ours`).
+/// group's membership, so the membership marks are not its, and only it moves shards; the Raft
+/// core's marks only with our engine (`ours`).
 pub fn all_names(service: ServiceKind, ours: bool) -> Vec<&'static str> {
     let kv = service == ServiceKind::Kv;
     let harness = HarnessMark::ALL
         .iter()
-        .filter(|mark| kv || !mark.needs_membership_changes())
+        .filter(|mark| mark.reachable_in(service))
         .map(|mark| mark.name());
     let raft = raft::Mark::ALL
         .iter()

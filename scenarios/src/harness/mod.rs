@@ -430,6 +430,8 @@ impl Cluster {
         let counts = match server {
             ClusterNode::Server(_) => server.as_server_mut().map(|s| [Some(s.take_marks()), None]),
             ClusterNode::Host(_) => server.as_host_mut().map(|host| {
+                let again = host.take_pulls_answered_again();
+                self.marks.add(HarnessMark::PullAnsweredAgain.name(), again);
                 let controller = host.controller_mut().map(kv::Server::take_marks);
                 [Some(host.replica_mut().take_marks()), controller]
             }),

@@ -336,6 +336,14 @@ impl ClientNode {
         }
     }
 
+    /// The sharded service: this client's outstanding write, if it has one.
+    pub fn pending_write(&self) -> Option<shardkv::PendingWrite> {
+        match &self.clerk {
+            ClientClerk::Kv(_) => None,
+            ClientClerk::Sharded(clerk) => clerk.pending_write(),
+        }
+    }
+
     /// Starts a scripted operation now, sent first to `server` when given (a script names where
     /// a client sends; KV clients only). Returns false, doing nothing, while an operation is
     /// outstanding.

@@ -8,7 +8,8 @@ use raft::{MemStorage, RawNode, Role};
 use shardkv::{GroupId, Host, ShardStatus};
 use sim::NodeId;
 
-use super::nodes::ClusterNode;
+use super::marks::HarnessMark;
+use super::nodes::{ClientNode, ClusterNode};
 use super::oracle::ServerView;
 use super::{Cluster, ClusterView, Seen};
 use crate::config::Violation;
@@ -148,6 +149,9 @@ impl Cluster {
         if self.served[group as usize] == served {
             return;
         }
+        if self.moved_with_unanswered_write(group, &served) {
+            self.marks.hit(HarnessMark::MoveWithUnansweredWrite);
+        }
         self.served[group as usize] = served.clone();
         if let Some(changes) = &mut self.shard_changes {
             changes.push(ShardChange {
@@ -156,6 +160,28 @@ impl Cluster {
                 served,
             });
         }
+    }
+
+    /// Whether `group`, now serving `served`, stopped serving a shard that a client's
+    /// outstanding write went to after the group applied it: the client, its reply lost or
+    /// late, retries the write at the shard's new owner.
+    fn moved_with_unanswered_write(&self, group: GroupId, served: &[usize]) -> bool {
+        let Some(state) = self.most_applied(group) else {
+            return false;
+        };
+        let moved_away =
+            |shard: usize| self.served[group as usize].contains(&shard) && !served.contains(&shard);
+        self.clients()
+            .filter_map(ClientNode::pending_write)
+            .any(|write| {
+                moved_away(write.shard)
+                    && state
+                        .shard(write.shard)
+                        .store
+                        .sessions
+                        .seen(write.client_id, write.seq)
+                        .is_some()
+            })
     }
 
     /// Every change of the shards a group serves since `keep_role_changes`.

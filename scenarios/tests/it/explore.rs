@@ -12,6 +12,7 @@ fn config(mutant: raft::Mutant, seeds: &str, runs_max: u64) -> ExploreConfig {
         service: ServiceKind::Kv,
         mutants: vec![Mutant::Raft(mutant)],
         runs_max,
+        prior: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn compare_counts_both_searches_and_the_explorer_starts_where_swarm_does() {
         service: ServiceKind::Kv,
         mutants: vec![Mutant::Raft(raft::Mutant::NoDedup)],
         jobs: 2,
+        prior: None,
     };
     let mut seen = 0;
     let rows = compare(&config, &mut |_| seen += 1).expect("runs");
@@ -80,4 +82,32 @@ fn compare_counts_both_searches_and_the_explorer_starts_where_swarm_does() {
         // With nothing learned the explorer's first run is the window's first seed.
         assert_eq!(swarm == Some(1), explorer == 1, "{row:?}");
     }
+}
+
+#[test]
+fn with_a_prior_every_run_is_a_fresh_seed_and_an_exploration_replays() {
+    use scenarios::campaign::evaluate;
+    use scenarios::explore::Prior;
+    use scenarios::run::SeedShape;
+    let results: Vec<_> = (100..110)
+        .map(|seed| evaluate(seed, &SeedShape::default(), false))
+        .collect();
+    let prior = Prior::from_results(&results, ServiceKind::Kv).expect("correct-code results");
+    let config = ExploreConfig {
+        mutants: Vec::new(),
+        prior: Some(std::sync::Arc::new(prior)),
+        ..config(raft::Mutant::NoDedup, "0..6", 12)
+    };
+    let mut log = Vec::new();
+    let end = explore(&config, &mut |run| log.push((run.seed, run.how.clone()))).expect("runs");
+    // Six seeds, each once: no derived runs while fresh seeds remain.
+    let fresh: Vec<u64> = log.iter().take(6).map(|(seed, _)| *seed).collect();
+    assert!(log.iter().take(6).all(|(_, how)| how == "seed"), "{log:?}");
+    let mut sorted = fresh.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..6).collect::<Vec<_>>());
+    assert_eq!(end.runs, 12);
+    let mut again = Vec::new();
+    explore(&config, &mut |run| again.push((run.seed, run.how.clone()))).expect("runs");
+    assert_eq!(log, again);
 }

@@ -383,6 +383,25 @@ fn seed_4445_sharded_controller_refusals_reset_the_polls_wait() {
     assert_sharded_swarm_seed_passes(4445, 1);
 }
 
+/// Known and not fixed (issue 16; README, Mutant detection): a leader sends single-entry
+/// appends with a 256-message window over links that drop 20% and duplicate 18% of messages with
+/// 1 to 5 ms of jitter. Its followers flip from probing to replicating over 3,000 times, each
+/// flip sending a new window while the last is still in flight, and the jitter delivers each
+/// window out of order, so most of it is rejected and the follower is probed again: 1.16 M
+/// events by 5.8 s. The same storm as etcd-raft's flow control would make, which assumes
+/// reordering is rare. Run it with `--ignored` to check a fix.
+#[test]
+#[ignore = "known liveness bug, issue 16: flow control under reordering"]
+fn seed_6273_single_entry_windows_storm_under_reordering() {
+    let config = swarm::config_for(6273, Shape::Swarm, ServiceKind::Kv, &[]);
+    assert_eq!(
+        (config.max_entries_per_msg, config.raft.max_inflight_msgs),
+        (1, 256),
+        "seed 6273 no longer draws the window that found the bug"
+    );
+    assert_passes(&config);
+}
+
 /// A shard moved to g2 while g1 keeps writes coming: serving it before it is installed shows
 /// clients an empty shard.
 #[test]

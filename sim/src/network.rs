@@ -7,6 +7,7 @@ use petgraph::graphmap::{DiGraphMap, UnGraphMap};
 use serde::{Deserialize, Serialize};
 
 use crate::NodeId;
+use crate::rng::RngStream;
 
 /// How one directed link behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +76,16 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// A latency drawn uniformly from the link's range: `range_inclusive` over
+    /// `latency_ns_min..=latency_ns_max`, its span computed once per link.
+    #[inline(always)]
+    pub fn draw_latency(&self, rng: &mut RngStream) -> u64 {
+        match self.latency_span {
+            0 => rng.next_u64(),
+            span => self.config.latency_ns_min + rng.below(span),
+        }
+    }
+
     fn new(config: LinkConfig) -> Self {
         Route {
             config,

@@ -307,10 +307,7 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
         }
         if route.up && route.lossless {
             // The common case: nothing to draw but the latency.
-            let latency = match route.latency_span {
-                0 => self.network_rng.next_u64(),
-                span => route.config.latency_ns_min + self.network_rng.below(span),
-            };
+            let latency = route.draw_latency(&mut self.network_rng);
             self.enqueue(from, to, message, latency, false);
             return;
         }
@@ -333,21 +330,17 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
             self.drop_at_send(from, to, &message, DropReason::LinkDown, "link down");
             return;
         }
-        let link = *self.network.link(from, to);
-        if self.network_rng.chance(link.drop_probability) {
+        let route = *self.network.route(from, to);
+        if self.network_rng.chance(route.config.drop_probability) {
             self.drop_at_send(from, to, &message, DropReason::Lost, "lost");
             return;
         }
-        if self.network_rng.chance(link.duplicate_probability) {
+        if self.network_rng.chance(route.config.duplicate_probability) {
             count(&mut self.stats.messages_duplicated);
-            let latency = self
-                .network_rng
-                .range_inclusive(link.latency_ns_min, link.latency_ns_max);
+            let latency = route.draw_latency(&mut self.network_rng);
             self.enqueue(from, to, message.clone(), latency, true);
         }
-        let latency = self
-            .network_rng
-            .range_inclusive(link.latency_ns_min, link.latency_ns_max);
+        let latency = route.draw_latency(&mut self.network_rng);
         self.enqueue(from, to, message, latency, false);
     }
 

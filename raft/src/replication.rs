@@ -9,6 +9,13 @@ use crate::storage::Storage;
 use crate::tracker::{Configuration, ProgressState};
 use crate::types::{Message, MessageKind, NodeId, Role, Snapshot, SnapshotStatus};
 
+/// Appends a gap resend may send at once (see `RawNode::resend_gap`). One resends too little
+/// when a window arrives out of order: on the KV swarm's seeds 0..199 it completed 7.8% fewer
+/// client operations than etcd's probing (52,246 against 56,651), 8 completed 1.0% fewer and 16
+/// 0.7% fewer; a resend of 8 stays bounded (seed 6273: 28,793 events, against 1.16 M probing
+/// again).
+const RESEND_APPENDS: usize = 8;
+
 impl<S: Storage> RawNode<S> {
     /// The leader's own match index: what it has persisted (or, with `ack-before-sync`,
     /// appended).
@@ -402,7 +409,10 @@ impl<S: Storage> RawNode<S> {
                 progress.become_replicate();
             }
             ProgressState::Snapshot => {}
-            ProgressState::Replicate => progress.inflights.free_le(acked_index),
+            ProgressState::Replicate => {
+                progress.inflights.free_le(acked_index);
+                self.resend_next_gap(from, acked_index);
+            }
         }
         if self.maybe_commit() {
             self.broadcast_append();
@@ -434,6 +444,9 @@ impl<S: Storage> RawNode<S> {
 
     fn handle_append_rejection(&mut self, message: &Message) {
         let from = message.from;
+        if self.resend_gap(message) {
+            return;
+        }
         // The hint is the follower's last index at or below the probe whose term is at most
         // the probe's term; skipping our entries of higher terms probes once per term.
         let next_probe = if message.log_term > 0 {
@@ -456,6 +469,107 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
+    /// A rejection of a replicating follower whose hint shows its log matching ours up to an
+    /// index the window has already sent past is a delayed or lost append, not a wrong guess of
+    /// where the logs match: the gap is resent (a few appends, once until the next heartbeat
+    /// reply), and the follower stays replicating with its window; acknowledgements then resend
+    /// what follows, up to the rejected append. etcd
+    /// probes again instead, and the successful probe restarts the window from the match index
+    /// while the last one is still in flight; when the network reorders, every new window
+    /// arrives out of order too and is mostly rejected, and the probe-window cycle becomes a
+    /// message storm (seed 6273). Returns whether the rejection was handled so.
+    fn resend_gap(&mut self, message: &Message) -> bool {
+        let Some(progress) = self.tracker.progress.get(&message.from) else {
+            return false;
+        };
+        if progress.state != ProgressState::Replicate || message.index <= progress.match_index {
+            return false;
+        }
+        // A hint below the match index is older than the reply that set it: the logs match
+        // through the match index. At or above it, they match through the hint if their terms
+        // there agree (the log matching property).
+        let hint = message.reject_hint;
+        let hint_matches = hint < progress.match_index
+            || self
+                .log
+                .term(hint)
+                .is_ok_and(|term| term == message.log_term);
+        let base = hint.max(progress.match_index);
+        if !hint_matches || base >= message.index || base + 1 >= progress.next_index {
+            return false;
+        }
+        let progress = self
+            .tracker
+            .progress
+            .get_mut(&message.from)
+            .expect("checked above");
+        // The rejected append's first entry is missing too.
+        progress.resend_until = progress.resend_until.max(message.index + 1);
+        if progress.take_gap(base) && !self.resend_after(message.from, base) {
+            // Compacted: probing finds out whether a snapshot is needed.
+            return false;
+        }
+        true
+    }
+
+    /// After an acknowledgement up to `acked`: if earlier appends past it were rejected (see
+    /// `resend_gap`), the next gap is resent.
+    fn resend_next_gap(&mut self, to: NodeId, acked: u64) {
+        let Some(progress) = self.tracker.progress.get_mut(&to) else {
+            return;
+        };
+        if progress.state == ProgressState::Replicate
+            && acked == progress.match_index
+            && acked < progress.resend_until
+            && acked + 1 < progress.next_index
+            && progress.take_gap(acked)
+        {
+            self.resend_after(to, acked);
+        }
+    }
+
+    /// Resends the entries after `base` that the window already sent, in up to
+    /// `RESEND_APPENDS` appends (each bounded like any other), outside the window's count.
+    /// Returns false if the log is compacted at `base`.
+    fn resend_after(&mut self, to: NodeId, base: u64) -> bool {
+        let Some(next_index) = self.tracker.progress.get(&to).map(|p| p.next_index) else {
+            return false;
+        };
+        let commit = self.log.committed;
+        let mut prev_index = base;
+        for sent in 0..RESEND_APPENDS {
+            if prev_index + 1 >= next_index {
+                break;
+            }
+            let (Ok(prev_term), Ok(entries)) = (
+                self.log.term(prev_index),
+                self.log.entries_within(
+                    prev_index + 1,
+                    next_index,
+                    self.config.max_entries_per_msg,
+                    self.config.max_size_per_msg,
+                ),
+            ) else {
+                return sent > 0;
+            };
+            let count = entries.len() as u64;
+            self.send(Message {
+                kind: MessageKind::Append,
+                to,
+                index: prev_index,
+                log_term: prev_term,
+                entries,
+                commit,
+                ..Message::default()
+            });
+            prev_index += count;
+        }
+        if let Some(progress) = self.tracker.progress.get_mut(&to) {
+            progress.sent_commit_to(commit);
+        }
+        true
+    }
+
     pub(crate) fn handle_heartbeat_response(&mut self, message: &Message) {
         let from = message.from;
         let last_index = self.log.last_index();
@@ -464,6 +578,7 @@ impl<S: Storage> RawNode<S> {
         };
         progress.recent_active = true;
         progress.append_flow_paused = false;
+        progress.resent_from = 0;
         // A follower behind (or probing) gets an append at once: if earlier appends were lost,
         // its answer shows it, a full window included (the append is then empty).
         if progress.match_index < last_index || progress.state == ProgressState::Probe {

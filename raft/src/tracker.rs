@@ -113,6 +113,12 @@ pub struct Progress {
     /// The highest commit index sent to the peer (in an append or heartbeat): whether it may be
     /// missing the latest commit index.
     pub sent_commit: u64,
+    /// While replicating: the first index of the last gap resent to the peer (see
+    /// `Progress::take_gap`), 0 when none since the last heartbeat reply or change of state.
+    pub resent_from: u64,
+    /// While replicating: appends up to this index were rejected for a gap before them, so
+    /// acknowledgements below it resend what follows (0: none).
+    pub resend_until: u64,
 }
 
 impl Progress {
@@ -126,6 +132,8 @@ impl Progress {
             append_flow_paused: false,
             inflights: Inflights::new(limits),
             sent_commit: 0,
+            resent_from: 0,
+            resend_until: 0,
         }
     }
 
@@ -139,6 +147,8 @@ impl Progress {
     fn reset_state(&mut self, state: ProgressState) {
         self.append_flow_paused = false;
         self.pending_snapshot = 0;
+        self.resent_from = 0;
+        self.resend_until = 0;
         self.state = state;
         self.inflights.reset();
     }
@@ -204,6 +214,19 @@ impl Progress {
         self.match_index = index;
         self.next_index = self.next_index.max(index + 1);
         self.append_flow_paused = false;
+        true
+    }
+
+    /// A rejection while replicating that shows only a gap: the peer's log matches the leader's
+    /// through `base` (at or past the match index) and lacks `base + 1`, which the window has
+    /// already sent (it is delayed or lost). Returns whether to resend from `base + 1`: once
+    /// per gap, again after a heartbeat reply (the resend may be lost too).
+    pub fn take_gap(&mut self, base: u64) -> bool {
+        debug_assert!(self.state == ProgressState::Replicate && base >= self.match_index);
+        if self.resent_from > base {
+            return false;
+        }
+        self.resent_from = base + 1;
         true
     }
 

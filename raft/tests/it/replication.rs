@@ -1,6 +1,8 @@
 //! §5.3 log replication (log matching, conflict hints, flow control) and §5.4.2 the commit rule.
 
-use raft::{ConfChange, ConfChangeKind, ConfChangeTransition, MessageKind, ProgressState, Role};
+use raft::{
+    ConfChange, ConfChangeKind, ConfChangeTransition, Message, MessageKind, ProgressState, Role,
+};
 
 use crate::support::*;
 
@@ -241,6 +243,106 @@ fn lost_append_is_recovered_by_heartbeats() {
     network.tick(1, 3);
     assert_eq!(network.get(3).last_index(), 3);
     assert_eq!(network.get(3).commit_index(), 3);
+}
+
+#[test]
+fn reordered_single_entry_appends_are_resent_from_the_gap_not_reprobed() {
+    // Goal: a network that reorders a window of single-entry appends costs resends of the gaps,
+    // not new windows (seed 6273 of the KV swarm: 1.16 M events by 5.8 s). Method: 200
+    // proposals go out as 200 one-entry appends per follower, delivered in a shuffled order;
+    // count the appends the followers receive. Probing again on each reordered rejection, then
+    // sending a whole new window on each successful probe, took 53,542; resending gaps 3,207.
+    let mut network = Network::with_config(&[1, 2, 3], |config| {
+        config.max_entries_per_msg = 1;
+    });
+    network.elect(1);
+    network.delivered.clear();
+    for i in 0..200u8 {
+        network.node(1).propose(vec![i]).unwrap();
+        network.process_ready(1);
+    }
+    network.settle_reordered(6273);
+    for id in [1, 2, 3] {
+        assert_eq!(network.get(id).commit_index(), 201, "node {id}");
+    }
+    let appends = network.count_delivered(|m| m.kind == MessageKind::Append);
+    assert!(appends <= 5_000, "{appends} appends for 2 x 200 entries");
+    for id in [2, 3] {
+        assert_eq!(
+            network.get(1).progress(id).unwrap().state,
+            ProgressState::Replicate
+        );
+    }
+}
+
+#[test]
+fn gap_rejection_resends_once_until_a_heartbeat_reply() {
+    // Goal: the resend of a gap is bounded, a lost resend is retried, and acknowledgements
+    // resend what follows. Method: follower 2 replicating, appends 2..=11 in flight;
+    // rejections of 11 showing the follower's log ends at 1 (term 1, the leader's term there).
+    let mut network = Network::with_config(&[1, 2], |config| config.max_entries_per_msg = 1);
+    network.elect(1);
+    network.cut.insert((1, 2));
+    for i in 0..10u8 {
+        network.propose(1, &[i]);
+    }
+    network.cut.clear();
+    assert_eq!(network.get(1).progress(2).unwrap().next_index, 12);
+    let term = network.get(1).term();
+    let rejection = |hint_term| Message {
+        index: 11,
+        reject: true,
+        reject_hint: 1,
+        log_term: hint_term,
+        ..message(MessageKind::AppendResponse, 2, 1, term)
+    };
+    let resends = |network: &mut Network| -> Vec<(u64, usize)> {
+        network
+            .node(1)
+            .take_messages()
+            .iter()
+            .filter(|m| m.kind == MessageKind::Append)
+            .map(|m| (m.index, m.entries.len()))
+            .collect()
+    };
+    let first_eight: Vec<(u64, usize)> = (1..=8).map(|prev| (prev, 1)).collect();
+    network.node(1).step(rejection(term)).unwrap();
+    assert_eq!(resends(&mut network), first_eight, "entries 2..=9 resent");
+    let progress = network.get(1).progress(2).unwrap();
+    assert_eq!(progress.state, ProgressState::Replicate);
+    assert_eq!((progress.next_index, progress.inflights.count()), (12, 10));
+    network.node(1).step(rejection(term)).unwrap();
+    assert_eq!(resends(&mut network), [], "the same gap is resent once");
+    let heartbeat_reply = message(MessageKind::HeartbeatResponse, 2, 1, term);
+    network.node(1).step(heartbeat_reply).unwrap();
+    resends(&mut network);
+    network.node(1).step(rejection(term)).unwrap();
+    assert_eq!(
+        resends(&mut network),
+        first_eight,
+        "resent again after a heartbeat reply"
+    );
+    // The follower acknowledges 9: what follows, up to the rejected append, is resent.
+    let ack = Message {
+        index: 9,
+        ..message(MessageKind::AppendResponse, 2, 1, term)
+    };
+    network.node(1).step(ack).unwrap();
+    let with_entries: Vec<(u64, usize)> = resends(&mut network)
+        .into_iter()
+        .filter(|&(_, count)| count > 0)
+        .collect();
+    assert_eq!(with_entries, [(9, 1), (10, 1)]);
+    // A hint whose term differs from ours shows no match there: probe again (etcd).
+    let conflicting = Message {
+        reject_hint: 10,
+        ..rejection(term + 1)
+    };
+    network.node(1).step(conflicting).unwrap();
+    assert_eq!(
+        network.get(1).progress(2).unwrap().state,
+        ProgressState::Probe
+    );
 }
 
 #[test]

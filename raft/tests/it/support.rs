@@ -293,6 +293,34 @@ impl Network {
         panic!("network did not settle");
     }
 
+    /// Like `settle`, but each step delivers a message drawn from the whole queue (a fixed
+    /// xorshift stream from `seed`): a network that reorders everything in flight.
+    pub fn settle_reordered(&mut self, seed: u64) {
+        let mut state = seed | 1;
+        for _ in 0..1_000_000 {
+            let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+            let mut busy = false;
+            for id in ids {
+                busy |= self.process_ready(id);
+            }
+            if !self.queue.is_empty() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let message = self
+                    .queue
+                    .remove(state as usize % self.queue.len())
+                    .expect("in range");
+                self.deliver(message);
+                busy = true;
+            }
+            if !busy {
+                return;
+            }
+        }
+        panic!("network did not settle");
+    }
+
     pub fn deliver(&mut self, message: Message) {
         if self.cut.contains(&(message.from, message.to)) {
             return;

@@ -135,6 +135,19 @@ impl Model for KvModel {
         value.starts_with(state.as_bytes())
     }
 
+    // The initial value is the empty one: a swap from it (create-if-absent) changes nothing on
+    // a non-empty value, and only a put or swap to the empty value makes the value empty again.
+    fn only_from_initial(&self, input: &KvInput) -> bool {
+        matches!(input, KvInput::Cas { expected, .. } if expected.is_empty())
+    }
+
+    fn restores_initial(&self, input: &KvInput) -> bool {
+        match input {
+            KvInput::Get { .. } | KvInput::Append { .. } => false,
+            KvInput::Put { value: set, .. } | KvInput::Cas { new: set, .. } => set.is_empty(),
+        }
+    }
+
     // A state made by an append or a put is a new allocation; one kept by a read shares it.
     fn state_heap_bytes(&self, state: &Arc<str>) -> usize {
         if Arc::strong_count(state) == 1 {

@@ -97,6 +97,20 @@ pub trait Model: Sync {
         true
     }
 
+    /// See [`Model::pinned_value`]: true when `input` changes the state only if it holds the
+    /// initial state (a compare-and-set that expects the initial value). When no operation of
+    /// the partition can bring the state back to the initial one ([`Model::restores_initial`]),
+    /// such operations enable nothing once the state has left it. `false` is always safe.
+    fn only_from_initial(&self, _input: &Self::Input) -> bool {
+        false
+    }
+
+    /// See [`Model::only_from_initial`]: whether `input` may take a state that is not the
+    /// initial one back to it. `true` is always safe.
+    fn restores_initial(&self, _input: &Self::Input) -> bool {
+        true
+    }
+
     /// Heap bytes that `state` holds and no other live state shares, for the memory budget.
     fn state_heap_bytes(&self, _state: &Self::State) -> usize {
         0

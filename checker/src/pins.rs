@@ -49,6 +49,10 @@ pub(crate) struct Pins<'a> {
     position: Vec<u32>,
     /// Pinned values with at least one stranded operation.
     stranded_values: BTreeSet<u32>,
+    /// No operation can bring the state back to the initial one once it has left it, so the
+    /// operations that change the state only from the initial one (`Model::only_from_initial`)
+    /// are left out of the classes, and nothing is pruned in the initial state.
+    initial_is_final: bool,
 }
 
 /// Writer classes: the distinct values set, in byte order, then one class for the operations
@@ -59,10 +63,19 @@ struct Classes<'a> {
     anything: Option<u32>,
 }
 
-fn classes<'a, M: Model>(model: &M, operations: &[SearchOperation<'a, M>]) -> Classes<'a> {
+fn classes<'a, M: Model>(
+    model: &M,
+    operations: &[SearchOperation<'a, M>],
+    initial_is_final: bool,
+) -> Classes<'a> {
     let mut valued: Vec<(Cow<'a, [u8]>, u64, u32)> = Vec::new();
     let mut anything: Vec<u32> = Vec::new();
     for (index, operation) in operations.iter().enumerate() {
+        if initial_is_final && model.only_from_initial(operation.input) {
+            // Enables nothing once the state has left the initial one: `dead_end` does not
+            // prune in the initial state.
+            continue;
+        }
         match model.sets(operation.input) {
             Sets::Nothing => {}
             Sets::Value(value) => valued.push((value, operation.call, index as u32)),
@@ -132,6 +145,9 @@ impl<'a> Pins<'a> {
             stranded: Vec::new(),
             position: Vec::new(),
             stranded_values: BTreeSet::new(),
+            initial_is_final: !operations
+                .iter()
+                .any(|operation| model.restores_initial(operation.input)),
         };
         if pinned.is_empty() {
             return pins;
@@ -156,7 +172,7 @@ impl<'a> Pins<'a> {
 
     fn index_classes<M: Model>(&mut self, model: &M, operations: &[SearchOperation<'a, M>]) {
         let count = operations.len();
-        let classes = classes(model, operations);
+        let classes = classes(model, operations, self.initial_is_final);
         let mut lengths: Vec<usize> = classes.values.iter().map(|value| value.len()).collect();
         lengths.sort_unstable();
         lengths.dedup();
@@ -329,8 +345,17 @@ impl<'a> Pins<'a> {
         )
     }
 
-    /// A stranded operation that `state` cannot lead to, if any.
-    pub(crate) fn dead_end<M: Model>(&self, model: &M, state: &M::State) -> Option<usize> {
+    /// A stranded operation that `state` cannot lead to, if any. `initial`: `state` is the
+    /// model's initial state.
+    pub(crate) fn dead_end<M: Model>(
+        &self,
+        model: &M,
+        state: &M::State,
+        initial: bool,
+    ) -> Option<usize> {
+        if initial && self.initial_is_final {
+            return None;
+        }
         let smallest = *self.stranded_values.first()?;
         let largest = *self.stranded_values.last()?;
         [smallest, largest]

@@ -7,7 +7,9 @@
 //! linearized already, so it backtracks. Indefinite operations have no return entry: they may be
 //! linearized at any point after their call, or never. An optional operation with a return entry
 //! that is reached unlinearized is decided "never happened" there (memoized like a
-//! linearization). The search succeeds when every operation that is not optional is linearized.
+//! linearization); one that would leave the state as it is is never linearized at that point,
+//! since leaving it out is the same linearization. The search succeeds when every operation that
+//! is not optional is linearized.
 //!
 //! The memo (`memo`) holds each pair in a few bytes plus the operations in flight, not a bitset
 //! over the partition. Pruning (`pins`, `Model::pinned_value`): a read of `v` can only run where
@@ -284,6 +286,8 @@ struct Search<'o, 'a, M: Model> {
     linearized: LinearizedSet,
     memo: Memo<M::State>,
     state: M::State,
+    /// The model's initial state (see `Pins::dead_end`).
+    initial: M::State,
     /// Call entries linearized so far, each with the state before it.
     stack: Vec<(usize, M::State)>,
     deepest: DeepestTracker,
@@ -314,6 +318,7 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             linearized,
             memo: Memo::new(),
             state: model.init(),
+            initial: model.init(),
             stack: Vec::with_capacity(count),
             deepest: DeepestTracker::default(),
             remaining_definite: operations.iter().filter(|op| !op.optional).count(),
@@ -338,7 +343,8 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
         }
         self.linearized.insert(index);
         self.pins.take(index, &self.linearized);
-        if let Some(stranded) = self.pins.dead_end(self.model, state) {
+        let initial = *state == self.initial;
+        if let Some(stranded) = self.pins.dead_end(self.model, state, initial) {
             self.pins.give_back(index, &self.linearized);
             self.linearized.remove(index);
             self.pins.restore(index);
@@ -375,6 +381,13 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
         else {
             return Ok(self.list.next[entry]);
         };
+        if operation.optional && next_state == self.state {
+            // An optional operation that changes nothing here (an indefinite compare-and-set
+            // that fails, a put of the value already held) may as well not have happened: any
+            // linearization with it here is one without it. Taking it would only multiply the
+            // memo's sets by every subset of such operations.
+            return Ok(self.list.next[entry]);
+        }
         match self.advance(index, &next_state)? {
             Advance::Taken => {
                 let previous = std::mem::replace(&mut self.state, next_state);

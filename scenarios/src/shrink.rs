@@ -79,8 +79,15 @@ struct Shrinker {
 }
 
 impl Shrinker {
-    /// Runs the candidate; its size when it fails with the same property.
-    fn fails(&mut self, config: &RunConfig, faults: &FaultSchedule) -> Option<Size> {
+    /// Runs the candidate; its size when it fails with the same property and weighs no more
+    /// than `current` (fewer faults can let more operations complete: a smaller schedule is not
+    /// always a smaller run).
+    fn fails(
+        &mut self,
+        config: &RunConfig,
+        faults: &FaultSchedule,
+        current: &Size,
+    ) -> Option<Size> {
         if self.runs >= self.runs_max {
             return None;
         }
@@ -91,6 +98,7 @@ impl Shrinker {
             .as_ref()
             .is_some_and(|v| v.property == self.property);
         same.then(|| size_of(config, faults, outcome.history.len()))
+            .filter(|found| found.weight() <= current.weight())
     }
 }
 
@@ -165,7 +173,7 @@ fn shrink_faults(
             let end = (start + chunk).min(faults.len());
             let positions: Vec<usize> = (start..end).collect();
             let candidate = faults.without(&positions);
-            if let Some(found) = shrinker.fails(config, &candidate) {
+            if let Some(found) = shrinker.fails(config, &candidate, size) {
                 *faults = candidate;
                 *size = found;
             } else {
@@ -191,7 +199,7 @@ fn shrink_clients(
             clients,
             ..config.clone()
         };
-        if let Some(found) = shrinker.fails(&candidate, faults) {
+        if let Some(found) = shrinker.fails(&candidate, faults, size) {
             *config = candidate;
             *size = found;
             return;
@@ -214,7 +222,7 @@ fn shrink_operations(
             ops_per_client: Some(next),
             ..config.clone()
         };
-        match shrinker.fails(&candidate, faults) {
+        match shrinker.fails(&candidate, faults, size) {
             Some(found) => {
                 *config = candidate;
                 *size = found;
@@ -247,7 +255,7 @@ fn shrink_duration(
             duration_ns,
             ..config.clone()
         };
-        if let Some(found) = shrinker.fails(&candidate, &candidate_faults) {
+        if let Some(found) = shrinker.fails(&candidate, &candidate_faults, size) {
             *config = candidate;
             *faults = candidate_faults;
             *size = found;

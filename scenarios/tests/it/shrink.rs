@@ -29,8 +29,8 @@ fn check(seed: u64, mutant: Mutant) {
 }
 
 #[test]
-fn vote_without_log_check_seed_1_shrinks() {
-    check(1, Mutant::Raft(raft::Mutant::VoteWithoutLogCheck));
+fn vote_without_log_check_seed_4_shrinks() {
+    check(4, Mutant::Raft(raft::Mutant::VoteWithoutLogCheck));
 }
 
 #[test]
@@ -127,8 +127,8 @@ fn direct_multi_change_seed_15_replays_shrunk() {
 }
 
 #[test]
-fn conf_change_before_noop_seed_3_replays_shrunk() {
-    check_replays(3, Mutant::Raft(raft::Mutant::ConfChangeBeforeNoop));
+fn conf_change_before_noop_seed_9_replays_shrunk() {
+    check_replays(9, Mutant::Raft(raft::Mutant::ConfChangeBeforeNoop));
 }
 
 #[test]

@@ -133,6 +133,16 @@ impl OpView<'_> {
         )
     }
 
+    /// Whether applying the operation to `data` would change what any read returns.
+    pub fn would_change(self, data: &BTreeMap<String, String>) -> bool {
+        match self {
+            OpView::Get { .. } => false,
+            OpView::Put { key, value } => read(data, key) != value,
+            OpView::Append { value, .. } => !value.is_empty(),
+            OpView::Cas { key, expected, new } => read(data, key) == expected && expected != new,
+        }
+    }
+
     /// Applies the operation to `data` and returns its result. This is the whole semantics of the
     /// service; sessions and deduplication are layered on top by the state machine.
     pub fn apply_to(self, data: &mut BTreeMap<String, String>) -> OpResult {

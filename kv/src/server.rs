@@ -89,6 +89,10 @@ pub struct Answer<R> {
     /// A write (recorded for the durability oracle when acknowledged).
     pub is_write: bool,
     pub outcome: ReplyOutcome<R>,
+    /// A write that reached the state machine again after it was applied (a client's retry,
+    /// answered from its session): without the sessions (`no-dedup`) it would apply twice. The
+    /// KV state machine keeps it only where applying it again would change the data.
+    pub retried: bool,
 }
 
 impl Answer<OpResult> {
@@ -99,15 +103,18 @@ impl Answer<OpResult> {
 
     /// [`Answer::of`] a command decoded in place.
     pub fn of_view(command: CommandView<'_>, outcome: ApplyOutcome) -> Option<Self> {
-        let result = match outcome {
-            ApplyOutcome::Applied(result) | ApplyOutcome::Duplicate(result) => result,
+        let (result, duplicate) = match outcome {
+            ApplyOutcome::Applied(result) => (result, false),
+            ApplyOutcome::Duplicate(result) => (result, true),
             ApplyOutcome::Stale { .. } => return None,
         };
+        let is_write = !command.op.is_read_only();
         Some(Answer {
             client_id: command.client_id,
             seq: command.seq,
-            is_write: !command.op.is_read_only(),
+            is_write,
             outcome: ReplyOutcome::Ok(result),
+            retried: duplicate && is_write,
         })
     }
 }
@@ -237,6 +244,8 @@ pub struct Server<S: StateMachine = KvStateMachine, E: Engine = RawNode<MemStora
     log_first_index: u64,
     log_len: u64,
     pending_writes: BTreeMap<u64, PendingWrite>,
+    /// Writes applied again since the marks were last taken (`take_retries_applied`).
+    retries_applied: u64,
     pending_reads: BTreeMap<Vec<u8>, PendingRead<S::Op>>,
     /// Read contexts are unique across restarts: the start's local time, then a counter.
     read_context_prefix: u64,
@@ -315,6 +324,7 @@ impl<S: StateMachine, E: Engine> Server<S, E> {
             syncing: None,
             next_sync_token: 0,
             pending_writes: BTreeMap::new(),
+            retries_applied: 0,
             pending_reads: BTreeMap::new(),
             next_read_context: 0,
             applied: Vec::new(),
@@ -346,6 +356,12 @@ impl<S: StateMachine, E: Engine> Server<S, E> {
     /// The Raft node's coverage marks hit since the last call.
     pub fn take_marks(&mut self) -> raft::MarkCounts {
         self.node.take_marks()
+    }
+
+    /// Writes applied again since the last call (see [`Answer::retried`]): the harness's
+    /// `retry-already-applied` mark.
+    pub fn take_retries_applied(&mut self) -> u64 {
+        std::mem::take(&mut self.retries_applied)
     }
 
     /// Entries applied since the last call.
@@ -660,6 +676,7 @@ impl<S: StateMachine, E: Engine> Server<S, E> {
             }
             EntryKind::Normal => {
                 if let Some(answer) = self.state_machine.apply_command(entry.index, &entry.data) {
+                    self.retries_applied += u64::from(answer.retried);
                     self.answer_write(env, entry, answer);
                 }
             }

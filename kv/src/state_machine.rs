@@ -395,7 +395,11 @@ impl crate::server::StateMachine for KvStateMachine {
     ) -> Option<crate::server::Answer<OpResult>> {
         let command = CommandView::decode(data).expect("entries carry commands this crate encoded");
         let outcome = self.apply_view(index, command);
-        crate::server::Answer::of_view(command, outcome)
+        let mut answer = crate::server::Answer::of_view(command, outcome)?;
+        // A retry answered from its session is a danger only where applying it again would
+        // change the data (the store is as it was: a duplicate changes nothing).
+        answer.retried = answer.retried && command.op.would_change(&self.store.data);
+        Some(answer)
     }
 
     fn encode_command(client_id: u64, seq: u64, op: &crate::Op) -> Vec<u8> {

@@ -26,10 +26,14 @@ pub enum Mark {
     SnapshotOverLongerLog,
     /// A learner was promoted to voter.
     LearnerPromoted,
+    /// A candidate still short of a quorum got a granted vote again from a voter it had
+    /// already counted (a duplicated reply): counting replies instead of voters
+    /// (`vote-count-not-set`) counts that voter twice here.
+    VoteReplyDuplicated,
 }
 
 impl Mark {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
 
     pub const ALL: [Mark; Mark::COUNT] = [
         Mark::TruncateConflict,
@@ -39,6 +43,7 @@ impl Mark {
         Mark::ConfChangeNewLeader,
         Mark::SnapshotOverLongerLog,
         Mark::LearnerPromoted,
+        Mark::VoteReplyDuplicated,
     ];
 
     /// The kebab-case name reports use.
@@ -51,6 +56,7 @@ impl Mark {
             Mark::ConfChangeNewLeader => "conf-change-new-leader",
             Mark::SnapshotOverLongerLog => "snapshot-over-longer-log",
             Mark::LearnerPromoted => "learner-promoted",
+            Mark::VoteReplyDuplicated => "vote-reply-duplicated",
         }
     }
 

@@ -841,6 +841,9 @@ impl<S: Storage> RawNode<S> {
 
     /// Records one reply and tallies the election.
     fn record_vote(&mut self, from: NodeId, granted: bool) -> VoteResult {
+        if granted && self.votes.get(&from) == Some(&true) {
+            self.mark(crate::Mark::VoteReplyDuplicated);
+        }
         self.votes.entry(from).or_insert(granted);
         if granted {
             self.vote_reply_counts.0 += 1;

@@ -419,6 +419,7 @@ impl kv::StateMachine for CtrlStateMachine {
             seq: command.seq,
             is_write: !matches!(command.op, CtrlOp::Query { .. }),
             outcome: ReplyOutcome::Ok(reply),
+            retried: false,
         };
         if let CtrlOp::Query { num } = command.op {
             return Some(answer(CtrlReply::Config(self.query(num).clone())));

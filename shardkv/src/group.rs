@@ -323,6 +323,7 @@ impl GroupStateMachine {
                 seq: command.seq,
                 is_write: !command.op.is_read_only(),
                 outcome: ReplyOutcome::WrongGroup,
+                retried: false,
             });
         }
         let outcome = self.shards[shard].store.execute(&command, true);

@@ -23,10 +23,10 @@ pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
         M::VoteWithoutLogCheck | M::AppendWithoutPrevTermCheck => {
             (&[HarnessMark::Figure8Danger], &[Mark::TruncateConflict])
         }
-        // Votes counted twice, pre-votes taken as votes: a second leader.
-        M::VoteCountNotSet | M::PreVoteCountedAsVote => {
-            (&[HarnessMark::TwoLeaders, HarnessMark::JointPartition], &[])
-        }
+        // A duplicated vote reply counted twice.
+        M::VoteCountNotSet => (&[], &[Mark::VoteReplyDuplicated]),
+        // Pre-votes taken as votes: a second leader.
+        M::PreVoteCountedAsVote => (&[HarnessMark::TwoLeaders, HarnessMark::JointPartition], &[]),
         M::ForgetVoteOnRestart => (&[], &[Mark::VoteAfterRestart]),
         M::AckBeforeSync => (&[HarnessMark::CrashLostWrites], &[]),
         M::NoTruncateOnConflict | M::TruncateWithoutConflict => {
@@ -48,9 +48,11 @@ pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
         M::ReadBeforeApplied => (&[], &[Mark::ReadIndexFirstRound]),
         M::SnapshotOffByOne => (&[], &[Mark::SnapshotOverLongerLog]),
         M::HeartbeatCommitBeyondMatch => (&[], &[Mark::TruncateConflict]),
+        // A retried write applied again.
+        M::NoDedup => (&[HarnessMark::RetryAlreadyApplied], &[]),
         // Short of a majority wins any election (in three servers, a candidate's own vote): any
         // run with an election reaches it.
-        M::NoDedup | M::MatchToLastIndex | M::CommitHalfQuorum | M::VoteHalfQuorum => (&[], &[]),
+        M::MatchToLastIndex | M::CommitHalfQuorum | M::VoteHalfQuorum => (&[], &[]),
     };
     harness
         .iter()

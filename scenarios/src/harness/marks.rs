@@ -28,6 +28,11 @@ pub enum HarnessMark {
     /// A leader leads without being a voter of its latest configuration (it appended its own
     /// removal).
     LeaderOutsideConfiguration,
+    /// The KV service: a client's write reached the state machine again after it was applied
+    /// (its retry, committed too) and the session answered it, where applying it again would
+    /// change the data (an append; a put or swap after another write): without the sessions
+    /// (`no-dedup`) it would.
+    RetryAlreadyApplied,
     /// The sharded service: a group stopped serving a shard (it moved away) after applying a
     /// client's write to it that the client still waits on: its retry goes to the new owner,
     /// where only the shard's migrated sessions tell that it applied.
@@ -39,13 +44,14 @@ pub enum HarnessMark {
 }
 
 impl HarnessMark {
-    pub const ALL: [HarnessMark; 8] = [
+    pub const ALL: [HarnessMark; 9] = [
         HarnessMark::Figure8Danger,
         HarnessMark::CrashLostWrites,
         HarnessMark::TwoLeaders,
         HarnessMark::JointPartition,
         HarnessMark::LateDelivery,
         HarnessMark::LeaderOutsideConfiguration,
+        HarnessMark::RetryAlreadyApplied,
         HarnessMark::MoveWithUnansweredWrite,
         HarnessMark::PullAnsweredAgain,
     ];
@@ -55,9 +61,9 @@ impl HarnessMark {
     /// service only).
     fn reachable_in(self, service: ServiceKind) -> bool {
         match self {
-            HarnessMark::JointPartition | HarnessMark::LeaderOutsideConfiguration => {
-                service == ServiceKind::Kv
-            }
+            HarnessMark::JointPartition
+            | HarnessMark::LeaderOutsideConfiguration
+            | HarnessMark::RetryAlreadyApplied => service == ServiceKind::Kv,
             HarnessMark::MoveWithUnansweredWrite | HarnessMark::PullAnsweredAgain => {
                 service == ServiceKind::Sharded
             }
@@ -73,6 +79,7 @@ impl HarnessMark {
             HarnessMark::JointPartition => "joint-partition",
             HarnessMark::LateDelivery => "late-delivery",
             HarnessMark::LeaderOutsideConfiguration => "leader-outside-configuration",
+            HarnessMark::RetryAlreadyApplied => "retry-already-applied",
             HarnessMark::MoveWithUnansweredWrite => "move-with-unanswered-write",
             HarnessMark::PullAnsweredAgain => "pull-answered-again",
         }

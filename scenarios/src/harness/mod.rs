@@ -428,7 +428,12 @@ impl Cluster {
             return;
         };
         let counts = match server {
-            ClusterNode::Server(_) => server.as_server_mut().map(|s| [Some(s.take_marks()), None]),
+            ClusterNode::Server(_) => server.as_server_mut().map(|s| {
+                let retries = s.take_retries_applied();
+                self.marks
+                    .add(HarnessMark::RetryAlreadyApplied.name(), retries);
+                [Some(s.take_marks()), None]
+            }),
             ClusterNode::Host(_) => server.as_host_mut().map(|host| {
                 let again = host.take_pulls_answered_again();
                 self.marks.add(HarnessMark::PullAnsweredAgain.name(), again);

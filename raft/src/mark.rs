@@ -30,10 +30,17 @@ pub enum Mark {
     /// already counted (a duplicated reply): counting replies instead of voters
     /// (`vote-count-not-set`) counts that voter twice here.
     VoteReplyDuplicated,
+    /// A leader was asked for a ReadIndex before its term's first commit while the entry after
+    /// its commit index is of an earlier term: an earlier leader may have committed it, so the
+    /// commit index may be stale (`read-index-before-noop` answers with it here).
+    ReadIndexBeforeCommit,
+    /// A follower's ReadIndex came back above its own commit index: reading at its own commit
+    /// index (`follower-local-read`) would have missed writes already committed.
+    FollowerReadBehind,
 }
 
 impl Mark {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 10;
 
     pub const ALL: [Mark; Mark::COUNT] = [
         Mark::TruncateConflict,
@@ -44,6 +51,8 @@ impl Mark {
         Mark::SnapshotOverLongerLog,
         Mark::LearnerPromoted,
         Mark::VoteReplyDuplicated,
+        Mark::ReadIndexBeforeCommit,
+        Mark::FollowerReadBehind,
     ];
 
     /// The kebab-case name reports use.
@@ -57,6 +66,8 @@ impl Mark {
             Mark::SnapshotOverLongerLog => "snapshot-over-longer-log",
             Mark::LearnerPromoted => "learner-promoted",
             Mark::VoteReplyDuplicated => "vote-reply-duplicated",
+            Mark::ReadIndexBeforeCommit => "read-index-before-commit",
+            Mark::FollowerReadBehind => "follower-read-behind",
         }
     }
 

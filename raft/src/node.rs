@@ -504,6 +504,9 @@ impl<S: Storage> RawNode<S> {
             }
             MessageKind::TimeoutNow => self.hup(CampaignKind::Transfer),
             MessageKind::ReadIndexResponse => {
+                if message.index > self.log.committed {
+                    self.mark(crate::Mark::FollowerReadBehind);
+                }
                 self.read_states.push(ReadState {
                     index: message.index,
                     request_ctx: message.context.into_vec(),

@@ -51,8 +51,16 @@ impl<S: Storage> RawNode<S> {
     /// A read request at the leader, from itself or forwarded by `from`.
     pub(crate) fn handle_read_index(&mut self, from: NodeId, context: Vec<u8>) {
         let mutants = self.config.mutants;
-        if !self.committed_entry_in_current_term() && !mutants.contains(Mutant::ReadIndexBeforeNoop)
+        let before_commit = !self.committed_entry_in_current_term();
+        if before_commit
+            && self
+                .log
+                .term(self.log.committed + 1)
+                .is_ok_and(|term| term < self.term)
         {
+            self.mark(crate::Mark::ReadIndexBeforeCommit);
+        }
+        if before_commit && !mutants.contains(Mutant::ReadIndexBeforeNoop) {
             // Until its no-op commits, the leader's commit index may lag behind entries earlier
             // leaders committed: answering now could return stale data (etcd#7331).
             if self.pending_reads.len() < MAX_PENDING_READS {

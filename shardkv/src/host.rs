@@ -180,6 +180,9 @@ pub struct Host {
     /// the first reply was lost or late, and what the old owner still holds is all it can send
     /// again).
     pulls_answered_again: u64,
+    /// Client writes that reached this group's leader for a shard it was handing off (refused;
+    /// taking them is `write-after-handoff`): the harness's `write-while-handing-off` mark.
+    writes_while_handing_off: u64,
 }
 
 /// The wait for a query's answer in the first round of the replicas: a replica that is down or
@@ -228,6 +231,7 @@ impl Host {
             proposed: BTreeMap::new(),
             answered: (0, Vec::new()),
             pulls_answered_again: 0,
+            writes_while_handing_off: 0,
         };
         env.set_tick_timer(host.config.tick_ns);
         host.flush_syncs(env);
@@ -276,6 +280,9 @@ impl Host {
     pub fn on_message(&mut self, env: &mut impl Env, from: u64, wire: Wire) {
         match wire {
             Wire::Group { group, wire } if group == self.group() => {
+                if let kv::Wire::Request(request) = &wire {
+                    self.note_request(request);
+                }
                 self.with_replica(env, |replica, scoped| {
                     replica.on_message(scoped, from, wire)
                 });
@@ -563,6 +570,22 @@ impl Host {
             "{} shards answered",
             answered.len()
         );
+    }
+
+    /// Counts a client write reaching the group's leader for a shard it is handing off.
+    fn note_request(&mut self, request: &ClientRequest) {
+        if request.op.is_read_only() || !self.replica.is_leader() {
+            return;
+        }
+        let shard = crate::config::shard_of(request.op.key(), self.config.layout.shard_count);
+        if self.status(shard) == Some(ShardStatus::HandingOff) {
+            self.writes_while_handing_off += 1;
+        }
+    }
+
+    /// Client writes for a shard being handed off since last asked (see `note_request`).
+    pub fn take_writes_while_handing_off(&mut self) -> u64 {
+        std::mem::take(&mut self.writes_while_handing_off)
     }
 
     /// Pulls answered again since last asked (see `pulls_answered_again`).

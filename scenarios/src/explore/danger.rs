@@ -38,13 +38,13 @@ pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
             &[Mark::ConfChangeNewLeader],
         ),
         M::ConfChangeBeforeNoop => (&[], &[Mark::ConfChangeNewLeader]),
-        M::ReadIndexBeforeNoop => (&[], &[Mark::ReadIndexFirstRound]),
+        M::ReadIndexBeforeNoop => (&[], &[Mark::ReadIndexBeforeCommit]),
         // A deposed leader, or a follower behind, still answering reads. (The stale
         // acknowledgement a reused read context lets through is the one `stale-read-ack` counts,
         // so under that bug the mark is never hit.)
-        M::ReadContextReuse | M::LeaderLocalRead | M::FollowerLocalRead => {
-            (&[HarnessMark::TwoLeaders], &[])
-        }
+        M::ReadContextReuse | M::LeaderLocalRead => (&[HarnessMark::TwoLeaders], &[]),
+        // A follower behind the leader's commit index asked to read.
+        M::FollowerLocalRead => (&[], &[Mark::FollowerReadBehind]),
         M::ReadBeforeApplied => (&[], &[Mark::ReadIndexFirstRound]),
         M::SnapshotOffByOne => (&[], &[Mark::SnapshotOverLongerLog]),
         M::HeartbeatCommitBeyondMatch => (&[], &[Mark::TruncateConflict]),
@@ -69,8 +69,10 @@ fn shard_danger_marks(mutant: shardkv::Mutant) -> Vec<&'static str> {
         M::MigrateWithoutDedup => &[HarnessMark::MoveWithUnansweredWrite],
         // A pull asked again after its reply was lost.
         M::DeleteBeforeConfirm => &[HarnessMark::PullAnsweredAgain],
+        // A write for a shard its group is handing off.
+        M::WriteAfterHandoff => &[HarnessMark::WriteWhileHandingOff],
         // Any migration with clients busy reaches them.
-        M::ServeBeforeInstall | M::ConfigBeforeMigration | M::WriteAfterHandoff => &[],
+        M::ServeBeforeInstall | M::ConfigBeforeMigration => &[],
     };
     marks.iter().map(|mark| mark.name()).collect()
 }

@@ -41,10 +41,13 @@ pub enum HarnessMark {
     /// the same configuration (the first reply lost or late). The host counts it; the harness
     /// gathers it with the Raft marks.
     PullAnsweredAgain,
+    /// The sharded service: a client write reached a group's leader for a shard the group was
+    /// handing off (refused; taking it writes where the new owner never sees it).
+    WriteWhileHandingOff,
 }
 
 impl HarnessMark {
-    pub const ALL: [HarnessMark; 9] = [
+    pub const ALL: [HarnessMark; 10] = [
         HarnessMark::Figure8Danger,
         HarnessMark::CrashLostWrites,
         HarnessMark::TwoLeaders,
@@ -54,6 +57,7 @@ impl HarnessMark {
         HarnessMark::RetryAlreadyApplied,
         HarnessMark::MoveWithUnansweredWrite,
         HarnessMark::PullAnsweredAgain,
+        HarnessMark::WriteWhileHandingOff,
     ];
 
     /// Whether a run of `service` can reach it: the membership marks need Raft's membership
@@ -64,9 +68,9 @@ impl HarnessMark {
             HarnessMark::JointPartition
             | HarnessMark::LeaderOutsideConfiguration
             | HarnessMark::RetryAlreadyApplied => service == ServiceKind::Kv,
-            HarnessMark::MoveWithUnansweredWrite | HarnessMark::PullAnsweredAgain => {
-                service == ServiceKind::Sharded
-            }
+            HarnessMark::MoveWithUnansweredWrite
+            | HarnessMark::PullAnsweredAgain
+            | HarnessMark::WriteWhileHandingOff => service == ServiceKind::Sharded,
             _ => true,
         }
     }
@@ -82,6 +86,7 @@ impl HarnessMark {
             HarnessMark::RetryAlreadyApplied => "retry-already-applied",
             HarnessMark::MoveWithUnansweredWrite => "move-with-unanswered-write",
             HarnessMark::PullAnsweredAgain => "pull-answered-again",
+            HarnessMark::WriteWhileHandingOff => "write-while-handing-off",
         }
     }
 }

@@ -437,6 +437,9 @@ impl Cluster {
             ClusterNode::Host(_) => server.as_host_mut().map(|host| {
                 let again = host.take_pulls_answered_again();
                 self.marks.add(HarnessMark::PullAnsweredAgain.name(), again);
+                let writes = host.take_writes_while_handing_off();
+                self.marks
+                    .add(HarnessMark::WriteWhileHandingOff.name(), writes);
                 let controller = host.controller_mut().map(kv::Server::take_marks);
                 [Some(host.replica_mut().take_marks()), controller]
             }),

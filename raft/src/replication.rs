@@ -134,16 +134,27 @@ impl<S: Storage> RawNode<S> {
         let progress = self.tracker.progress.get_mut(&to).expect("checked above");
         progress.sent_entries(count, bytes);
         progress.sent_commit_to(commit);
+        self.send_entries(to, (prev_index, prev_term), entries, commit);
+        true
+    }
+
+    /// One append to `to` of `entries` after `prev` (index, term), carrying `commit`.
+    fn send_entries(
+        &mut self,
+        to: NodeId,
+        prev: (u64, u64),
+        entries: Vec<crate::types::Entry>,
+        commit: u64,
+    ) {
         self.send(Message {
             kind: MessageKind::Append,
             to,
-            index: prev_index,
-            log_term: prev_term,
+            index: prev.0,
+            log_term: prev.1,
             entries,
             commit,
             ..Message::default()
         });
-        true
     }
 
     /// Sends the latest snapshot to `to`, unless it has not been heard from recently (it may
@@ -553,15 +564,7 @@ impl<S: Storage> RawNode<S> {
                 return sent > 0;
             };
             let count = entries.len() as u64;
-            self.send(Message {
-                kind: MessageKind::Append,
-                to,
-                index: prev_index,
-                log_term: prev_term,
-                entries,
-                commit,
-                ..Message::default()
-            });
+            self.send_entries(to, (prev_index, prev_term), entries, commit);
             prev_index += count;
         }
         if let Some(progress) = self.tracker.progress.get_mut(&to) {

@@ -484,11 +484,11 @@ impl<S: Storage> RawNode<S> {
     /// index the window has already sent past is a delayed or lost append, not a wrong guess of
     /// where the logs match: the gap is resent (a few appends, once until the next heartbeat
     /// reply), and the follower stays replicating with its window; acknowledgements then resend
-    /// what follows, up to the rejected append. etcd
-    /// probes again instead, and the successful probe restarts the window from the match index
-    /// while the last one is still in flight; when the network reorders, every new window
-    /// arrives out of order too and is mostly rejected, and the probe-window cycle becomes a
-    /// message storm (seed 6273). Returns whether the rejection was handled so.
+    /// what follows, up to the rejected append. etcd probes again instead, and the successful
+    /// probe restarts the window from the match index while the last one is still in flight;
+    /// when the network reorders, every new window arrives out of order too and is mostly
+    /// rejected, and the probe-window cycle becomes a message storm (seed 6273). Returns
+    /// whether the rejection was handled so.
     fn resend_gap(&mut self, message: &Message) -> bool {
         let Some(progress) = self.tracker.progress.get(&message.from) else {
             return false;
@@ -523,14 +523,13 @@ impl<S: Storage> RawNode<S> {
         true
     }
 
-    /// After an acknowledgement up to `acked`: if earlier appends past it were rejected (see
-    /// `resend_gap`), the next gap is resent.
+    /// After an acknowledgement that moved a replicating follower's match index to `acked`: if
+    /// earlier appends past it were rejected (see `resend_gap`), the next gap is resent.
     fn resend_next_gap(&mut self, to: NodeId, acked: u64) {
         let Some(progress) = self.tracker.progress.get_mut(&to) else {
             return;
         };
         if progress.state == ProgressState::Replicate
-            && acked == progress.match_index
             && acked < progress.resend_until
             && acked + 1 < progress.next_index
             && progress.take_gap(acked)

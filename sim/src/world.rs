@@ -327,12 +327,12 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
     #[inline]
     fn transmit(&mut self, from: NodeId, to: NodeId, message: M) {
         if !self.network.is_up(from, to) {
-            self.drop_at_send(from, to, &message, DropReason::LinkDown, "link down");
+            self.drop_at_send(from, to, &message, DropReason::LinkDown);
             return;
         }
         let route = *self.network.route(from, to);
         if self.network_rng.chance(route.config.drop_probability) {
-            self.drop_at_send(from, to, &message, DropReason::Lost, "lost");
+            self.drop_at_send(from, to, &message, DropReason::Lost);
             return;
         }
         if self.network_rng.chance(route.config.duplicate_probability) {
@@ -345,19 +345,12 @@ impl<M: Clone + std::hash::Hash, T> World<M, T> {
     }
 
     /// Counts, records and logs a message that never makes it onto the wire.
-    fn drop_at_send(
-        &mut self,
-        from: NodeId,
-        to: NodeId,
-        message: &M,
-        reason: DropReason,
-        why: &str,
-    ) {
+    fn drop_at_send(&mut self, from: NodeId, to: NodeId, message: &M, reason: DropReason) {
         count(&mut self.stats.messages_dropped);
         self.note_dropped_at_send(from, to, message, reason);
         let names = self.log.names();
         self.log.record(self.now_ns, Some(from), "drop", || {
-            format!("to {}: {why}", names.of(to))
+            format!("to {}: {}", names.of(to), reason.name())
         });
     }
 

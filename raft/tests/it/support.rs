@@ -276,41 +276,33 @@ impl Network {
 
     /// Processes Ready of every node and delivers messages until quiet.
     pub fn settle(&mut self) {
-        for _ in 0..100_000 {
-            let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
-            let mut busy = false;
-            for id in ids {
-                busy |= self.process_ready(id);
-            }
-            if let Some(message) = self.queue.pop_front() {
-                self.deliver(message);
-                busy = true;
-            }
-            if !busy {
-                return;
-            }
-        }
-        panic!("network did not settle");
+        self.settle_picking(100_000, |_| 0);
     }
 
     /// Like `settle`, but each step delivers a message drawn from the whole queue (a fixed
     /// xorshift stream from `seed`): a network that reorders everything in flight.
     pub fn settle_reordered(&mut self, seed: u64) {
         let mut state = seed | 1;
-        for _ in 0..1_000_000 {
+        self.settle_picking(1_000_000, |len| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as usize % len
+        });
+    }
+
+    /// Processes every node's Ready and delivers the queued message at `pick(queue length)`,
+    /// until quiet; at most `steps` rounds.
+    fn settle_picking(&mut self, steps: usize, mut pick: impl FnMut(usize) -> usize) {
+        for _ in 0..steps {
             let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
             let mut busy = false;
             for id in ids {
                 busy |= self.process_ready(id);
             }
             if !self.queue.is_empty() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let message = self
-                    .queue
-                    .remove(state as usize % self.queue.len())
-                    .expect("in range");
+                let at = pick(self.queue.len());
+                let message = self.queue.remove(at).expect("in range");
                 self.deliver(message);
                 busy = true;
             }

@@ -37,10 +37,14 @@ pub enum Mark {
     /// A follower's ReadIndex came back above its own commit index: reading at its own commit
     /// index (`follower-local-read`) would have missed writes already committed.
     FollowerReadBehind,
+    /// A candidate holding the grants of half the voters, short of a majority, heard from a
+    /// leader of its own term: counting half as a quorum (`vote-half-quorum`) would have made
+    /// two leaders of one term.
+    VoteLostAtHalf,
 }
 
 impl Mark {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     pub const ALL: [Mark; Mark::COUNT] = [
         Mark::TruncateConflict,
@@ -53,6 +57,7 @@ impl Mark {
         Mark::VoteReplyDuplicated,
         Mark::ReadIndexBeforeCommit,
         Mark::FollowerReadBehind,
+        Mark::VoteLostAtHalf,
     ];
 
     /// The kebab-case name reports use.
@@ -68,6 +73,7 @@ impl Mark {
             Mark::VoteReplyDuplicated => "vote-reply-duplicated",
             Mark::ReadIndexBeforeCommit => "read-index-before-commit",
             Mark::FollowerReadBehind => "follower-read-behind",
+            Mark::VoteLostAtHalf => "vote-lost-at-half",
         }
     }
 

@@ -534,6 +534,12 @@ impl<S: Storage> RawNode<S> {
         match message.kind {
             MessageKind::Append | MessageKind::Heartbeat | MessageKind::Snapshot => {
                 // A leader exists in our term: stand down and follow it.
+                if self.role == Role::Candidate
+                    && message.term == self.term
+                    && self.holds_half_the_votes()
+                {
+                    self.mark(crate::Mark::VoteLostAtHalf);
+                }
                 self.become_follower(message.term, Some(message.from));
                 self.step_follower(message);
             }
@@ -866,19 +872,25 @@ impl<S: Storage> RawNode<S> {
             .vote_result(|voter| votes.get(&voter).copied())
     }
 
-    /// The `vote-half-quorum` mutant: `len / 2` grants of each voter set win (the off-by-one).
-    fn tally_half_quorum(&self) -> VoteResult {
+    /// Whether the grants so far are at least half of each voter set (at least one): a quorum
+    /// to the `vote-half-quorum` mutant.
+    fn holds_half_the_votes(&self) -> bool {
         let voters = &self.tracker.config.voters;
-        let won = [&voters.incoming, &voters.outgoing].iter().all(|half| {
+        [&voters.incoming, &voters.outgoing].iter().all(|half| {
             let granted = half
                 .iter()
                 .filter(|id| self.votes.get(id) == Some(&true))
                 .count();
             half.is_empty() || granted >= (half.len() / 2).max(1)
-        });
-        if won {
+        })
+    }
+
+    /// The `vote-half-quorum` mutant: `len / 2` grants of each voter set win (the off-by-one).
+    fn tally_half_quorum(&self) -> VoteResult {
+        if self.holds_half_the_votes() {
             VoteResult::Won
         } else {
+            let voters = &self.tracker.config.voters;
             let votes = &self.votes;
             match voters.vote_result(|voter| votes.get(&voter).copied()) {
                 VoteResult::Won => VoteResult::Pending,

@@ -496,6 +496,32 @@ fn vote_half_quorum() {
     );
 }
 
+/// The state `vote-half-quorum` needs, in the correct code: a candidate holding half the
+/// votes hears from a leader of its own term (the mutant would be a second leader of it).
+#[test]
+fn a_candidate_at_half_the_votes_deposed_in_its_term_reaches_vote_lost_at_half() {
+    let deposed_after = |grants: &[u64]| {
+        let storage = storage_with_log(&[1, 2, 3, 4], &[], 0);
+        let mut node = RawNode::new(test_config(1), storage, Box::new(|| 0)).unwrap();
+        node.campaign();
+        let _ = node.ready();
+        node.advance();
+        for &from in grants {
+            node.step(message(MessageKind::VoteResponse, from, 1, 1))
+                .unwrap();
+        }
+        let _ = node.take_marks();
+        node.step(message(MessageKind::Heartbeat, 4, 1, 1)).unwrap();
+        assert_eq!(node.role(), Role::Follower);
+        node.take_marks()
+            .iter()
+            .any(|(mark, _)| mark == raft::Mark::VoteLostAtHalf)
+    };
+    // Two of four voters (its own and one) is half; its own alone is not.
+    assert!(deposed_after(&[2]));
+    assert!(!deposed_after(&[]));
+}
+
 #[test]
 fn follower_local_read() {
     // A follower cut off from its leader: correct code forwards the read and gets no answer.

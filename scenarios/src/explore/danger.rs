@@ -48,11 +48,14 @@ pub fn danger_marks(mutant: Mutant) -> Vec<&'static str> {
         M::ReadBeforeApplied => (&[], &[Mark::ReadIndexFirstRound]),
         M::SnapshotOffByOne => (&[], &[Mark::SnapshotOverLongerLog]),
         M::HeartbeatCommitBeyondMatch => (&[], &[Mark::TruncateConflict]),
+        // An entry held by half the voters, or counted as held, later replaced.
+        M::CommitHalfQuorum => (&[], &[Mark::TruncateConflict]),
         // A retried write applied again.
         M::NoDedup => (&[HarnessMark::RetryAlreadyApplied], &[]),
-        // Short of a majority wins any election (in three servers, a candidate's own vote): any
-        // run with an election reaches it.
-        M::MatchToLastIndex | M::CommitHalfQuorum | M::VoteHalfQuorum => (&[], &[]),
+        // A candidate holding half the votes while another won its term.
+        M::VoteHalfQuorum => (&[], &[Mark::VoteLostAtHalf]),
+        // Any append acknowledged while the follower's log is behind the leader's reaches it.
+        M::MatchToLastIndex => (&[], &[]),
     };
     harness
         .iter()

@@ -2,7 +2,10 @@
 //! seeds and, between them, runs derived from those that reached rare coverage marks (a fault
 //! shifted, dropped or duplicated, two servers swapped, a knob changed); prints the marks
 //! reached as it goes and stops at the first failure, written as a scenario script with its
-//! replay command. Exit 0 nothing found, 1 a failure found, 2 bad input.
+//! replay command. Exit 0 nothing found, 1 a failure found, 2 bad input. It learns first from a
+//! prior, a campaign of the correct code: the one built in for the service, `--prior FILE`, or
+//! none with `--no-prior`; `--prior RESULTS --write-prior FILE` writes a campaign in the
+//! prior's compact text form (the form the built-in ones are in) and exits.
 //!
 //! `--compare --windows W`: cuts the seeds into W windows and searches each mutant (each on its
 //! own) from the start of every window, by plain swarm and by the explorer, and prints the runs
@@ -23,8 +26,8 @@ use scenarios::explore::{ExploreConfig, Explored, Prior, explore};
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
     /// Fresh swarm seeds: A..B (end exclusive), A..=B or one seed.
-    #[arg(long, value_name = "A..B")]
-    pub seeds: SeedRange,
+    #[arg(long, value_name = "A..B", required_unless_present = "write_prior")]
+    pub seeds: Option<SeedRange>,
     /// Planted bug to switch on; repeatable.
     #[arg(long = "mutant", value_name = "M")]
     pub mutants: Vec<Mutant>,
@@ -51,10 +54,17 @@ pub struct ExploreArgs {
     /// With --compare: worker threads; all cores by default.
     #[arg(long, requires = "compare")]
     pub jobs: Option<usize>,
-    /// A campaign of the correct code (its results.jsonl) to learn from before the first run:
-    /// which configurations reached the bug's danger marks.
+    /// A campaign of the correct code (its results.jsonl, or a prior's text form) to learn from
+    /// before the first run: which configurations reached the bug's danger marks [default: the
+    /// prior built into raftsim for the service].
     #[arg(long, value_name = "FILE")]
     pub prior: Option<PathBuf>,
+    /// Learn from nothing but the exploration's own runs.
+    #[arg(long, conflicts_with = "prior")]
+    pub no_prior: bool,
+    /// Write the --prior campaign in the compact text form raftsim embeds, and exit.
+    #[arg(long, value_name = "FILE", requires = "prior", conflicts_with_all = ["compare", "seeds"])]
+    pub write_prior: Option<PathBuf>,
     /// With --compare: exit 1 when the explorer misses a mutant in some window (CI's guard).
     #[arg(long, requires = "compare")]
     pub gate: bool,
@@ -64,16 +74,27 @@ pub fn run(args: ExploreArgs) -> anyhow::Result<ExitCode> {
     if let Some(mutant) = args.mutants.iter().find(|m| m.service() != args.service) {
         anyhow::bail!("mutant {mutant} needs --service {}", mutant.service());
     }
-    if args.compare {
-        return run_compare(&args);
+    if let Some(out) = &args.write_prior {
+        return write_prior(&args, out);
     }
-    let seeds = args.seeds.end - args.seeds.start;
+    let Some(seeds) = args.seeds else {
+        anyhow::bail!("--seeds A..B is required");
+    };
+    if args.compare {
+        return run_compare(&args, seeds);
+    }
+    let prior = read_prior(&args)?;
+    if !args.quiet {
+        println!("{}", describe_prior(&args, prior.as_deref()));
+    }
     let config = ExploreConfig {
-        seeds: args.seeds,
+        seeds,
         service: args.service,
         mutants: args.mutants.clone(),
-        runs_max: args.runs_max.unwrap_or(seeds.saturating_mul(2)),
-        prior: read_prior(&args)?,
+        runs_max: args
+            .runs_max
+            .unwrap_or((seeds.end - seeds.start).saturating_mul(2)),
+        prior,
     };
     let quiet = args.quiet;
     let mut on_run = |explored: &Explored| {
@@ -134,7 +155,7 @@ pub fn run(args: ExploreArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-fn run_compare(args: &ExploreArgs) -> anyhow::Result<ExitCode> {
+fn run_compare(args: &ExploreArgs, seeds: SeedRange) -> anyhow::Result<ExitCode> {
     if args.runs_max.is_some() || args.out.is_some() {
         anyhow::bail!(
             "--compare takes each window's seed count as the budget and writes no script: drop --runs-max and --out"
@@ -147,13 +168,15 @@ fn run_compare(args: &ExploreArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.mutants.clone()
     };
+    let prior = read_prior(args)?;
+    println!("{}", describe_prior(args, prior.as_deref()));
     let config = CompareConfig {
-        seeds: args.seeds,
+        seeds,
         windows: args.windows,
         service: args.service,
         mutants,
         jobs: super::campaign::worker_count(args.jobs)?,
-        prior: read_prior(args)?,
+        prior,
     };
     let window_count = scenarios::explore::compare::windows(config.seeds, config.windows).len();
     println!(
@@ -202,15 +225,50 @@ fn run_compare(args: &ExploreArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `--prior` campaign, if one is named.
+/// The prior to learn from: the `--prior` file, none with `--no-prior`, else the built-in one.
 fn read_prior(args: &ExploreArgs) -> anyhow::Result<Option<Arc<Prior>>> {
-    let Some(path) = &args.prior else {
+    if args.no_prior {
         return Ok(None);
+    }
+    let Some(path) = &args.prior else {
+        return Ok(Some(Arc::new(Prior::builtin(args.service))));
     };
-    let results = scenarios::campaign::output::read_results(path)?;
-    let prior = Prior::from_results(&results, args.service)
-        .with_context(|| format!("--prior {}", path.display()))?;
+    let context = || format!("--prior {}", path.display());
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let prior = if Prior::is_text_form(&text) {
+        Prior::parse(&text, args.service).with_context(context)?
+    } else {
+        let results = scenarios::campaign::output::read_results(path)?;
+        Prior::from_results(&results, args.service).with_context(context)?
+    };
     Ok(Some(Arc::new(prior)))
+}
+
+/// One line saying what the explorer learns from first.
+fn describe_prior(args: &ExploreArgs, prior: Option<&Prior>) -> String {
+    match (prior, &args.prior) {
+        (None, _) => "prior: none (--no-prior)".to_string(),
+        (Some(prior), Some(path)) => format!("prior: {} runs of {}", prior.len(), path.display()),
+        (Some(prior), None) => format!(
+            "prior: built in, {} runs of the correct {} service (--prior FILE for another, --no-prior for none)",
+            prior.len(),
+            args.service
+        ),
+    }
+}
+
+/// `--write-prior`: the `--prior` campaign in the text form.
+fn write_prior(args: &ExploreArgs, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let (Some(path), Some(prior)) = (&args.prior, read_prior(args)?) else {
+        anyhow::bail!("--write-prior needs --prior RESULTS");
+    };
+    let text = prior
+        .to_text(args.service)
+        .with_context(|| format!("--prior {}", path.display()))?;
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {} ({} runs)", out.display(), prior.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A mean, marked as a lower bound with the number of windows that found nothing.

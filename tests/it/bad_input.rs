@@ -97,6 +97,54 @@ fn sharded_service_flags_that_cannot_run_are_refused() {
 }
 
 #[test]
+fn a_prior_that_cannot_serve_the_explorer_is_refused() {
+    let dir = scratch("prior");
+    let run = |extra: &[&str], name: &str| {
+        let out = dir.join(name);
+        let mut args = vec!["campaign", "--seeds", "0..1", "--quiet", "--out"];
+        args.push(out.to_str().unwrap());
+        args.extend_from_slice(extra);
+        raftsim(&args);
+        out.join("results.jsonl").to_str().unwrap().to_string()
+    };
+    let standard = run(&["--standard", "--duration-ms", "500"], "standard");
+    let mutated = run(
+        &["--standard", "--duration-ms", "500", "--mutant", "no-dedup"],
+        "mutated",
+    );
+    let text = dir.join("bad.prior");
+    std::fs::write(
+        &text,
+        "# raftsim explore prior\nservice kv\nmarks a b\n1 zz\n",
+    )
+    .unwrap();
+    let text = text.to_str().unwrap();
+    let out = dir.join("out.prior");
+    let out = out.to_str().unwrap();
+    for args in [
+        // Not the seed's swarm draw: its text form could not name it.
+        vec!["explore", "--prior", &standard, "--write-prior", out],
+        vec!["explore", "--seeds", "0..2", "--prior", &mutated],
+        vec!["explore", "--seeds", "0..2", "--prior", text],
+        vec![
+            "explore",
+            "--seeds",
+            "0..2",
+            "--service",
+            "sharded",
+            "--prior",
+            &standard,
+        ],
+        vec!["explore", "--seeds", "0..2", "--prior", text, "--no-prior"],
+        vec!["explore", "--write-prior", out],
+        vec!["explore", "--prior", text],
+    ] {
+        assert_bad_input(&args);
+    }
+    assert!(!std::path::Path::new(out).exists());
+}
+
+#[test]
 fn controller_changes_that_cannot_run_are_refused() {
     let dir = scratch("shardctl");
     let change = |command: &str| {

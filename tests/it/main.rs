@@ -4,5 +4,6 @@ mod bad_input;
 mod campaign;
 mod common;
 mod engine;
+mod explore;
 mod gate;
 mod repro;

@@ -4,17 +4,16 @@
 //! costs nothing next to running it; a seed passed over stays a candidate. With nothing learned
 //! yet every candidate scores the same and the seeds go in order, as a campaign takes them.
 //!
-//! The model can start from a prior: an earlier campaign of the correct code (its
-//! `results.jsonl`), whose runs say which configurations reach which marks. It holds no
-//! failure, only where the correct code went, so it serves every change whose danger marks it
-//! names, as a fuzzer's corpus serves every later fuzzing run.
+//! The model can start from a prior (`prior`): an earlier campaign of the correct code, whose
+//! runs say which configurations reach which marks.
 
 use std::collections::BTreeMap;
 
 use sim::NANOS_PER_MILLI;
 
-use crate::campaign::{SeedRange, SeedResult};
-use crate::config::{RunConfig, ServiceKind};
+use super::Prior;
+use crate::campaign::SeedRange;
+use crate::config::RunConfig;
 
 /// Candidate seeds weighed against each other for each fresh run, with only the explorer's
 /// own runs to learn from: more would let a model learned from a handful of runs pass over
@@ -24,76 +23,6 @@ const CANDIDATES: usize = 8;
 /// Candidate seeds with a prior to learn from: measured on a campaign's results (issue 16),
 /// 32 of them took fewer runs to reach the bug than 8 or 16 (and about as few as 64).
 const CANDIDATES_WITH_PRIOR: usize = 32;
-
-/// What an earlier campaign of the correct code saw: each run's configuration and the marks it
-/// reached.
-#[derive(Clone, Debug, Default)]
-pub struct Prior {
-    runs: Vec<(RunConfig, Vec<String>)>,
-}
-
-/// Why a campaign's results cannot serve as a prior.
-#[derive(Debug, thiserror::Error)]
-pub enum PriorError {
-    #[error(
-        "the prior's seed {seed} ran mutants ({mutants}): a prior must be a campaign of the correct code"
-    )]
-    Mutants { seed: u64, mutants: String },
-    #[error("the prior's seed {seed} ran the {found} service, not {expected}")]
-    Service {
-        seed: u64,
-        found: ServiceKind,
-        expected: ServiceKind,
-    },
-    #[error("the prior holds no runs")]
-    Empty,
-}
-
-impl Prior {
-    /// The prior of a campaign's result lines, every one a run of the correct code of `service`.
-    pub fn from_results(results: &[SeedResult], service: ServiceKind) -> Result<Self, PriorError> {
-        let mut runs = Vec::with_capacity(results.len());
-        for result in results {
-            let seed = result.seed;
-            if !result.config.mutants.is_empty() {
-                let mutants: Vec<String> = result
-                    .config
-                    .mutants
-                    .iter()
-                    .map(|m| m.to_string())
-                    .collect();
-                return Err(PriorError::Mutants {
-                    seed,
-                    mutants: mutants.join(", "),
-                });
-            }
-            let found = result.config.service.kind();
-            if found != service {
-                return Err(PriorError::Service {
-                    seed,
-                    found,
-                    expected: service,
-                });
-            }
-            runs.push((
-                result.config.clone(),
-                result.marks.keys().cloned().collect(),
-            ));
-        }
-        if runs.is_empty() {
-            return Err(PriorError::Empty);
-        }
-        Ok(Self { runs })
-    }
-
-    pub fn len(&self) -> usize {
-        self.runs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
-}
 
 /// The fresh seeds not yet run: the candidates, then the rest of the range.
 pub(super) struct Pool {
@@ -222,7 +151,7 @@ impl Model {
     /// of its marks.
     pub(super) fn from_prior(prior: &Prior, is_danger: impl Fn(&[String]) -> bool) -> Self {
         let mut model = Self::default();
-        for (config, marks) in &prior.runs {
+        for (config, marks) in prior.runs() {
             model.learn(config, is_danger(marks));
         }
         model
@@ -255,13 +184,10 @@ impl Model {
 
 #[cfg(test)]
 mod tests {
+    use super::super::prior::tests::{draw, result};
     use super::*;
+    use crate::campaign::SeedResult;
     use crate::config::ServiceKind;
-    use crate::config::swarm::{self, Shape};
-
-    fn draw(seed: u64) -> RunConfig {
-        swarm::config_for(seed, Shape::Swarm, ServiceKind::Kv, &[])
-    }
 
     #[test]
     fn with_nothing_learned_the_seeds_go_in_order_and_each_once() {
@@ -280,38 +206,6 @@ mod tests {
         let mut without = with.clone();
         without.faults.figure8 = false;
         (with, without)
-    }
-
-    fn result(config: RunConfig, marks: &[&str]) -> SeedResult {
-        SeedResult {
-            marks: marks.iter().map(|mark| (mark.to_string(), 1)).collect(),
-            ..SeedResult::before_run(config, String::new(), Vec::new())
-        }
-    }
-
-    #[test]
-    fn a_prior_is_a_campaign_of_the_correct_code_of_the_service() {
-        let mut mutated = draw(3);
-        mutated.mutants = vec![crate::config::Mutant::Raft(raft::Mutant::NoDedup)];
-        let error = Prior::from_results(
-            &[result(draw(2), &[]), result(mutated, &[])],
-            ServiceKind::Kv,
-        )
-        .expect_err("a mutant's campaign");
-        assert!(
-            error.to_string().contains("seed 3 ran mutants (no-dedup)"),
-            "{error}"
-        );
-        let sharded = swarm::config_for(4, Shape::Swarm, ServiceKind::Sharded, &[]);
-        let error = Prior::from_results(&[result(sharded, &[])], ServiceKind::Kv)
-            .expect_err("another service");
-        assert!(
-            error
-                .to_string()
-                .contains("ran the sharded service, not kv"),
-            "{error}"
-        );
-        assert!(Prior::from_results(&[], ServiceKind::Kv).is_err());
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! seeds, the explorer runs the one whose configuration most resembles those of runs that
 //! reached them (`direct`), and mutates runs that reached them most. Like a fuzzer's corpus,
 //! the runs that reached the rarest marks are the ones mutated most. Given a `Prior` (an
-//! earlier campaign of the correct code) it learns from that first, weighs more candidates and
-//! makes no derived runs: measured, directed fresh seeds then fail more often than they do.
+//! earlier campaign of the correct code; the binary carries one per service, `prior`) it learns
+//! from that first, weighs more candidates and makes no derived runs: measured, directed fresh
+//! seeds then fail more often than they do.
 //!
 //! Every derived run is still a configuration and a fault schedule: a replay of it is bit for
 //! bit, and a failure is written as a seeded-run script (`raftsim scenario FILE`) that replays
@@ -16,6 +17,7 @@
 pub mod compare;
 pub mod danger;
 mod direct;
+mod prior;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use crate::harness::FaultSchedule;
 use crate::run::{RunError, RunOptions, catch_panic, run_with};
 use crate::script::render_seeded_run;
 
-pub use direct::{Prior, PriorError};
+pub use prior::{Prior, PriorError};
 
 /// What to explore.
 #[derive(Clone, Debug)]

@@ -183,6 +183,10 @@ pub struct Host {
     /// Client writes that reached this group's leader for a shard it was handing off (refused;
     /// taking them is `write-after-handoff`): the harness's `write-while-handing-off` mark.
     writes_while_handing_off: u64,
+    /// Client requests that reached this group's leader for a shard it was still pulling
+    /// (refused; serving them is `serve-before-install`): the harness's `request-while-pulling`
+    /// mark.
+    requests_while_pulling: u64,
 }
 
 /// The wait for a query's answer in the first round of the replicas: a replica that is down or
@@ -232,6 +236,7 @@ impl Host {
             answered: (0, Vec::new()),
             pulls_answered_again: 0,
             writes_while_handing_off: 0,
+            requests_while_pulling: 0,
         };
         env.set_tick_timer(host.config.tick_ns);
         host.flush_syncs(env);
@@ -572,15 +577,25 @@ impl Host {
         );
     }
 
-    /// Counts a client write reaching the group's leader for a shard it is handing off.
+    /// Counts a client write reaching the group's leader for a shard it is handing off, and a
+    /// client request for a shard it is still pulling.
     fn note_request(&mut self, request: &ClientRequest) {
-        if request.op.is_read_only() || !self.replica.is_leader() {
+        if !self.replica.is_leader() {
             return;
         }
         let shard = crate::config::shard_of(request.op.key(), self.config.layout.shard_count);
-        if self.status(shard) == Some(ShardStatus::HandingOff) {
-            self.writes_while_handing_off += 1;
+        match self.status(shard) {
+            Some(ShardStatus::HandingOff) if !request.op.is_read_only() => {
+                self.writes_while_handing_off += 1;
+            }
+            Some(ShardStatus::Pulling) => self.requests_while_pulling += 1,
+            _ => {}
         }
+    }
+
+    /// Client requests for a shard being pulled since last asked (see `note_request`).
+    pub fn take_requests_while_pulling(&mut self) -> u64 {
+        std::mem::take(&mut self.requests_while_pulling)
     }
 
     /// Client writes for a shard being handed off since last asked (see `note_request`).

@@ -74,8 +74,10 @@ fn shard_danger_marks(mutant: shardkv::Mutant) -> Vec<&'static str> {
         M::DeleteBeforeConfirm => &[HarnessMark::PullAnsweredAgain],
         // A write for a shard its group is handing off.
         M::WriteAfterHandoff => &[HarnessMark::WriteWhileHandingOff],
-        // Any migration with clients busy reaches them.
-        M::ServeBeforeInstall | M::ConfigBeforeMigration => &[],
+        // A request for a shard its group is still pulling.
+        M::ServeBeforeInstall => &[HarnessMark::RequestWhilePulling],
+        // Any migration with clients busy reaches it.
+        M::ConfigBeforeMigration => &[],
     };
     marks.iter().map(|mark| mark.name()).collect()
 }

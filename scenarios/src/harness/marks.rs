@@ -44,10 +44,13 @@ pub enum HarnessMark {
     /// The sharded service: a client write reached a group's leader for a shard the group was
     /// handing off (refused; taking it writes where the new owner never sees it).
     WriteWhileHandingOff,
+    /// The sharded service: a client request reached a group's leader for a shard the group
+    /// was still pulling (refused; serving it answers from a shard whose data has not arrived).
+    RequestWhilePulling,
 }
 
 impl HarnessMark {
-    pub const ALL: [HarnessMark; 10] = [
+    pub const ALL: [HarnessMark; 11] = [
         HarnessMark::Figure8Danger,
         HarnessMark::CrashLostWrites,
         HarnessMark::TwoLeaders,
@@ -58,6 +61,7 @@ impl HarnessMark {
         HarnessMark::MoveWithUnansweredWrite,
         HarnessMark::PullAnsweredAgain,
         HarnessMark::WriteWhileHandingOff,
+        HarnessMark::RequestWhilePulling,
     ];
 
     /// Whether a run of `service` can reach it: the membership marks need Raft's membership
@@ -70,7 +74,8 @@ impl HarnessMark {
             | HarnessMark::RetryAlreadyApplied => service == ServiceKind::Kv,
             HarnessMark::MoveWithUnansweredWrite
             | HarnessMark::PullAnsweredAgain
-            | HarnessMark::WriteWhileHandingOff => service == ServiceKind::Sharded,
+            | HarnessMark::WriteWhileHandingOff
+            | HarnessMark::RequestWhilePulling => service == ServiceKind::Sharded,
             _ => true,
         }
     }
@@ -87,6 +92,7 @@ impl HarnessMark {
             HarnessMark::MoveWithUnansweredWrite => "move-with-unanswered-write",
             HarnessMark::PullAnsweredAgain => "pull-answered-again",
             HarnessMark::WriteWhileHandingOff => "write-while-handing-off",
+            HarnessMark::RequestWhilePulling => "request-while-pulling",
         }
     }
 }

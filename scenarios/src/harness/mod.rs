@@ -440,6 +440,9 @@ impl Cluster {
                 let writes = host.take_writes_while_handing_off();
                 self.marks
                     .add(HarnessMark::WriteWhileHandingOff.name(), writes);
+                let requests = host.take_requests_while_pulling();
+                self.marks
+                    .add(HarnessMark::RequestWhilePulling.name(), requests);
                 let controller = host.controller_mut().map(kv::Server::take_marks);
                 [Some(host.replica_mut().take_marks()), controller]
             }),

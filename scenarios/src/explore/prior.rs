@@ -107,6 +107,7 @@ impl Prior {
     pub fn parse(text: &str, service: ServiceKind) -> Result<Self, PriorError> {
         let error = |line: usize, message: String| PriorError::Parse { line, message };
         let mut marks: Option<Vec<&str>> = None;
+        let mut service_named = false;
         let mut runs = Vec::new();
         for (number, line) in text.lines().enumerate() {
             let number = number + 1;
@@ -122,23 +123,34 @@ impl Prior {
                         format!("a prior of the {found} service, not {service}"),
                     ));
                 }
+                service_named = true;
                 continue;
             }
             if let Some(names) = line.strip_prefix("marks") {
-                marks = Some(names.split_whitespace().collect());
+                let names: Vec<&str> = names.split_whitespace().collect();
+                if names.len() > 64 {
+                    return Err(PriorError::TooManyMarks(names.len()));
+                }
+                marks = Some(names);
                 continue;
             }
             let Some(names) = &marks else {
                 return Err(error(number, "a run before the `marks` line".to_string()));
             };
-            let (seed, mask) = line
-                .split_once(' ')
-                .ok_or_else(|| error(number, format!("expected `SEED MASK`, found `{line}`")))?;
+            if !service_named {
+                return Err(error(number, "a run before the `service` line".to_string()));
+            }
+            let (seed, mask) = line.split_once(' ').ok_or_else(|| {
+                let line = sim::shorten(line);
+                error(number, format!("expected `SEED MASK`, found `{line}`"))
+            })?;
             let seed: u64 = seed
                 .parse()
-                .map_err(|_| error(number, format!("`{seed}` is not a seed")))?;
-            let mask = u64::from_str_radix(mask.trim(), 16)
-                .map_err(|_| error(number, format!("`{mask}` is not a hexadecimal mask")))?;
+                .map_err(|_| error(number, format!("`{}` is not a seed", sim::shorten(seed))))?;
+            let mask = u64::from_str_radix(mask.trim(), 16).map_err(|_| {
+                let mask = sim::shorten(mask);
+                error(number, format!("`{mask}` is not a hexadecimal mask"))
+            })?;
             if names.len() < 64 && mask >> names.len() != 0 {
                 return Err(error(
                     number,
@@ -290,10 +302,24 @@ pub(super) mod tests {
             ("service kv\nmarks a\n1\n", "expected `SEED MASK`"),
             ("service disk\n", "unknown service"),
             ("service kv\nmarks a\n", "no runs"),
+            ("marks a\n1 1\n", "line 2: a run before the `service` line"),
         ];
-        for (text, expected) in cases {
-            let error = Prior::parse(text, ServiceKind::Kv).expect_err(text);
-            assert!(error.to_string().contains(expected), "{text:?}: {error}");
+        let many = format!("service kv\nmarks{}\n1 1\n", " m".repeat(65));
+        let long = "9".repeat(5_000);
+        let long_line = format!("service kv\nmarks a\n{long}\n");
+        let long_seed = format!("service kv\nmarks a\n{long} 1\n");
+        let extra = [
+            (many.as_str(), "at most 64"),
+            (long_line.as_str(), "expected `SEED MASK`"),
+            (long_seed.as_str(), "is not a seed"),
+        ];
+        for (text, expected) in cases.into_iter().chain(extra) {
+            let error = Prior::parse(text, ServiceKind::Kv)
+                .expect_err(text)
+                .to_string();
+            assert!(error.contains(expected), "{text:?}: {error}");
+            // One short line, whatever the file held.
+            assert!(error.chars().count() < 160, "{error}");
         }
     }
 

@@ -40,6 +40,9 @@ enum Command {
     Shrink(cmd::shrink::ShrinkArgs),
     /// Coverage-guided exploration: swarm seeds and runs derived from those that reached rare
     /// marks; stops at the first failure with its replay command.
+    #[command(
+        override_usage = "raftsim explore --seeds A..B [OPTIONS]\n       raftsim explore --prior RESULTS --write-prior FILE [--service S]"
+    )]
     Explore(cmd::explore::ExploreArgs),
     /// Scripted scenarios (Raft paper figures, real bugs): `list`, or
     /// `run NAME|FILE [--mutant M]`.

@@ -37,9 +37,9 @@ pub enum Mark {
     /// A follower's ReadIndex came back above its own commit index: reading at its own commit
     /// index (`follower-local-read`) would have missed writes already committed.
     FollowerReadBehind,
-    /// A candidate holding the grants of half the voters, short of a majority, heard from a
-    /// leader of its own term: counting half as a quorum (`vote-half-quorum`) would have made
-    /// two leaders of one term.
+    /// A candidate holding the grants of half the voters (`len / 2` rounded down, at least one:
+    /// in three voters its own vote), short of a majority, heard from a leader of its own term:
+    /// counting half as a quorum (`vote-half-quorum`) would have made two leaders of one term.
     VoteLostAtHalf,
 }
 

@@ -183,9 +183,9 @@ pub struct Host {
     /// Client writes that reached this group's leader for a shard it was handing off (refused;
     /// taking them is `write-after-handoff`): the harness's `write-while-handing-off` mark.
     writes_while_handing_off: u64,
-    /// Client requests that reached this group's leader for a shard it was still pulling
-    /// (refused; serving them is `serve-before-install`): the harness's `request-while-pulling`
-    /// mark.
+    /// Client requests (retries too) that reached this group's leader for a shard it was still
+    /// pulling (serving them before the data arrives is `serve-before-install`): the harness's
+    /// `request-while-pulling` mark.
     requests_while_pulling: u64,
 }
 

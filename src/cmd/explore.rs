@@ -63,7 +63,12 @@ pub struct ExploreArgs {
     #[arg(long, conflicts_with = "prior")]
     pub no_prior: bool,
     /// Write the --prior campaign in the compact text form raftsim embeds, and exit.
-    #[arg(long, value_name = "FILE", requires = "prior", conflicts_with_all = ["compare", "seeds"])]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "prior",
+        conflicts_with_all = ["seeds", "mutants", "runs_max", "out", "compare", "windows", "jobs", "gate"]
+    )]
     pub write_prior: Option<PathBuf>,
     /// With --compare: exit 1 when the explorer misses a mutant in some window (CI's guard).
     #[arg(long, requires = "compare")]
@@ -263,6 +268,10 @@ fn write_prior(args: &ExploreArgs, out: &std::path::Path) -> anyhow::Result<Exit
     let (Some(path), Some(prior)) = (&args.prior, read_prior(args)?) else {
         anyhow::bail!("--write-prior needs --prior RESULTS");
     };
+    let same_file = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same_file(path, out) {
+        anyhow::bail!("--write-prior {} would overwrite --prior", out.display());
+    }
     let text = prior
         .to_text(args.service)
         .with_context(|| format!("--prior {}", path.display()))?;

@@ -5,9 +5,9 @@
 //! seeds, the explorer runs the one whose configuration most resembles those of runs that
 //! reached them (`direct`), and mutates runs that reached them most. Like a fuzzer's corpus,
 //! the runs that reached the rarest marks are the ones mutated most. Given a `Prior` (an
-//! earlier campaign of the correct code; the binary carries one per service, `prior`) it learns
-//! from that first, weighs more candidates and makes no derived runs: measured, directed fresh
-//! seeds then fail more often than they do.
+//! earlier campaign of the correct code; the binary carries one per service, `prior`) some of
+//! whose runs reached the bug's danger marks, it learns from that first, weighs more candidates
+//! and makes no derived runs: measured, directed fresh seeds then fail more often than they do.
 //!
 //! Every derived run is still a configuration and a fault schedule: a replay of it is bit for
 //! bit, and a failure is written as a seeded-run script (`raftsim scenario FILE`) that replays
@@ -105,7 +105,12 @@ pub fn explore(
         .map(|name| (name.to_string(), 0))
         .collect();
     let mut direction = Direction::new(&config.mutants, config.prior.as_deref());
-    let mut fresh_seeds = direct::Pool::new(config.seeds, config.prior.is_some());
+    // Hunting a bug with a prior, every run is a fresh seed (measured: runs derived from runs
+    // that passed fail less often), directed when the prior's runs reached the bug's danger
+    // marks, else in order. With no bug named there is no danger to steer to, and the explorer
+    // derives runs from those that reached rare marks, prior or not.
+    let fresh_only = config.prior.is_some() && !config.mutants.is_empty();
+    let mut fresh_seeds = direct::Pool::new(config.seeds, direction.learned_from_prior);
     let mut run = 0;
     // Mutations the cluster cannot take are tried again, but not forever.
     let mut attempts = 0;
@@ -113,7 +118,7 @@ pub fn explore(
         attempts += 1;
         // Fresh seeds until a run is kept, then mostly fresh seeds.
         let fresh = corpus.is_empty()
-            || (!fresh_seeds.is_empty() && (config.prior.is_some() || !rng.chance(DERIVED_SHARE)));
+            || (!fresh_seeds.is_empty() && (fresh_only || !rng.chance(DERIVED_SHARE)));
         let (seed, how, run_config, faults) = if fresh {
             let Some((seed, run_config)) = fresh_seeds.take(&direction.model, |seed| {
                 swarm::config_for(seed, Shape::Swarm, config.service, &config.mutants)
@@ -229,6 +234,8 @@ const DERIVED_SHARE: f64 = 0.1;
 struct Direction {
     danger_marks: Vec<&'static str>,
     model: direct::Model,
+    /// The model learned from a prior whose runs reached the danger marks.
+    learned_from_prior: bool,
 }
 
 impl Direction {
@@ -239,13 +246,13 @@ impl Direction {
             .collect();
         danger_marks.sort_unstable();
         danger_marks.dedup();
-        let model = match prior {
-            Some(prior) if !danger_marks.is_empty() => {
-                direct::Model::from_prior(prior, |marks| reaches(&danger_marks, marks))
-            }
-            _ => direct::Model::default(),
-        };
+        let is_danger = |marks: &[String]| reaches(&danger_marks, marks);
+        let prior = prior.filter(|prior| prior.runs().iter().any(|(_, marks)| is_danger(marks)));
+        let model = prior.map_or_else(direct::Model::default, |prior| {
+            direct::Model::from_prior(prior, is_danger)
+        });
         Self {
+            learned_from_prior: prior.is_some(),
             danger_marks,
             model,
         }

@@ -43,12 +43,33 @@ pub enum PriorError {
     NotSwarm { seed: u64 },
     #[error("the prior's runs reached {0} different marks; its text form holds at most 64")]
     TooManyMarks(usize),
+    #[error("the prior's mark `{0}` is not a mark name (lowercase letters, digits and dashes)")]
+    MarkName(String),
     #[error("prior line {line}: {message}")]
     Parse { line: usize, message: String },
 }
 
 /// The first line of a prior's text form.
 const HEADER: &str = "# raftsim explore prior";
+
+/// A digest of the configurations the runs' seeds draw: the text form records it, so a prior
+/// written before the swarm draw changed is refused instead of pairing its marks with other
+/// configurations.
+fn draw_digest(runs: &[(RunConfig, Vec<String>)]) -> u64 {
+    let configs: Vec<String> = runs
+        .iter()
+        .map(|(config, _)| serde_json::to_string(config).expect("a configuration serializes"))
+        .collect();
+    sim::trace::digest(&configs)
+}
+
+/// Whether `name` can stand in the text form's `marks` line.
+fn is_mark_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
 
 impl Prior {
     /// The prior of a campaign's result lines, every one a run of the correct code of `service`.
@@ -100,7 +121,7 @@ impl Prior {
 
     /// Whether `text` is a prior's text form rather than a campaign's result lines.
     pub fn is_text_form(text: &str) -> bool {
-        text.starts_with(HEADER)
+        text.trim_start_matches('\u{feff}').starts_with(HEADER)
     }
 
     /// Reads the text form `to_text` writes, for `service`.
@@ -108,14 +129,19 @@ impl Prior {
         let error = |line: usize, message: String| PriorError::Parse { line, message };
         let mut marks: Option<Vec<&str>> = None;
         let mut service_named = false;
+        let mut draw: Option<(usize, u64)> = None;
         let mut runs = Vec::new();
-        for (number, line) in text.lines().enumerate() {
+        for (number, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             let number = number + 1;
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            let again = |what: &str| error(number, format!("a second `{what}` line"));
             if let Some(name) = line.strip_prefix("service ") {
+                if service_named {
+                    return Err(again("service"));
+                }
                 let found: ServiceKind = name.parse().map_err(|e| error(number, format!("{e}")))?;
                 if found != service {
                     return Err(error(
@@ -126,10 +152,31 @@ impl Prior {
                 service_named = true;
                 continue;
             }
-            if let Some(names) = line.strip_prefix("marks") {
+            if let Some(digest) = line.strip_prefix("draw ") {
+                if draw.is_some() {
+                    return Err(again("draw"));
+                }
+                let digest = u64::from_str_radix(digest.trim(), 16).map_err(|_| {
+                    let digest = sim::shorten(digest);
+                    error(number, format!("`{digest}` is not a hexadecimal digest"))
+                })?;
+                draw = Some((number, digest));
+                continue;
+            }
+            if let Some(names) = line
+                .strip_prefix("marks")
+                .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+            {
+                if marks.is_some() {
+                    return Err(again("marks"));
+                }
                 let names: Vec<&str> = names.split_whitespace().collect();
                 if names.len() > 64 {
-                    return Err(PriorError::TooManyMarks(names.len()));
+                    return Err(error(number, format!("{} marks; at most 64", names.len())));
+                }
+                if let Some(name) = names.iter().find(|name| !is_mark_name(name)) {
+                    let name = sim::shorten(name);
+                    return Err(error(number, format!("`{name}` is not a mark name")));
                 }
                 marks = Some(names);
                 continue;
@@ -168,12 +215,23 @@ impl Prior {
         if runs.is_empty() {
             return Err(PriorError::Empty);
         }
+        let Some((line, digest)) = draw else {
+            return Err(error(1, "no `draw` line".to_string()));
+        };
+        if digest != draw_digest(&runs) {
+            return Err(error(
+                line,
+                "its seeds draw other configurations now (the swarm draw changed): write the prior again"
+                    .to_string(),
+            ));
+        }
         Ok(Self { runs })
     }
 
-    /// The text form: a header, the service, the marks reached by any run, then one line per
-    /// run, its seed and a hexadecimal mask of its marks. Every run must have been its seed's
-    /// swarm draw of the correct code, as the text names only the seed.
+    /// The text form: a header, the service, a digest of the configurations the seeds draw, the
+    /// marks reached by any run, then one line per run, its seed and a hexadecimal mask of its
+    /// marks. Every run must have been its seed's swarm draw of the correct code, as the text
+    /// names only the seed.
     pub fn to_text(&self, service: ServiceKind) -> Result<String, PriorError> {
         for (config, _) in &self.runs {
             if *config != swarm::config_for(config.seed, Shape::Swarm, service, &[]) {
@@ -190,10 +248,14 @@ impl Prior {
         if names.len() > 64 {
             return Err(PriorError::TooManyMarks(names.len()));
         }
+        if let Some(name) = names.iter().find(|name| !is_mark_name(name)) {
+            return Err(PriorError::MarkName(sim::shorten(name)));
+        }
         let mut text = format!(
             "{HEADER}: the marks each swarm seed of a correct-code campaign reached\n\
              # written by `raftsim explore --service {service} --prior RESULTS --write-prior FILE`\n\
-             service {service}\nmarks {}\n",
+             service {service}\ndraw {:016x}\nmarks {}\n",
+            draw_digest(&self.runs),
             names.join(" ")
         );
         for (config, marks) in &self.runs {
@@ -277,6 +339,11 @@ pub(super) mod tests {
         // Another service's prior, or a run that was not its seed's swarm draw, is refused.
         let error = Prior::parse(&text, ServiceKind::Sharded).expect_err("a kv prior");
         assert!(error.to_string().contains("line 3"), "{error}");
+        // A mark name the `marks` line could not hold.
+        let odd = Prior::from_results(&[result(draw(6), &["two leaders"])], ServiceKind::Kv)
+            .expect("a prior");
+        let error = odd.to_text(ServiceKind::Kv).expect_err("a space in a name");
+        assert!(error.to_string().contains("`two leaders`"), "{error}");
         let mut knob = draw(5);
         knob.raft.max_inflight_msgs += 1;
         let prior = Prior::from_results(&[result(knob, &[])], ServiceKind::Kv).expect("a prior");
@@ -302,7 +369,25 @@ pub(super) mod tests {
             ("service kv\nmarks a\n1\n", "expected `SEED MASK`"),
             ("service disk\n", "unknown service"),
             ("service kv\nmarks a\n", "no runs"),
+            ("service kv\nmarks a\n1 1\n", "line 1: no `draw` line"),
+            (
+                "service kv\ndraw 0\nmarks a\n1 1\n",
+                "line 2: its seeds draw other configurations now",
+            ),
+            (
+                "service kv\nmarks a\nmarks b\n",
+                "line 3: a second `marks` line",
+            ),
+            (
+                "service kv\nservice kv\n",
+                "line 2: a second `service` line",
+            ),
+            ("service kv\nmarks a B\n", "line 2: `B` is not a mark name"),
             ("marks a\n1 1\n", "line 2: a run before the `service` line"),
+            (
+                "service kv\nmarksa\n",
+                "line 2: a run before the `marks` line",
+            ),
         ];
         let many = format!("service kv\nmarks{}\n1 1\n", " m".repeat(65));
         let long = "9".repeat(5_000);

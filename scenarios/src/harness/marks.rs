@@ -45,7 +45,8 @@ pub enum HarnessMark {
     /// handing off (refused; taking it writes where the new owner never sees it).
     WriteWhileHandingOff,
     /// The sharded service: a client request reached a group's leader for a shard the group
-    /// was still pulling (refused; serving it answers from a shard whose data has not arrived).
+    /// was still pulling (as the leader had applied its log; refused if the data has still not
+    /// arrived when it applies, while serving it answers from a shard without its data).
     RequestWhilePulling,
 }
 

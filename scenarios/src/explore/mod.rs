@@ -4,10 +4,11 @@
 //! Each planted bug names the marks of the states it needs (`danger`); of the next few unused
 //! seeds, the explorer runs the one whose configuration most resembles those of runs that
 //! reached them (`direct`), and mutates runs that reached them most. Like a fuzzer's corpus,
-//! the runs that reached the rarest marks are the ones mutated most. Given a `Prior` (an
-//! earlier campaign of the correct code; the binary carries one per service, `prior`) some of
-//! whose runs reached the bug's danger marks, it learns from that first, weighs more candidates
-//! and makes no derived runs: measured, directed fresh seeds then fail more often than they do.
+//! the runs that reached the rarest marks are the ones mutated most. Hunting a bug with a
+//! `Prior` (an earlier campaign of the correct code; the binary carries one per service,
+//! `prior`) it makes no derived runs (measured: directed fresh seeds fail more often than they
+//! do) and, when some of the prior's runs reached the bug's danger marks, learns from it first
+//! and weighs more candidates.
 //!
 //! Every derived run is still a configuration and a fault schedule: a replay of it is bit for
 //! bit, and a failure is written as a seeded-run script (`raftsim scenario FILE`) that replays

@@ -244,7 +244,7 @@ fn read_prior(args: &ExploreArgs) -> anyhow::Result<Option<Arc<Prior>>> {
     let prior = if Prior::is_text_form(&text) {
         Prior::parse(&text, args.service).with_context(context)?
     } else {
-        let results = scenarios::campaign::output::read_results(path)?;
+        let results = scenarios::campaign::output::parse_results(&text, path)?;
         Prior::from_results(&results, args.service).with_context(context)?
     };
     Ok(Some(Arc::new(prior)))

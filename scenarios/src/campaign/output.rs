@@ -362,6 +362,11 @@ pub fn read_results(path: &Path) -> Result<Vec<SeedResult>, CampaignError> {
         path: path.to_path_buf(),
         error,
     })?;
+    parse_results(&text, path)
+}
+
+/// The result lines of `text`, read from `path` (named in errors); blank lines are skipped.
+pub fn parse_results(text: &str, path: &Path) -> Result<Vec<SeedResult>, CampaignError> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())

@@ -244,7 +244,8 @@ fn read_prior(args: &ExploreArgs) -> anyhow::Result<Option<Arc<Prior>>> {
     let prior = if Prior::is_text_form(&text) {
         Prior::parse(&text, args.service).with_context(context)?
     } else {
-        let results = scenarios::campaign::output::parse_results(&text, path)?;
+        let results =
+            scenarios::campaign::output::parse_results(&text, path).with_context(context)?;
         Prior::from_results(&results, args.service).with_context(context)?
     };
     Ok(Some(Arc::new(prior)))
@@ -284,8 +285,8 @@ fn write_prior(args: &ExploreArgs, out: &std::path::Path) -> anyhow::Result<Exit
 fn with_misses(mean: f64, searches: &[Option<u64>]) -> String {
     let missed = searches.iter().filter(|d| d.is_none()).count();
     if missed == 0 {
-        format!("{mean:.1}")
+        format!("{mean:.2}")
     } else {
-        format!("≥{mean:.1} ({missed} missed)")
+        format!("≥{mean:.2} ({missed} missed)")
     }
 }

@@ -211,13 +211,21 @@ mod tests {
     #[test]
     fn a_prior_directs_the_first_choice_and_widens_the_pool() {
         let (like, unlike) = with_and_without_figure8();
+        // Twenty runs, each its own seed, of the two configurations in turn.
         let runs: Vec<SeedResult> = (0..20)
             .map(|i| {
-                if i % 2 == 0 {
-                    result(like.clone(), &["figure8-danger"])
+                let (config, marks) = if i % 2 == 0 {
+                    (&like, "figure8-danger")
                 } else {
-                    result(unlike.clone(), &["late-delivery"])
-                }
+                    (&unlike, "late-delivery")
+                };
+                result(
+                    RunConfig {
+                        seed: i,
+                        ..config.clone()
+                    },
+                    &[marks],
+                )
             })
             .collect();
         let prior = Prior::from_results(&runs, ServiceKind::Kv).expect("a prior");

@@ -37,6 +37,8 @@ pub enum PriorError {
     },
     #[error("the prior holds no runs")]
     Empty,
+    #[error("the prior runs seed {0} twice")]
+    Duplicate(u64),
     #[error(
         "the prior's seed {seed} did not run its swarm configuration (another shape, engine or knob): its text form names seeds only"
     )]
@@ -75,8 +77,12 @@ impl Prior {
     /// The prior of a campaign's result lines, every one a run of the correct code of `service`.
     pub fn from_results(results: &[SeedResult], service: ServiceKind) -> Result<Self, PriorError> {
         let mut runs = Vec::with_capacity(results.len());
+        let mut seeds = BTreeSet::new();
         for result in results {
             let seed = result.seed;
+            if !seeds.insert(seed) {
+                return Err(PriorError::Duplicate(seed));
+            }
             if !result.config.mutants.is_empty() {
                 let mutants: Vec<String> = result
                     .config
@@ -131,7 +137,10 @@ impl Prior {
         let mut service_named = false;
         let mut draw: Option<(usize, u64)> = None;
         let mut runs = Vec::new();
-        for (number, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+        let mut seeds = BTreeSet::new();
+        // Lines end in LF, CRLF or a bare CR (an old Mac editor's): each counts once.
+        let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
+        for (number, line) in text.split(['\n', '\r']).enumerate() {
             let number = number + 1;
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -191,9 +200,15 @@ impl Prior {
                 let line = sim::shorten(line);
                 error(number, format!("expected `SEED MASK`, found `{line}`"))
             })?;
-            let seed: u64 = seed
-                .parse()
-                .map_err(|_| error(number, format!("`{}` is not a seed", sim::shorten(seed))))?;
+            let not_a_seed = || error(number, format!("`{}` is not a seed", sim::shorten(seed)));
+            // Digits only: Rust's integer parsing would take `+2` as well.
+            if !seed.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(not_a_seed());
+            }
+            let seed: u64 = seed.parse().map_err(|_| not_a_seed())?;
+            if !seeds.insert(seed) {
+                return Err(error(number, format!("seed {seed} a second time")));
+            }
             let mask = u64::from_str_radix(mask.trim(), 16).map_err(|_| {
                 let mask = sim::shorten(mask);
                 error(number, format!("`{mask}` is not a hexadecimal mask"))
@@ -322,6 +337,12 @@ pub(super) mod tests {
             "{error}"
         );
         assert!(Prior::from_results(&[], ServiceKind::Kv).is_err());
+        let error = Prior::from_results(
+            &[result(draw(2), &[]), result(draw(2), &[])],
+            ServiceKind::Kv,
+        )
+        .expect_err("a seed twice");
+        assert!(error.to_string().contains("runs seed 2 twice"), "{error}");
     }
 
     #[test]
@@ -387,6 +408,17 @@ pub(super) mod tests {
             (
                 "service kv\nmarksa\n",
                 "line 2: a run before the `marks` line",
+            ),
+            ("service kv\nmarks a\n+2 1\n", "line 3: `+2` is not a seed"),
+            (
+                "service kv\nmarks a\n2 1\n2 0\n",
+                "line 4: seed 2 a second time",
+            ),
+            // Bare carriage returns end lines too, and CRLF counts once.
+            ("service kv\rmarks a\rx 1\r", "line 3: `x` is not a seed"),
+            (
+                "service kv\r\nmarks a\r\nx 1\r\n",
+                "line 3: `x` is not a seed",
             ),
         ];
         let many = format!("service kv\nmarks{}\n1 1\n", " m".repeat(65));

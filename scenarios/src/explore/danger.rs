@@ -76,8 +76,11 @@ fn shard_danger_marks(mutant: shardkv::Mutant) -> Vec<&'static str> {
         M::WriteAfterHandoff => &[HarnessMark::WriteWhileHandingOff],
         // A request for a shard its group is still pulling.
         M::ServeBeforeInstall => &[HarnessMark::RequestWhilePulling],
-        // Any migration with clients busy reaches it.
-        M::ConfigBeforeMigration => &[],
+        // A group that moves on mid-migration serves the shards it was still pulling from an
+        // empty store: harm needs requests for them while they are pulled. Nearly every run
+        // reaches the mark, so it steers little (issue 16: 1.28 runs against swarm's 1.35 over
+        // 500 windows).
+        M::ConfigBeforeMigration => &[HarnessMark::RequestWhilePulling],
     };
     marks.iter().map(|mark| mark.name()).collect()
 }

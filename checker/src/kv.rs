@@ -5,8 +5,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use indexmap::IndexSet;
+
 use crate::history::Operation;
-use crate::model::{Model, Partition, Sets, quote};
+use crate::memo::FxBuildHasher;
+use crate::model::{Model, Partition, Sets, StateMerge, quote};
 
 /// A KV operation. Every operation touches exactly one key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,6 +160,13 @@ impl Model for KvModel {
         }
     }
 
+    fn state_merge(
+        &self,
+        operations: &[(&KvInput, Option<&KvOutput>)],
+    ) -> Option<Box<dyn StateMerge<Arc<str>>>> {
+        UnreadValues::new(operations).map(|merge| Box::new(merge) as Box<dyn StateMerge<_>>)
+    }
+
     fn validate(&self, input: &KvInput, output: &KvOutput) -> Result<(), String> {
         let fits = matches!(
             (input, output),
@@ -199,6 +209,140 @@ impl Model for KvModel {
 
     fn describe_state(&self, state: &Arc<str>) -> String {
         quote(state)
+    }
+}
+
+/// Work allowed to find the unread values of a partition: bytes of compared values times the
+/// number of distinct lengths of written values. Past it no states are merged.
+const UNREAD_WORK_MAX: usize = 1 << 27;
+
+/// Merges every value that contains an *unread* value into one.
+///
+/// A value is unread when it is a non-empty value some operation writes (put, append, or a
+/// swap's new value) and it is no substring of anything a value is compared with: the output of
+/// a read, the expected value of a swap (returned or not). A state `s` that contains an unread
+/// value `u` is *tainted*, and all tainted states behave alike under every operation of the
+/// partition: a read returns a value without `u`, so it cannot return `s`; a swap expects a
+/// value without `u`, so it never swaps on `s` and a failed swap always may; an append keeps `u`
+/// in the value; a put forgets `s`. So every operation is possible on one tainted state iff it
+/// is on any other, and it leads to tainted states, or to the same value, from both: "tainted or
+/// equal" is a bisimulation (the contract of `StateMerge`), and any tainted state may stand for
+/// the others. The pruning hooks stay correct too: a tainted state is a state of the model, no
+/// prefix of any read or swap's pinned value, and never the empty initial value.
+///
+/// Unread values are found with a substring test, not by trusting that values are unique: a
+/// value that occurs inside any read or expected value, even by coincidence, is not unread.
+///
+/// Why it matters: a write that timed out and was never read (indefinite) can be linearized
+/// anywhere after its call, and each place leaves a different value until a put overwrites it.
+/// Without merging, the search tries those values in every combination with the other unread
+/// writes; with it, they are one state, and the rule that an optional operation which changes
+/// nothing is not linearized skips every unread append made on a tainted state.
+struct UnreadValues {
+    values: IndexSet<Box<[u8]>, FxBuildHasher>,
+    /// The smallest unread value: the state that stands for every tainted one.
+    representative: Arc<str>,
+}
+
+impl UnreadValues {
+    fn new(operations: &[(&KvInput, Option<&KvOutput>)]) -> Option<UnreadValues> {
+        let mut written: Vec<&str> = Vec::new();
+        let mut compared: Vec<&str> = Vec::new();
+        for (input, output) in operations {
+            match (input, output) {
+                (KvInput::Get { .. }, Some(KvOutput::Value(value))) => compared.push(value),
+                (KvInput::Get { .. }, _) => {}
+                (KvInput::Put { value, .. } | KvInput::Append { value, .. }, _) => {
+                    written.push(value);
+                }
+                (KvInput::Cas { expected, new, .. }, _) => {
+                    compared.push(expected);
+                    written.push(new);
+                }
+            }
+        }
+        written.retain(|value| !value.is_empty());
+        written.sort_unstable();
+        written.dedup();
+        compared.sort_unstable();
+        compared.dedup();
+        let mut lengths: Vec<usize> = written.iter().map(|value| value.len()).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        let mut first_bytes = [false; 256];
+        for value in &written {
+            first_bytes[usize::from(value.as_bytes()[0])] = true;
+        }
+        // A value that is a prefix of another (reads of a value that appends keep growing) has
+        // no substring the longer one lacks; in byte order, the next value starts with it if any
+        // value does.
+        let widest: Vec<&str> = compared
+            .iter()
+            .zip(compared.iter().skip(1).map(Some).chain([None]))
+            .filter(|(value, next)| !next.is_some_and(|next| next.starts_with(*value)))
+            .map(|(value, _)| *value)
+            .collect();
+        let compared_bytes: usize = widest.iter().map(|value| value.len()).sum();
+        if compared_bytes.saturating_mul(lengths.len()) > UNREAD_WORK_MAX {
+            return None;
+        }
+        let mut values: IndexSet<Box<[u8]>, FxBuildHasher> = written
+            .iter()
+            .map(|value| Box::from(value.as_bytes()))
+            .collect();
+        for value in &widest {
+            let bytes = value.as_bytes();
+            for start in 0..bytes.len() {
+                if !first_bytes[usize::from(bytes[start])] {
+                    continue;
+                }
+                for &length in lengths
+                    .iter()
+                    .take_while(|&&length| start + length <= bytes.len())
+                {
+                    values.swap_remove(&bytes[start..start + length]);
+                }
+            }
+        }
+        let representative = written
+            .iter()
+            .find(|value| values.contains(value.as_bytes()))
+            .map(|value| Arc::from(*value))?;
+        Some(UnreadValues {
+            values,
+            representative,
+        })
+    }
+}
+
+impl StateMerge<Arc<str>> for UnreadValues {
+    // Finds the unread values an operation brings in whole (an append's value, a put's or a
+    // swap's new value) and the representative extended by appends: the tainted states a
+    // search meets. A tainted state not found stays as it is, which is also allowed.
+    fn canonical(&self, before: &Arc<str>, after: Arc<str>) -> Arc<str> {
+        if Arc::ptr_eq(before, &after) {
+            return after;
+        }
+        let bytes = after.as_bytes();
+        let tainted = bytes.starts_with(self.representative.as_bytes())
+            || match bytes.strip_prefix(before.as_bytes()) {
+                Some(appended) => self.values.contains(appended),
+                None => self.values.contains(bytes),
+            };
+        if tainted {
+            self.representative.clone()
+        } else {
+            after
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let values: usize = self
+            .values
+            .iter()
+            .map(|value| value.len() + 3 * std::mem::size_of::<usize>())
+            .sum();
+        values + self.representative.len()
     }
 }
 
@@ -318,6 +462,91 @@ mod tests {
         assert!(model.state_heap_bytes(&state) >= 3);
         let shared = state.clone();
         assert_eq!(model.state_heap_bytes(&shared), 0);
+    }
+
+    fn unread_values(operations: &[(KvInput, Option<KvOutput>)]) -> Option<UnreadValues> {
+        let pairs: Vec<(&KvInput, Option<&KvOutput>)> = operations
+            .iter()
+            .map(|(input, output)| (input, output.as_ref()))
+            .collect();
+        UnreadValues::new(&pairs)
+    }
+
+    fn put(text: &str) -> KvInput {
+        KvInput::Put {
+            key: "k".into(),
+            value: text.into(),
+        }
+    }
+
+    fn append(text: &str) -> KvInput {
+        KvInput::Append {
+            key: "k".into(),
+            value: text.into(),
+        }
+    }
+
+    fn read(text: &str) -> (KvInput, Option<KvOutput>) {
+        (get("k"), Some(KvOutput::Value(text.into())))
+    }
+
+    #[test]
+    fn unread_means_no_substring_of_any_read_or_expected_value() {
+        let swap = KvInput::Cas {
+            key: "k".into(),
+            expected: "xnx".into(),
+            new: "n".into(),
+        };
+        let operations = vec![
+            (put("p1"), Some(KvOutput::Written)),
+            (append("a2;"), None),
+            (append("zz"), None),
+            (append(""), None),
+            (swap, Some(KvOutput::Cas(false))),
+            // Read only inside a longer value, and only once: still read.
+            read("p1a2;"),
+        ];
+        let unread = unread_values(&operations).expect("zz is unread");
+        let values: Vec<&[u8]> = unread.values.iter().map(|value| &value[..]).collect();
+        assert_eq!(values, vec![b"zz".as_slice()]);
+        assert_eq!(&*unread.representative, "zz");
+        // Every written value read somewhere: nothing to merge.
+        let operations = vec![(put("p1"), None), (append("zz"), None), read("p1zz")];
+        assert!(unread_values(&operations).is_none());
+    }
+
+    #[test]
+    fn states_with_an_unread_value_merge_into_the_representative() {
+        let operations = vec![
+            (put("p1"), None),
+            (put("q"), None),
+            (append("a2;"), None),
+            (append("zz"), None),
+            read("p1a2;"),
+            read("q"),
+        ];
+        let unread = unread_values(&operations).expect("zz is unread");
+        let merge: &dyn StateMerge<Arc<str>> = &unread;
+        let representative = value("zz");
+        // An unread append, an unread put, anything appended to the representative.
+        assert_eq!(merge.canonical(&value("p1"), value("p1zz")), representative);
+        assert_eq!(
+            merge.canonical(&value("p1a2;"), value("zz")),
+            representative
+        );
+        assert_eq!(
+            merge.canonical(&representative, value("zza2;")),
+            representative
+        );
+        // Read values stay apart, including a put after a tainted state.
+        assert_eq!(
+            merge.canonical(&value("p1"), value("p1a2;")),
+            value("p1a2;")
+        );
+        assert_eq!(merge.canonical(&representative, value("q")), value("q"));
+        // A state kept as it was (a read) is returned as it is.
+        let kept = value("p1");
+        assert!(Arc::ptr_eq(&merge.canonical(&kept, kept.clone()), &kept));
     }
 
     #[test]

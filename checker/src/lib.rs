@@ -4,8 +4,8 @@
 //!
 //! Module map:
 //! - `history`: `Operation`, `Outcome` (returned / failed / indefinite), `History`, real-time order.
-//! - `model`: the `Model` trait (sequential specification, partitions); `kv` and `register`
-//!   are the built-in models.
+//! - `model`: the `Model` trait (sequential specification, partitions) and `StateMerge` (states
+//!   a partition cannot tell apart); `kv` and `register` are the built-in models.
 //! - `memo`: the explored (linearized set, state) pairs, as frontier and window with a Zobrist
 //!   hash, and the bytes they hold.
 //! - `pins`: pruning of states in which a read can no longer be served (`Model::pinned_value`),
@@ -61,5 +61,5 @@ pub use history::{
 };
 pub use kv::{KvInput, KvModel, KvOutput};
 pub use memo::{FxBuildHasher, FxHasher};
-pub use model::{Model, Partition, Sets};
+pub use model::{Model, Partition, Sets, StateMerge};
 pub use register::{RegisterInput, RegisterModel, RegisterOutput};

@@ -111,6 +111,16 @@ pub trait Model: Sync {
         true
     }
 
+    /// Merging of states, off by default: a [`StateMerge`] for one partition, given each of its
+    /// searched operations as (input, output; `None` when indefinite). The merge may only map a
+    /// state to one that every operation of the partition treats alike (see [`StateMerge`]).
+    fn state_merge(
+        &self,
+        _operations: &[(&Self::Input, Option<&Self::Output>)],
+    ) -> Option<Box<dyn StateMerge<Self::State>>> {
+        None
+    }
+
     /// Heap bytes that `state` holds and no other live state shares, for the memory budget.
     fn state_heap_bytes(&self, _state: &Self::State) -> usize {
         0
@@ -142,6 +152,25 @@ pub trait Model: Sync {
             Outcome::Indefinite => format!("{input} -> ?"),
         }
     }
+}
+
+/// States of one partition that none of its operations can tell apart, mapped to one of them.
+///
+/// Contract: `canonical(before, after)` returns `after` or a state *equivalent* to it, where
+/// equivalence is a bisimulation over the partition's operations: for every operation and every
+/// output (or none, when indefinite), stepping from two equivalent states is `None` from both,
+/// or leads to equivalent states. Then the operations that can still be linearized in some order
+/// from a state are the same from any state equivalent to it, so searching over the states
+/// `canonical` returns gives the verdict the plain search would: every path of the one has a
+/// path of the other through equivalent states. What changes is that the memo meets more pairs
+/// twice, and an optional operation that leads to the state it started from (as merged) is not
+/// taken. A merge may leave equivalent states apart (it is then only slower). `before` is the
+/// state `after` was stepped from, as `canonical` returned it, a hint for an incremental check.
+pub trait StateMerge<S>: Send + Sync {
+    fn canonical(&self, before: &S, after: S) -> S;
+
+    /// Heap bytes held, for the memory budget.
+    fn heap_bytes(&self) -> usize;
 }
 
 /// Quotes a string the way Rust's `Debug` does, so that keys and values with spaces, quotes or

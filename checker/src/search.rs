@@ -11,6 +11,11 @@
 //! since leaving it out is the same linearization. The search succeeds when every operation that
 //! is not optional is linearized.
 //!
+//! States that no operation of the partition can tell apart are merged as the search steps
+//! (`Model::state_merge`; for kv, every value that contains a written value nobody read): the
+//! merged states accept the same operations, so the verdict stands, while the memo meets more
+//! pairs twice and an optional operation that only moves between merged states changes nothing.
+//!
 //! The memo (`memo`) holds each pair in a few bytes plus the operations in flight, not a bitset
 //! over the partition. Pruning (`pins`, `Model::pinned_value`): a read of `v` can only run where
 //! the state allows `v`. Once every operation that could bring the state back to `v` is
@@ -27,7 +32,7 @@
 use std::mem::size_of;
 
 use crate::memo::{LinearizedSet, Memo};
-use crate::model::{Model, SearchOperation};
+use crate::model::{Model, SearchOperation, StateMerge};
 use crate::pins::Pins;
 
 /// Deterministic limits on one search.
@@ -283,6 +288,8 @@ struct Search<'o, 'a, M: Model> {
     budget: SearchBudget,
     list: EntryList,
     pins: Pins<'a>,
+    /// States no operation of the partition can tell apart, merged (`Model::state_merge`).
+    merge: Option<Box<dyn StateMerge<M::State>>>,
     linearized: LinearizedSet,
     memo: Memo<M::State>,
     state: M::State,
@@ -304,8 +311,14 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
         let pins = Pins::new(model, operations);
         let linearized = LinearizedSet::new(list.ranks(operations.len()));
         let count = operations.len();
+        let pairs: Vec<(&M::Input, Option<&M::Output>)> = operations
+            .iter()
+            .map(|operation| (operation.input, operation.output))
+            .collect();
+        let merge = model.state_merge(&pairs);
         let fixed_bytes = list.bytes()
             + pins.bytes()
+            + merge.as_ref().map_or(0, |merge| merge.heap_bytes())
             + count * (size_of::<bool>() + size_of::<u32>())
             + count * size_of::<(usize, M::State)>()
             + count * size_of::<usize>();
@@ -315,6 +328,7 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             budget,
             list,
             pins,
+            merge,
             linearized,
             memo: Memo::new(),
             state: model.init(),
@@ -381,11 +395,15 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
         else {
             return Ok(self.list.next[entry]);
         };
+        let next_state = match &self.merge {
+            Some(merge) => merge.canonical(&self.state, next_state),
+            None => next_state,
+        };
         if operation.optional && next_state == self.state {
             // An optional operation that changes nothing here (an indefinite compare-and-set
-            // that fails, a put of the value already held) may as well not have happened: any
-            // linearization with it here is one without it. Taking it would only multiply the
-            // memo's sets by every subset of such operations.
+            // that fails, a put of the value already held, an unread append to a merged state)
+            // may as well not have happened: any linearization with it here is one without it.
+            // Taking it would only multiply the memo's sets by every subset of such operations.
             return Ok(self.list.next[entry]);
         }
         match self.advance(index, &next_state)? {

@@ -6,3 +6,4 @@ mod formats;
 mod histories;
 mod property;
 mod pruning;
+mod unread;

@@ -1,11 +1,14 @@
 //! The pruning of `Model::pins` never changes a verdict: the KV model against the same model
 //! with the pruning hooks left at their defaults (off), on generated histories with indefinite
 //! operations and stale reads (a read given the value of another read of its key), which are
-//! harder to refute than a value never written.
+//! harder to refute than a value never written. The merging of states that contain an unread
+//! value (`Model::state_merge`) is checked the same way, against the KV model without it.
 
 use checker::generate::{KvGenOptions, SplitMix64, kv_history};
+use std::borrow::Cow;
+
 use checker::{
-    KvInput, KvModel, KvOperation, KvOutput, Model, Operation, Options, Outcome, Partition,
+    KvInput, KvModel, KvOperation, KvOutput, Model, Operation, Options, Outcome, Partition, Sets,
     Verdict, check_kv, check_model,
 };
 
@@ -36,6 +39,56 @@ impl Model for Unpruned {
 
     fn is_read_only(&self, input: &KvInput) -> bool {
         KvModel.is_read_only(input)
+    }
+}
+
+/// `KvModel` with its pruning hooks but without merging states.
+struct Unmerged;
+
+impl Model for Unmerged {
+    type Input = KvInput;
+    type Output = KvOutput;
+    type State = <KvModel as Model>::State;
+
+    fn init(&self) -> Self::State {
+        KvModel.init()
+    }
+
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &KvInput,
+        output: Option<&KvOutput>,
+    ) -> Option<Self::State> {
+        KvModel.step(state, input, output)
+    }
+
+    fn partition(&self, operations: &[Operation<KvInput, KvOutput>]) -> Vec<Partition> {
+        KvModel.partition(operations)
+    }
+
+    fn is_read_only(&self, input: &KvInput) -> bool {
+        KvModel.is_read_only(input)
+    }
+
+    fn pinned_value<'a>(&self, input: &'a KvInput, output: &'a KvOutput) -> Option<Cow<'a, [u8]>> {
+        KvModel.pinned_value(input, output)
+    }
+
+    fn sets<'a>(&self, input: &'a KvInput) -> Sets<'a> {
+        KvModel.sets(input)
+    }
+
+    fn can_reach(&self, state: &Self::State, value: &[u8]) -> bool {
+        KvModel.can_reach(state, value)
+    }
+
+    fn only_from_initial(&self, input: &KvInput) -> bool {
+        KvModel.only_from_initial(input)
+    }
+
+    fn restores_initial(&self, input: &KvInput) -> bool {
+        KvModel.restores_initial(input)
     }
 }
 
@@ -73,6 +126,7 @@ fn pruning_never_changes_a_verdict() {
         ..Options::default()
     };
     let (mut ok, mut illegal, mut saved) = (0, 0, 0);
+    let (mut merged_steps, mut unmerged_steps) = (0, 0);
     for seed in 0..400u64 {
         let generator = KvGenOptions {
             seed,
@@ -87,9 +141,17 @@ fn pruning_never_changes_a_verdict() {
         for _ in 0..seed % 3 {
             make_one_read_stale(&mut operations, &mut random);
         }
-        let pruned = check_kv(&operations, &options);
+        let merged = check_kv(&operations, &options);
+        let pruned = check_model(&Unmerged, &operations, &options);
         let plain = check_model(&Unpruned, &operations, &options);
+        assert_eq!(merged.verdict, pruned.verdict, "seed {seed}");
         assert_eq!(pruned.verdict, plain.verdict, "seed {seed}");
+        for (with, without) in merged.partitions.iter().zip(&pruned.partitions) {
+            assert_eq!(with.verdict, without.verdict, "seed {seed} {}", with.label);
+            // Merging changes which subtrees the memo cuts, so it may take more steps or fewer.
+            merged_steps += with.steps;
+            unmerged_steps += without.steps;
+        }
         for (with, without) in pruned.partitions.iter().zip(&plain.partitions) {
             assert_eq!(with.verdict, without.verdict, "seed {seed} {}", with.label);
             // Pruning only cuts subtrees the plain search walks through in vain.
@@ -102,6 +164,9 @@ fn pruning_never_changes_a_verdict() {
             Verdict::Unknown { reason } => panic!("seed {seed}: {reason}"),
         }
     }
-    eprintln!("ok {ok}, illegal {illegal}, steps saved {saved}");
+    eprintln!(
+        "ok {ok}, illegal {illegal}, steps saved {saved}; \
+         steps with merging {merged_steps}, without {unmerged_steps}"
+    );
     assert!(ok > 100 && illegal > 100, "ok {ok}, illegal {illegal}");
 }

@@ -119,6 +119,17 @@ impl Model for KvModel {
         matches!(input, KvInput::Get { .. })
     }
 
+    // A failed swap saw a value other than the one it expected and changed nothing; a swap or
+    // an append that sets the value it found, or appends nothing, keeps it too.
+    fn keeps_state(&self, input: &KvInput, output: &KvOutput) -> bool {
+        match (input, output) {
+            (KvInput::Get { .. }, _) | (KvInput::Cas { .. }, KvOutput::Cas(false)) => true,
+            (KvInput::Cas { expected, new, .. }, KvOutput::Cas(true)) => expected == new,
+            (KvInput::Append { value, .. }, _) => value.is_empty(),
+            _ => false,
+        }
+    }
+
     // A value only grows by appends, so a state that is not a prefix of the value a read needs
     // stays so until a put or a swap sets the key to a prefix of that value.
     fn pinned_value<'a>(&self, input: &'a KvInput, output: &'a KvOutput) -> Option<Cow<'a, [u8]>> {

@@ -65,6 +65,14 @@ pub trait Model: Sync {
         false
     }
 
+    /// True when `input`, returning `output`, leaves every state it can return that from as
+    /// it is (a read; a compare-and-set that failed). The search then linearizes such an
+    /// operation as soon as it may, and tries no later place for it: see `search`. `false` is
+    /// always safe; the default, `is_read_only`, is right for any model.
+    fn keeps_state(&self, input: &Self::Input, _output: &Self::Output) -> bool {
+        self.is_read_only(input)
+    }
+
     /// Pruning, off by default: the value the state must hold for `input` to return `output`,
     /// when there is exactly one (a read of a value, a successful compare-and-set), as bytes.
     /// For such a *pinned* operation `P` the search keeps count of the operations not yet

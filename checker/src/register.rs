@@ -102,6 +102,17 @@ impl Model for RegisterModel {
         matches!(input, RegisterInput::Read)
     }
 
+    // A failed swap saw another value and changed nothing; so does a swap of a value for itself.
+    fn keeps_state(&self, input: &RegisterInput, output: &RegisterOutput) -> bool {
+        match (input, output) {
+            (RegisterInput::Read, _) | (RegisterInput::Cas { .. }, RegisterOutput::Cas(false)) => {
+                true
+            }
+            (RegisterInput::Cas { expected, new }, RegisterOutput::Cas(true)) => expected == new,
+            _ => false,
+        }
+    }
+
     // Only a write or a swap of the very value a read needs can make it readable again. Values
     // are encoded so that only equal values are prefixes of each other.
     fn pinned_value<'a>(

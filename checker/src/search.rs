@@ -16,6 +16,23 @@
 //! merged states accept the same operations, so the verdict stands, while the memo meets more
 //! pairs twice and an optional operation that only moves between merged states changes nothing.
 //!
+//! An operation that never changes the state (`Model::keeps_state`: a read, a failed swap) and
+//! that the walk reaches at its call while the state allows it is linearized right there, and
+//! no later place is tried for it: if that fails, the whole point fails and the search
+//! backtracks past it at once. Sound because any linearization of the rest that places such an
+//! operation `R` later is still one with `R` moved first: `R` is allowed in the current state
+//! and leaves it as it is, and it also left the state as it was where it stood, so every other
+//! operation sees the states it saw; and the walk reaching `R`'s call means every operation that
+//! returned before `R` was called is already lifted, so no real-time order is broken. So the
+//! point has a linearization iff the one after `R` has, and when that one fails (searched out,
+//! met in the memo, or a dead end by pins: each only ever cuts points without a linearization)
+//! the search undoes the operation below `R` too, and the one below that while it was greedy as
+//! well. On merged states the same holds, the merge being a bisimulation. Only operations that
+//! keep *every* state they are allowed in qualify: a put of the value held keeps this state but
+//! may be needed later to restore it. Without the rule, each of the dozens of reads and failed
+//! swaps in flight at a time is tried at every later place, and the memo meets every such
+//! placement as a new set.
+//!
 //! The memo (`memo`) holds each pair in a few bytes plus the operations in flight, not a bitset
 //! over the partition. Pruning (`pins`, `Model::pinned_value`): a read of `v` can only run where
 //! the state allows `v`. Once every operation that could bring the state back to `v` is
@@ -297,6 +314,11 @@ struct Search<'o, 'a, M: Model> {
     initial: M::State,
     /// Call entries linearized so far, each with the state before it.
     stack: Vec<(usize, M::State)>,
+    /// Per stack entry: it was linearized greedily (see the module comment), so once it is
+    /// undone the point below it has failed as a whole.
+    greedy: Vec<bool>,
+    /// Per operation: it may be linearized greedily (`Model::keeps_state`, not optional).
+    keeps_state: Vec<bool>,
     deepest: DeepestTracker,
     remaining_definite: usize,
     steps: u64,
@@ -316,11 +338,20 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             .map(|operation| (operation.input, operation.output))
             .collect();
         let merge = model.state_merge(&pairs);
+        let keeps_state: Vec<bool> = operations
+            .iter()
+            .map(|operation| {
+                !operation.optional
+                    && operation
+                        .output
+                        .is_some_and(|output| model.keeps_state(operation.input, output))
+            })
+            .collect();
         let fixed_bytes = list.bytes()
             + pins.bytes()
             + merge.as_ref().map_or(0, |merge| merge.heap_bytes())
             + count * (size_of::<bool>() + size_of::<u32>())
-            + count * size_of::<(usize, M::State)>()
+            + count * (size_of::<(usize, M::State)>() + 2 * size_of::<bool>())
             + count * size_of::<usize>();
         Search {
             model,
@@ -334,6 +365,8 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             state: model.init(),
             initial: model.init(),
             stack: Vec::with_capacity(count),
+            greedy: Vec::with_capacity(count),
+            keeps_state,
             deepest: DeepestTracker::default(),
             remaining_definite: operations.iter().filter(|op| !op.optional).count(),
             steps: 0,
@@ -385,15 +418,15 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
     }
 
     /// At a call entry: linearize its operation now if the model and the memo allow it.
-    /// Returns the next entry to visit.
-    fn at_call(&mut self, entry: usize) -> Result<usize, SearchVerdict> {
+    /// Returns the next entry to visit, or `None` when there is nothing left to backtrack.
+    fn at_call(&mut self, entry: usize) -> Result<Option<usize>, SearchVerdict> {
         let index = self.list.operation[entry];
         let operation = &self.operations[index];
         let Some(next_state) = self
             .model
             .step(&self.state, operation.input, operation.output)
         else {
-            return Ok(self.list.next[entry]);
+            return Ok(Some(self.list.next[entry]));
         };
         let next_state = match &self.merge {
             Some(merge) => merge.canonical(&self.state, next_state),
@@ -404,17 +437,20 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             // that fails, a put of the value already held, an unread append to a merged state)
             // may as well not have happened: any linearization with it here is one without it.
             // Taking it would only multiply the memo's sets by every subset of such operations.
-            return Ok(self.list.next[entry]);
+            return Ok(Some(self.list.next[entry]));
         }
+        // Allowed here and keeping the state: here or nowhere (see the module comment).
+        let greedy = self.keeps_state[index];
         match self.advance(index, &next_state)? {
             Advance::Taken => {
                 let previous = std::mem::replace(&mut self.state, next_state);
                 self.stack.push((entry, previous));
+                self.greedy.push(greedy);
                 self.list.lift(entry);
                 if !operation.optional {
                     self.remaining_definite -= 1;
                 }
-                return Ok(self.list.first);
+                return Ok(Some(self.list.first));
             }
             Advance::Seen => {}
             Advance::DeadEnd(stranded) => {
@@ -426,7 +462,33 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
                 }
             }
         }
-        Ok(self.list.next[entry])
+        if greedy {
+            return Ok(self.backtrack());
+        }
+        Ok(Some(self.list.next[entry]))
+    }
+
+    /// Undoes the last linearized operation, and the one below it for as long as the undone one
+    /// was greedy (its failure is that of the point it was taken at). Returns the entry after
+    /// the last one undone, or `None` when there is nothing left to undo.
+    fn backtrack(&mut self) -> Option<usize> {
+        loop {
+            let (call, previous_state) = self.stack.pop()?;
+            let greedy = self.greedy.pop().expect("a flag per stack entry");
+            self.deepest.popped(self.stack.len());
+            let undone = self.list.operation[call];
+            self.pins.give_back(undone, &self.linearized);
+            self.linearized.remove(undone);
+            self.pins.restore(undone);
+            self.state = previous_state;
+            self.list.unlift(call);
+            if !self.operations[undone].optional {
+                self.remaining_definite += 1;
+            }
+            if !greedy {
+                return Some(self.list.next[call]);
+            }
+        }
     }
 
     /// At a return entry: an optional operation is decided never to have happened; any other
@@ -441,6 +503,7 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             let state = self.state.clone();
             if let Advance::Taken = self.advance(index, &state)? {
                 self.stack.push((call, state));
+                self.greedy.push(false);
                 self.list.lift(call);
                 return Ok(Some(self.list.first));
             }
@@ -449,20 +512,7 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             self.deepest
                 .save(&self.stack, &self.list.operation, None, index);
         }
-        let Some((call, previous_state)) = self.stack.pop() else {
-            return Ok(None);
-        };
-        self.deepest.popped(self.stack.len());
-        let undone = self.list.operation[call];
-        self.pins.give_back(undone, &self.linearized);
-        self.linearized.remove(undone);
-        self.pins.restore(undone);
-        self.state = previous_state;
-        self.list.unlift(call);
-        if !self.operations[undone].optional {
-            self.remaining_definite += 1;
-        }
-        Ok(Some(self.list.next[call]))
+        Ok(self.backtrack())
     }
 
     fn run(&mut self) -> SearchVerdict {
@@ -496,7 +546,7 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
                 self.remaining_definite
             );
             let next = if self.list.is_call[entry] {
-                self.at_call(entry).map(Some)
+                self.at_call(entry)
             } else {
                 self.at_return(entry)
             };

@@ -4,6 +4,7 @@ mod brute;
 mod cases;
 mod formats;
 mod histories;
+mod keeps_state;
 mod property;
 mod pruning;
 mod unread;

@@ -4,56 +4,9 @@
 //! an operation greedily because it keeps *this* state, undoing too little or too much once a
 //! greedy one fails. Each verdict is also the brute-force oracle's.
 
-use checker::{KvInput, KvOutput, Operation, Options, Verdict, check_kv};
+use checker::{Options, Verdict};
 
-use crate::brute;
-
-type KvOperation = Operation<KvInput, KvOutput>;
-
-fn put(value: &str, call: u64, return_time: u64) -> KvOperation {
-    let input = KvInput::Put {
-        key: "k".into(),
-        value: value.into(),
-    };
-    Operation::returned(1, input, KvOutput::Written, call, return_time)
-}
-
-fn append(value: &str, call: u64, return_time: u64) -> KvOperation {
-    let input = KvInput::Append {
-        key: "k".into(),
-        value: value.into(),
-    };
-    Operation::returned(2, input, KvOutput::Written, call, return_time)
-}
-
-fn get(value: &str, call: u64, return_time: u64) -> KvOperation {
-    let input = KvInput::Get { key: "k".into() };
-    Operation::returned(3, input, KvOutput::Value(value.into()), call, return_time)
-}
-
-fn cas(expected: &str, new: &str, swapped: bool, call: u64, return_time: u64) -> KvOperation {
-    let input = KvInput::Cas {
-        key: "k".into(),
-        expected: expected.into(),
-        new: new.into(),
-    };
-    Operation::returned(4, input, KvOutput::Cas(swapped), call, return_time)
-}
-
-/// Checks `operations` and asserts the verdict, which must also be the oracle's.
-fn assert_verdict(operations: &[KvOperation], expected: Verdict) {
-    let expected_linearizable = expected == Verdict::Ok;
-    assert_eq!(
-        brute::kv(operations),
-        expected_linearizable,
-        "the oracle disagrees with the test: {operations:#?}"
-    );
-    assert_eq!(
-        check_kv(operations, &Options::default()).verdict,
-        expected,
-        "{operations:#?}"
-    );
-}
+use crate::small::{append, assert_verdict, cas, get, put};
 
 #[test]
 fn a_put_of_the_value_held_is_not_taken_greedily() {

@@ -7,4 +7,5 @@ mod histories;
 mod keeps_state;
 mod property;
 mod pruning;
+mod small;
 mod unread;

@@ -314,10 +314,8 @@ struct Search<'o, 'a, M: Model> {
     initial: M::State,
     /// Call entries linearized so far, each with the state before it.
     stack: Vec<(usize, M::State)>,
-    /// Per stack entry: it was linearized greedily (see the module comment), so once it is
-    /// undone the point below it has failed as a whole.
-    greedy: Vec<bool>,
-    /// Per operation: it may be linearized greedily (`Model::keeps_state`, not optional).
+    /// Per operation: it is linearized greedily (`Model::keeps_state`, not optional), so once
+    /// it is undone the point below it has failed as a whole (see the module comment).
     keeps_state: Vec<bool>,
     deepest: DeepestTracker,
     remaining_definite: usize,
@@ -351,7 +349,7 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             + pins.bytes()
             + merge.as_ref().map_or(0, |merge| merge.heap_bytes())
             + count * (size_of::<bool>() + size_of::<u32>())
-            + count * (size_of::<(usize, M::State)>() + 2 * size_of::<bool>())
+            + count * (size_of::<(usize, M::State)>() + size_of::<bool>())
             + count * size_of::<usize>();
         Search {
             model,
@@ -365,7 +363,6 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             state: model.init(),
             initial: model.init(),
             stack: Vec::with_capacity(count),
-            greedy: Vec::with_capacity(count),
             keeps_state,
             deepest: DeepestTracker::default(),
             remaining_definite: operations.iter().filter(|op| !op.optional).count(),
@@ -445,7 +442,6 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             Advance::Taken => {
                 let previous = std::mem::replace(&mut self.state, next_state);
                 self.stack.push((entry, previous));
-                self.greedy.push(greedy);
                 self.list.lift(entry);
                 if !operation.optional {
                     self.remaining_definite -= 1;
@@ -474,7 +470,6 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
     fn backtrack(&mut self) -> Option<usize> {
         loop {
             let (call, previous_state) = self.stack.pop()?;
-            let greedy = self.greedy.pop().expect("a flag per stack entry");
             self.deepest.popped(self.stack.len());
             let undone = self.list.operation[call];
             self.pins.give_back(undone, &self.linearized);
@@ -485,7 +480,7 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             if !self.operations[undone].optional {
                 self.remaining_definite += 1;
             }
-            if !greedy {
+            if !self.keeps_state[undone] {
                 return Some(self.list.next[call]);
             }
         }
@@ -503,7 +498,6 @@ impl<'o, 'a, M: Model> Search<'o, 'a, M> {
             let state = self.state.clone();
             if let Advance::Taken = self.advance(index, &state)? {
                 self.stack.push((call, state));
-                self.greedy.push(false);
                 self.list.lift(call);
                 return Ok(Some(self.list.first));
             }

@@ -12,64 +12,48 @@ use checker::{
     Verdict, check_kv, check_model,
 };
 
+/// The part of `Model` every stand-in for `KvModel` here takes from it unchanged.
+macro_rules! kv_model_basics {
+    () => {
+        type Input = KvInput;
+        type Output = KvOutput;
+        type State = <KvModel as Model>::State;
+
+        fn init(&self) -> Self::State {
+            KvModel.init()
+        }
+
+        fn step(
+            &self,
+            state: &Self::State,
+            input: &KvInput,
+            output: Option<&KvOutput>,
+        ) -> Option<Self::State> {
+            KvModel.step(state, input, output)
+        }
+
+        fn partition(&self, operations: &[Operation<KvInput, KvOutput>]) -> Vec<Partition> {
+            KvModel.partition(operations)
+        }
+
+        fn is_read_only(&self, input: &KvInput) -> bool {
+            KvModel.is_read_only(input)
+        }
+    };
+}
+
 /// `KvModel` without the pruning hooks.
 struct Unpruned;
 
 impl Model for Unpruned {
-    type Input = KvInput;
-    type Output = KvOutput;
-    type State = <KvModel as Model>::State;
-
-    fn init(&self) -> Self::State {
-        KvModel.init()
-    }
-
-    fn step(
-        &self,
-        state: &Self::State,
-        input: &KvInput,
-        output: Option<&KvOutput>,
-    ) -> Option<Self::State> {
-        KvModel.step(state, input, output)
-    }
-
-    fn partition(&self, operations: &[Operation<KvInput, KvOutput>]) -> Vec<Partition> {
-        KvModel.partition(operations)
-    }
-
-    fn is_read_only(&self, input: &KvInput) -> bool {
-        KvModel.is_read_only(input)
-    }
+    kv_model_basics!();
 }
 
 /// `KvModel` with its pruning hooks but without merging states.
 struct Unmerged;
 
 impl Model for Unmerged {
-    type Input = KvInput;
-    type Output = KvOutput;
-    type State = <KvModel as Model>::State;
-
-    fn init(&self) -> Self::State {
-        KvModel.init()
-    }
-
-    fn step(
-        &self,
-        state: &Self::State,
-        input: &KvInput,
-        output: Option<&KvOutput>,
-    ) -> Option<Self::State> {
-        KvModel.step(state, input, output)
-    }
-
-    fn partition(&self, operations: &[Operation<KvInput, KvOutput>]) -> Vec<Partition> {
-        KvModel.partition(operations)
-    }
-
-    fn is_read_only(&self, input: &KvInput) -> bool {
-        KvModel.is_read_only(input)
-    }
+    kv_model_basics!();
 
     fn pinned_value<'a>(&self, input: &'a KvInput, output: &'a KvOutput) -> Option<Cow<'a, [u8]>> {
         KvModel.pinned_value(input, output)
